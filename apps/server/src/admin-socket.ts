@@ -1,0 +1,85 @@
+import { chmodSync, rmSync } from "node:fs";
+import { createConnection, createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { DomainError } from "@odyssey/api";
+import type { DatabaseHandle } from "@odyssey/db";
+import { Command, runCommand } from "./commands";
+import type { Logger } from "./logger";
+
+// PGlite is one process: while the server holds the embedded database, the CLI sends its
+// command over a unix socket in the data folder (owner-only) and the server runs it.
+// One JSON line in; JSON lines out: progress lines, then one result or error line.
+
+export const adminSocketPath = (dataDir: string) => join(dataDir, "admin.sock");
+
+type Reply =
+  | { type: "progress"; done: number; total: number; label: string }
+  | { type: "result"; result: unknown }
+  | { type: "error"; message: string };
+
+export function serveAdminSocket(dataDir: string, database: DatabaseHandle, logger: Logger): Promise<Server> {
+  const path = adminSocketPath(dataDir);
+  rmSync(path, { force: true });
+  const server = createServer((socket) => {
+    let buffer = "";
+    const send = (reply: Reply) => socket.write(`${JSON.stringify(reply)}\n`);
+    socket.on("error", () => {});
+    socket.on("data", async (chunk) => {
+      buffer += chunk.toString("utf8");
+      const end = buffer.indexOf("\n");
+      if (end < 0) return;
+      socket.pause();
+      try {
+        const command = Command.parse(JSON.parse(buffer.slice(0, end)));
+        logger.info({ command: command.name }, "admin command");
+        const result = await runCommand(database, command, (done, total, label) =>
+          send({ type: "progress", done, total, label }),
+        );
+        send({ type: "result", result });
+      } catch (error) {
+        if (!(error instanceof DomainError)) logger.error({ err: error }, "admin command failed");
+        send({ type: "error", message: error instanceof Error ? error.message : String(error) });
+      }
+      socket.end();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      resolve(server);
+    });
+  });
+}
+
+export function sendAdminCommand(
+  dataDir: string,
+  command: Command,
+  onProgress: (done: number, total: number, label: string) => void,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(adminSocketPath(dataDir));
+    let buffer = "";
+    let settled = false;
+    socket.on("connect", () => socket.write(`${JSON.stringify(command)}\n`));
+    socket.on("data", (chunk) => {
+      buffer += chunk.toString("utf8");
+      let end = buffer.indexOf("\n");
+      while (end >= 0) {
+        const reply = JSON.parse(buffer.slice(0, end)) as Reply;
+        buffer = buffer.slice(end + 1);
+        if (reply.type === "progress") onProgress(reply.done, reply.total, reply.label);
+        else {
+          settled = true;
+          if (reply.type === "result") resolve(reply.result);
+          else reject(new Error(reply.message));
+        }
+        end = buffer.indexOf("\n");
+      }
+    });
+    socket.on("error", reject);
+    socket.on("close", () => {
+      if (!settled) reject(new Error("The server closed the connection before answering"));
+    });
+  });
+}

@@ -1,0 +1,128 @@
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { allScopes, type CreatedKey, type KeySummary, Scope } from "@odyssey/api";
+import { DataDirLockedError, dataDirHolder } from "@odyssey/db";
+import { adminSocketPath, sendAdminCommand } from "./admin-socket";
+import type { Command, Progress } from "./commands";
+import { runCommand } from "./commands";
+import { openDatabase } from "./database";
+import { loadConfig } from "./env";
+import { progressBar } from "./progress";
+
+const usage = `Usage: odyssey <command>
+
+  migrate                                   apply pending database migrations
+  keys create --org <org-slug> [--scopes <s1,s2>] [--name <name>] [--publishable]
+                                            create a key (and the organization if new);
+                                            prints the key alone on stdout
+  keys list --org <org-slug>                list an organization's keys
+  keys revoke <key id>                      revoke a key at once
+
+Scopes: ${allScopes.join(", ")} (default: all). Publishable keys (ody_pk_…) may only write events.
+The database is DATABASE_URL's, else the embedded one in ODYSSEY_DATA_DIR (default ./.odyssey).`;
+
+class UsageError extends Error {}
+
+function parseCommand(argv: string[]): Command {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      org: { type: "string" },
+      scopes: { type: "string" },
+      name: { type: "string" },
+      publishable: { type: "boolean", default: false },
+    },
+  });
+  const [group, action, arg] = positionals;
+  const org = () => {
+    if (!values.org) throw new UsageError("--org <org-slug> is required");
+    return values.org;
+  };
+  if (group === "migrate" && !action) return { name: "migrate" };
+  if (group === "keys" && action === "create") {
+    const scopes = values.scopes?.split(",").map((s) => s.trim());
+    for (const scope of scopes ?? [])
+      if (!Scope.safeParse(scope).success)
+        throw new UsageError(`Unknown scope "${scope}"; scopes are: ${allScopes.join(", ")}`);
+    return {
+      name: "keys.create",
+      org: org(),
+      scopes: scopes as Scope[] | undefined,
+      keyName: values.name,
+      publishable: values.publishable,
+    };
+  }
+  if (group === "keys" && action === "list") return { name: "keys.list", org: org() };
+  if (group === "keys" && action === "revoke" && arg) return { name: "keys.revoke", keyId: arg };
+  throw new UsageError(group ? `Unknown command: ${positionals.join(" ")}` : "No command given");
+}
+
+function print(command: Command, result: unknown): void {
+  switch (command.name) {
+    case "migrate":
+      console.error("Database is up to date.");
+      return;
+    case "keys.create": {
+      const key = result as CreatedKey;
+      console.error(`Created ${key.kind} key ${key.id} for organization "${key.orgSlug}" (${key.scopes.join(", ")}).`);
+      console.error("Store it now: it is shown only once.");
+      console.log(key.key);
+      return;
+    }
+    case "keys.list": {
+      const keys = result as KeySummary[];
+      for (const key of keys) {
+        const state = key.revokedAt ? `revoked ${new Date(key.revokedAt).toISOString()}` : "active";
+        console.log([key.id, `${key.displayPrefix}…`, key.kind, key.scopes.join(","), state, key.name ?? ""].join("\t"));
+      }
+      if (keys.length === 0) console.error("No keys.");
+      return;
+    }
+    case "keys.revoke":
+      console.error(`Revoked ${(result as { id: string }).id}.`);
+      return;
+  }
+}
+
+async function execute(command: Command, progress: Progress): Promise<unknown> {
+  const config = loadConfig();
+  if (!config.databaseUrl && dataDirHolder(config.dataDir) !== null) {
+    if (!existsSync(adminSocketPath(config.dataDir)))
+      throw new DataDirLockedError(config.dataDir, dataDirHolder(config.dataDir) ?? -1);
+    return sendAdminCommand(config.dataDir, command, progress);
+  }
+  const database = openDatabase(config);
+  try {
+    await database.migrate();
+    return await runCommand(database, command, progress);
+  } finally {
+    await database.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
+    console.error(usage);
+    return argv.length === 0 ? 2 : 0;
+  }
+  try {
+    const command = parseCommand(argv);
+    print(command, await execute(command, progressBar()));
+    return 0;
+  } catch (error) {
+    const badArguments = error instanceof TypeError && String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS");
+    if (error instanceof UsageError || badArguments) {
+      console.error(`odyssey: ${error.message}\n\n${usage}`);
+      return 2;
+    }
+    if (error instanceof DataDirLockedError) {
+      console.error(
+        `odyssey: ${error.message}, which does not answer commands. Stop that process and run this again, or set DATABASE_URL to use Postgres.`,
+      );
+      return 1;
+    }
+    console.error(`odyssey: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}

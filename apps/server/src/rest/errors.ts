@@ -1,0 +1,59 @@
+import { formatValidationError, type Subject } from "@odyssey/api";
+import { z } from "@hono/zod-openapi";
+import { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ZodError } from "zod";
+import type { Logger } from "../logger";
+
+export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
+
+const describe: Record<number, string> = {
+  400: "The request is invalid; the message names the field.",
+  401: "No API key, a malformed Authorization header, an unknown key or a revoked key.",
+  403: "The key lacks the scope this route needs.",
+  404: "No such journey in the caller's organization.",
+  409: "The slug is taken in this organization.",
+  413: "The body is larger than the limit.",
+  415: "The body is not JSON.",
+  500: "An unexpected error; details are logged, never sent.",
+  503: "The database is unreachable; retry after the Retry-After delay.",
+};
+
+/** OpenAPI `responses` entries for the error statuses a route can answer. */
+export function errorResponses(statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: describe[status] ?? "Error", content: { "application/json": { schema: ErrorBody } } },
+    ]),
+  );
+}
+
+export function errorJson(c: Context, status: ContentfulStatusCode, message: string, headers?: Record<string, string>) {
+  return c.json({ error: message }, status, headers);
+}
+
+/** Validation failures of REST inputs, in the same words tRPC uses. */
+export function validationHook(subject: Subject) {
+  return (result: { success: boolean; error?: unknown }, c: Context) => {
+    if (!result.success) return errorJson(c, 400, formatValidationError(result.error as ZodError, subject));
+  };
+}
+
+/** The one mapping from anything thrown to a REST answer; unknown errors are logged, not sent. */
+export function restError(error: unknown, c: Context, logger: Logger): Response {
+  if (error instanceof TRPCError) {
+    const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
+    if (status < 500) return errorJson(c, status, error.message);
+    if (status === 503) return errorJson(c, 503, error.message, { "Retry-After": "1" });
+    error = error.cause ?? error;
+  }
+  if (error instanceof HTTPException && error.status < 500) {
+    return errorJson(c, error.status as ContentfulStatusCode, error.message || "Bad request");
+  }
+  logger.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
+  return errorJson(c, 500, "Internal server error");
+}

@@ -1,0 +1,103 @@
+import {
+  CreateJourneyInput,
+  DeletedJourney,
+  Journey,
+  JourneyChanges,
+  JourneyDetail,
+  JourneyList,
+  ListJourneysQuery,
+} from "@odyssey/api";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Caller, RestEnv } from "./context";
+import { errorResponses, validationHook } from "./errors";
+import { wire } from "./wire";
+
+const JourneyJson = wire(Journey).openapi("Journey");
+const JourneyDetailJson = wire(JourneyDetail).openapi("JourneyDetail");
+const JourneyListJson = wire(JourneyList).openapi("JourneyList");
+
+const SlugParam = z.object({
+  slug: z.string().openapi({ param: { name: "slug", in: "path" }, example: "small-business-grant" }),
+});
+const security = [{ bearerAuth: [] }];
+const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const jsonBody = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+
+// Declared before `/{slug}`: Hono matches in declaration order.
+const create = createRoute({
+  method: "post",
+  path: "/api/journeys/create",
+  tags: ["Journeys"],
+  summary: "Create a journey",
+  security,
+  request: { body: jsonBody(CreateJourneyInput) },
+  responses: {
+    201: json(JourneyJson, "The journey with its steps."),
+    ...errorResponses([400, 401, 403, 409, 413, 415, 500, 503]),
+  },
+});
+
+const retrieve = createRoute({
+  method: "get",
+  path: "/api/journeys/{slug}",
+  tags: ["Journeys"],
+  summary: "Retrieve a journey",
+  security,
+  request: { params: SlugParam },
+  responses: {
+    200: json(JourneyDetailJson, "The journey with its steps and analytics."),
+    ...errorResponses([400, 401, 403, 404, 500, 503]),
+  },
+});
+
+const update = createRoute({
+  method: "put",
+  path: "/api/journeys/{slug}",
+  tags: ["Journeys"],
+  summary: "Update a journey",
+  security,
+  request: { params: SlugParam, body: jsonBody(JourneyChanges) },
+  responses: {
+    200: json(JourneyJson, "The updated journey."),
+    ...errorResponses([400, 401, 403, 404, 413, 415, 500, 503]),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/api/journeys",
+  tags: ["Journeys"],
+  summary: "List journeys, newest first",
+  security,
+  request: { query: ListJourneysQuery },
+  responses: {
+    200: json(JourneyListJson, "A page of journeys and the cursor of the next page (null on the last)."),
+    ...errorResponses([400, 401, 403, 500, 503]),
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/api/journeys/{slug}",
+  tags: ["Journeys"],
+  summary: "Delete a journey, its steps and its analytics",
+  security,
+  request: { params: SlugParam },
+  responses: {
+    200: json(DeletedJourney, "The journey was deleted."),
+    ...errorResponses([400, 401, 403, 404, 500, 503]),
+  },
+});
+
+/** Thin: each route hands its validated input to the matching tRPC procedure. */
+export function journeyRoutes() {
+  const caller = (c: { get(key: "caller"): Caller }) => c.get("caller");
+  return new OpenAPIHono<RestEnv>({ defaultHook: validationHook("journey") })
+    .openapi(create, async (c) => c.json(await caller(c).journeys.create(c.req.valid("json")), 201))
+    .openapi(retrieve, async (c) => c.json(await caller(c).journeys.get(c.req.valid("param")), 200))
+    .openapi(update, async (c) =>
+      c.json(await caller(c).journeys.update({ ...c.req.valid("json"), ...c.req.valid("param") }), 200),
+    )
+    .openapi(list, async (c) => c.json(await caller(c).journeys.list(c.req.valid("query")), 200))
+    .openapi(remove, async (c) => c.json(await caller(c).journeys.delete(c.req.valid("param")), 200));
+}

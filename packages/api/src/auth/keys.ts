@@ -1,0 +1,55 @@
+import { createHash } from "node:crypto";
+import { apiKeys, type Database, randomToken } from "@odyssey/db";
+import { eq } from "drizzle-orm";
+import { UnauthorizedError } from "../errors";
+import type { ApiKeyIdentity } from "../context";
+import type { Scope } from "./scopes";
+
+export const keyPrefixes = { secret: "ody_sk_", publishable: "ody_pk_" } as const;
+export type KeyKind = keyof typeof keyPrefixes;
+
+/** Keys carry ~190 bits, so a fast hash is enough: SHA-256 of the key is what is stored. */
+export function hashKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+export function generateKey(kind: KeyKind): string {
+  return `${keyPrefixes[kind]}${randomToken(32)}`;
+}
+
+const bearer = /^Bearer ([A-Za-z0-9_]{1,200})$/;
+
+/** The key in an `Authorization: Bearer …` header; throws 401-kind errors for anything else. */
+export function keyFromAuthorization(header: string | undefined): string {
+  if (header === undefined || header.trim() === "")
+    throw new UnauthorizedError("Missing API key: send it as Authorization: Bearer <key>");
+  const match = bearer.exec(header.trim());
+  if (!match?.[1]) throw new UnauthorizedError("Malformed Authorization header: expected Bearer <key>");
+  return match[1];
+}
+
+export interface VerifiedKey {
+  orgId: string;
+  key: ApiKeyIdentity;
+}
+
+/**
+ * Finds the key by the hash of what was presented. The lookup is by an index on the hash, so
+ * no comparison of secrets happens in this process at all (and none that could leak timing).
+ */
+export async function verifyKey(db: Database, presented: string): Promise<VerifiedKey> {
+  const [row] = await db
+    .select({
+      id: apiKeys.id,
+      orgId: apiKeys.orgId,
+      kind: apiKeys.kind,
+      scopes: apiKeys.scopes,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .where(eq(apiKeys.hash, hashKey(presented)))
+    .limit(1);
+  if (!row) throw new UnauthorizedError("Invalid API key");
+  if (row.revokedAt) throw new UnauthorizedError("API key has been revoked");
+  return { orgId: row.orgId, key: { id: row.id, kind: row.kind, scopes: row.scopes as Scope[] } };
+}

@@ -1,0 +1,29 @@
+import type { Database } from "@odyssey/db";
+import type { Scope } from "./auth/scopes";
+
+/** What every call starts with: the database and the credential the caller presented. */
+export interface BaseContext {
+  db: Database;
+  /** The raw `Authorization` header, if any. */
+  authorization: string | undefined;
+  /** The `Origin` header of a browser request, if any. */
+  origin?: string | undefined;
+  /** The `User-Agent` and `Sec-CH-UA-Mobile` headers, used to tell a device when events omit it. */
+  userAgent?: string | undefined;
+  uaMobile?: string | undefined;
+  /** Time of receipt, fixed once per request so every event in a batch shares it. */
+  receivedAt?: Date;
+}
+
+export interface ApiKeyIdentity {
+  id: string;
+  kind: "secret" | "publishable";
+  scopes: readonly Scope[];
+}
+
+/** A caller whose key was verified: every operation is confined to `orgId`. */
+export interface OrgContext {
+  db: Database;
+  orgId: string;
+  key: ApiKeyIdentity;
+}

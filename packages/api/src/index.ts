@@ -1,0 +1,10 @@
+export * from "./analytics/schema";
+export * from "./auth/keys";
+export * from "./auth/scopes";
+export type * from "./context";
+export * from "./errors";
+export * from "./journeys/schema";
+export * from "./keys/operations";
+export * from "./router";
+export * from "./validation";
+export type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";

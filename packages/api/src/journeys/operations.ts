@@ -1,0 +1,200 @@
+import { type Database, journeySteps, journeys, newId, pgErrorCode } from "@odyssey/db";
+import { and, asc, desc, eq, inArray, lt, or } from "drizzle-orm";
+import type { z } from "zod";
+import type { OrgContext } from "../context";
+import { ConflictError, journeyNotFound, ValidationError } from "../errors";
+import type {
+  CreateJourneyInput,
+  Journey,
+  JourneyChanges,
+  JourneyList,
+  ListJourneysInput,
+  Step,
+} from "./schema";
+
+type Op<I> = { ctx: OrgContext; input: I };
+
+type JourneyRow = typeof journeys.$inferSelect;
+type StepRow = typeof journeySteps.$inferSelect;
+
+function toStep(row: StepRow): Step {
+  return {
+    id: row.id,
+    journeyId: row.journeyId,
+    stepKey: row.stepKey,
+    name: row.name,
+    stepType: row.stepType,
+    index: row.index,
+    readingLevel: row.readingLevel,
+    fieldCount: row.fieldCount,
+    requiredArtifacts: row.requiredArtifacts,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function toJourney(row: JourneyRow, steps: StepRow[]): Journey {
+  return {
+    id: row.id,
+    orgId: row.orgId,
+    slug: row.slug,
+    displayName: row.displayName,
+    sourceSystem: row.sourceSystem as Journey["sourceSystem"],
+    environment: row.environment as Journey["environment"],
+    allowedOrigins: row.allowedOrigins,
+    steps: steps.map(toStep),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+const alreadyExists = (slug: string) =>
+  new ConflictError(`Journey with slug "${slug}" already exists in this organization`);
+
+export async function createJourney({ ctx, input }: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
+  const journeyId = newId("journey");
+  try {
+    return await ctx.db.transaction(async (tx) => {
+      // The unique constraint on (org_id, slug) decides races; nothing checks first.
+      const [row] = await tx
+        .insert(journeys)
+        .values({
+          orgId: ctx.orgId,
+          id: journeyId,
+          slug: input.slug,
+          displayName: input.displayName,
+          sourceSystem: input.sourceSystem,
+          environment: input.environment,
+          allowedOrigins: input.allowedOrigins,
+        })
+        .returning();
+      if (!row) throw new Error("insert into journeys returned no row");
+      const steps = input.steps.length
+        ? await tx
+            .insert(journeySteps)
+            .values(
+              input.steps.map((step) => ({
+                orgId: ctx.orgId,
+                id: newId("step"),
+                journeyId,
+                stepKey: step.stepKey,
+                index: step.index,
+                name: step.name ?? null,
+                stepType: step.stepType ?? null,
+                readingLevel: step.readingLevel ?? null,
+                fieldCount: step.fieldCount ?? null,
+                requiredArtifacts: step.requiredArtifacts ?? [],
+                createdAt: row.createdAt,
+                updatedAt: row.createdAt,
+              })),
+            )
+            .returning()
+        : [];
+      return toJourney(row, sortSteps(steps));
+    });
+  } catch (error) {
+    const { code, constraint } = pgErrorCode(error);
+    if (code === "23505" && constraint === "journeys_org_slug_unique") throw alreadyExists(input.slug);
+    throw error;
+  }
+}
+
+const sortSteps = (steps: StepRow[]) => steps.sort((a, b) => a.index - b.index);
+
+async function stepsOf(db: Database, orgId: string, journeyIds: string[]): Promise<Map<string, StepRow[]>> {
+  const byJourney = new Map<string, StepRow[]>(journeyIds.map((id) => [id, []]));
+  if (journeyIds.length === 0) return byJourney;
+  const rows = await db
+    .select()
+    .from(journeySteps)
+    .where(and(eq(journeySteps.orgId, orgId), inArray(journeySteps.journeyId, journeyIds)))
+    .orderBy(asc(journeySteps.journeyId), asc(journeySteps.index));
+  for (const row of rows) byJourney.get(row.journeyId)?.push(row);
+  return byJourney;
+}
+
+/** The journey with its steps; every organization sees only its own (others are "not found"). */
+export async function findJourney({ ctx, input }: Op<{ slug: string }>): Promise<Journey> {
+  const [row] = await ctx.db
+    .select()
+    .from(journeys)
+    .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug)));
+  if (!row) throw journeyNotFound(input.slug);
+  const steps = await stepsOf(ctx.db, ctx.orgId, [row.id]);
+  return toJourney(row, steps.get(row.id) ?? []);
+}
+
+export async function updateJourney({
+  ctx,
+  input,
+}: Op<{ slug: string } & z.output<typeof JourneyChanges>>): Promise<Journey> {
+  const { slug, ...changes } = input;
+  const [row] = await ctx.db
+    .update(journeys)
+    .set({ ...changes, updatedAt: new Date() })
+    .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, slug)))
+    .returning();
+  if (!row) throw journeyNotFound(slug);
+  const steps = await stepsOf(ctx.db, ctx.orgId, [row.id]);
+  return toJourney(row, steps.get(row.id) ?? []);
+}
+
+export async function deleteJourney({ ctx, input }: Op<{ slug: string }>) {
+  const [row] = await ctx.db
+    .delete(journeys)
+    .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug)))
+    .returning({ id: journeys.id, slug: journeys.slug });
+  if (!row) throw journeyNotFound(input.slug);
+  return { id: row.id, slug: row.slug, deleted: true as const };
+}
+
+interface Cursor {
+  createdAt: string;
+  id: string;
+}
+
+const encodeCursor = (row: JourneyRow) =>
+  Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor)).toString(
+    "base64url",
+  );
+
+function decodeCursor(cursor: string): Cursor {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<Cursor>;
+    if (typeof value.createdAt === "string" && typeof value.id === "string" && !Number.isNaN(Date.parse(value.createdAt)))
+      return { createdAt: value.createdAt, id: value.id };
+  } catch {}
+  throw new ValidationError("Invalid journey data: cursor is not a cursor this API returned");
+}
+
+/** Newest first, by keyset on (created_at, id), so pages stay stable while journeys are added. */
+export async function listJourneys({ ctx, input }: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
+  const after = input.cursor ? decodeCursor(input.cursor) : undefined;
+  const rows = await ctx.db
+    .select()
+    .from(journeys)
+    .where(
+      and(
+        eq(journeys.orgId, ctx.orgId),
+        after
+          ? or(
+              lt(journeys.createdAt, new Date(after.createdAt)),
+              and(eq(journeys.createdAt, new Date(after.createdAt)), lt(journeys.id, after.id)),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(journeys.createdAt), desc(journeys.id))
+    .limit(input.limit + 1);
+  const page = rows.slice(0, input.limit);
+  const steps = await stepsOf(
+    ctx.db,
+    ctx.orgId,
+    page.map((r) => r.id),
+  );
+  const last = page.at(-1);
+  return {
+    data: page.map((row) => toJourney(row, steps.get(row.id) ?? [])),
+    nextCursor: rows.length > input.limit && last ? encodeCursor(last) : null,
+  };
+}

@@ -1,0 +1,131 @@
+import { z } from "zod";
+import { JourneyAnalytics } from "../analytics/schema";
+
+// The single source of the journey types: tRPC, REST, OpenAPI and the client all derive from these.
+
+export const slugPattern = /^[a-z0-9-]+$/;
+
+export const Slug = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(slugPattern, { error: "must contain only lowercase letters, numbers, and hyphens" });
+
+export const SourceSystem = z.enum(["simpliGov", "custom", "unknown"]);
+export const Environment = z.enum(["production", "staging"]);
+
+/** `scheme://host[:port]`, as browsers send it in the Origin header. */
+export const Origin = z.string().max(2048).refine(isOrigin, {
+  error: "must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
+});
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value.replace(/\/$/, "");
+  } catch {
+    return false;
+  }
+}
+
+const AllowedOrigins = z.array(Origin).max(100);
+
+export const StepInput = z.object({
+  stepKey: z.string().min(1).max(100),
+  index: z.int().min(0).max(10_000),
+  name: z.string().max(255).nullish(),
+  stepType: z.string().max(100).nullish(),
+  readingLevel: z.number().min(0).max(100).nullish(),
+  fieldCount: z.int().min(0).max(100_000).nullish(),
+  requiredArtifacts: z.array(z.string().min(1).max(255)).max(100).optional(),
+});
+
+export const CreateJourneyInput = z
+  .object({
+    slug: Slug,
+    displayName: z.string().trim().min(1).max(255),
+    sourceSystem: SourceSystem.default("unknown"),
+    environment: Environment.default("production"),
+    allowedOrigins: AllowedOrigins.default([]),
+    steps: z.array(StepInput).max(200).default([]),
+  })
+  .superRefine((journey, ctx) => {
+    const keys = new Set<string>();
+    const indexes = new Set<number>();
+    journey.steps.forEach((step, i) => {
+      if (keys.has(step.stepKey))
+        ctx.addIssue({ code: "custom", path: ["steps", i, "stepKey"], message: "must be unique within the journey" });
+      if (indexes.has(step.index))
+        ctx.addIssue({ code: "custom", path: ["steps", i, "index"], message: "must be unique within the journey" });
+      keys.add(step.stepKey);
+      indexes.add(step.index);
+    });
+  });
+
+export const JourneyChanges = z.object({
+  displayName: z.string().trim().min(1).max(255).optional(),
+  environment: Environment.optional(),
+  sourceSystem: SourceSystem.optional(),
+  allowedOrigins: AllowedOrigins.optional(),
+});
+
+/** A slug that names an existing journey: any text may be asked for, and simply not be found. */
+export const SlugRef = z.object({ slug: z.string().min(1).max(255) });
+
+export const UpdateJourneyInput = SlugRef.extend(JourneyChanges.shape);
+
+/** Page size and position; limit arrives as text in a query string, hence the coercion. */
+export const ListJourneysQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(500).optional(),
+});
+export const ListJourneysInput = ListJourneysQuery.default({ limit: 20 });
+
+export const Step = z.object({
+  id: z.string(),
+  journeyId: z.string(),
+  stepKey: z.string(),
+  name: z.string().nullable(),
+  stepType: z.string().nullable(),
+  index: z.int(),
+  readingLevel: z.number().nullable(),
+  fieldCount: z.int().nullable(),
+  requiredArtifacts: z.array(z.string()),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
+
+export const Journey = z.object({
+  id: z.string(),
+  orgId: z.string(),
+  slug: z.string(),
+  displayName: z.string(),
+  sourceSystem: SourceSystem,
+  environment: Environment,
+  allowedOrigins: z.array(z.string()),
+  steps: z.array(Step),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
+
+export const JourneyList = z.object({
+  data: z.array(Journey),
+  nextCursor: z.string().nullable(),
+});
+
+export const DeletedJourney = z.object({
+  id: z.string(),
+  slug: z.string(),
+  deleted: z.literal(true),
+});
+
+export type StepInput = z.infer<typeof StepInput>;
+export type CreateJourneyInput = z.input<typeof CreateJourneyInput>;
+export type UpdateJourneyInput = z.infer<typeof UpdateJourneyInput>;
+export type Step = z.infer<typeof Step>;
+export type Journey = z.infer<typeof Journey>;
+export type JourneyList = z.infer<typeof JourneyList>;
+
+/** What Retrieve answers: the journey and its analytics. */
+export const JourneyDetail = Journey.extend(JourneyAnalytics.shape);
+export type JourneyDetail = z.infer<typeof JourneyDetail>;

@@ -1,0 +1,66 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import superjson from "superjson";
+import { ZodError } from "zod";
+import { keyFromAuthorization, verifyKey } from "./auth/keys";
+import type { Scope } from "./auth/scopes";
+import type { BaseContext } from "./context";
+import { DomainError, type DomainErrorKind, ForbiddenError } from "./errors";
+import { formatValidationError, type Subject } from "./validation";
+
+const t = initTRPC.context<BaseContext>().create({
+  transformer: superjson,
+  errorFormatter({ shape }) {
+    // Stacks stay on the server.
+    const { stack: _stack, ...data } = shape.data;
+    return { ...shape, data };
+  },
+});
+
+const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
+  Validation: "BAD_REQUEST",
+  Unauthorized: "UNAUTHORIZED",
+  Forbidden: "FORBIDDEN",
+  NotFound: "NOT_FOUND",
+  Conflict: "CONFLICT",
+  PayloadTooLarge: "PAYLOAD_TOO_LARGE",
+  Unavailable: "SERVICE_UNAVAILABLE",
+};
+
+const subjectOf: Record<string, Subject> = { journeys: "journey", events: "event" };
+
+/**
+ * The one place domain errors and input validation failures become tRPC errors, with the
+ * same message text the REST API sends.
+ */
+const mapErrors = t.middleware(async ({ path, next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const cause = result.error.cause;
+  if (cause instanceof DomainError)
+    throw new TRPCError({ code: codeOf[cause.kind], message: cause.message, cause });
+  if (cause instanceof ZodError && result.error.code === "BAD_REQUEST") {
+    const subject = subjectOf[path.split(".")[0] ?? ""] ?? "request";
+    throw new TRPCError({ code: "BAD_REQUEST", message: formatValidationError(cause, subject), cause });
+  }
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+export const publicProcedure = t.procedure.use(mapErrors);
+
+/** Verifies the bearer key and narrows the context to its organization. */
+export const authenticatedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const verified = await verifyKey(ctx.db, keyFromAuthorization(ctx.authorization));
+  return next({ ctx: { ...ctx, orgId: verified.orgId, key: verified.key } });
+});
+
+export function scopedProcedure(scope: Scope) {
+  return authenticatedProcedure.use(({ ctx, next }) => {
+    if (!ctx.key.scopes.includes(scope))
+      throw new ForbiddenError(`API key does not have required scope: ${scope}`);
+    return next();
+  });
+}

@@ -1,0 +1,58 @@
+import type { z } from "zod";
+
+/** What the data is called in messages: "Invalid journey data: …". */
+export type Subject = "journey" | "event" | "request";
+
+function fieldName(path: readonly PropertyKey[]): string {
+  let name = "";
+  for (const part of path) {
+    if (typeof part === "number") name += `[${part}]`;
+    else name += name ? `.${String(part)}` : String(part);
+  }
+  return name;
+}
+
+/** One human sentence naming the field, from the first zod issue. */
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = fieldName(issue.path) || "body";
+  // Schemas write their own messages as predicates ("must …"); the field name goes in front.
+  if (/^(must|is|has) /.test(issue.message)) return `${field} ${issue.message}`;
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.input === undefined
+        ? `${field} is required`
+        : `${field} must be ${article(issue.expected)}`;
+    case "too_big":
+      return issue.origin === "string"
+        ? `${field} must be at most ${issue.maximum} characters`
+        : issue.origin === "array"
+          ? `${field} must have at most ${issue.maximum} items`
+          : `${field} must be at most ${issue.maximum}`;
+    case "too_small":
+      return issue.origin === "string"
+        ? Number(issue.minimum) === 1
+          ? `${field} must not be empty`
+          : `${field} must be at least ${issue.minimum} characters`
+        : issue.origin === "array"
+          ? `${field} must have at least ${issue.minimum} items`
+          : `${field} must be at least ${issue.minimum}`;
+    case "invalid_value":
+      return `${field} must be one of: ${issue.values.map(String).join(", ")}`;
+    case "invalid_format":
+      return `${field} must be a valid ${issue.format}`;
+    case "unrecognized_keys":
+      return `${field} has unknown fields: ${issue.keys.join(", ")}`;
+    default:
+      return `${field} is invalid`;
+  }
+}
+
+function article(expected: string): string {
+  if (expected === "int") return "an integer";
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+export function formatValidationError(error: z.ZodError, subject: Subject): string {
+  const first = error.issues[0];
+  return `Invalid ${subject} data: ${first ? describeIssue(first) : "the body is invalid"}`;
+}

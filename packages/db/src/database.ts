@@ -1,0 +1,131 @@
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { type SQL, sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import { lockDataDir } from "./lock";
+import * as schema from "./schema";
+
+export type Schema = typeof schema;
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+/** A database or a transaction: anything queries can run on. */
+export type Queryable = Pick<Database, "select" | "insert" | "update" | "delete" | "execute" | "transaction">;
+
+export type DatabaseKind = "postgres" | "pglite";
+
+export interface DatabaseOptions {
+  /** `postgres://…`: a real server. Absent: the embedded PGlite database. */
+  url?: string;
+  /** Where PGlite keeps its files; absent (and no url): in memory. */
+  dataDir?: string;
+  /** postgres.js pool size. */
+  maxConnections?: number;
+}
+
+export interface DatabaseHandle {
+  db: Database;
+  kind: DatabaseKind;
+  /** Applies pending migrations; safe to call from several processes at once. */
+  migrate(): Promise<void>;
+  /** True when the database answers a trivial query within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+/** Resolved through the package name, so it holds from source and from a bundle alike. */
+export const migrationsFolder = join(dirname(require.resolve("@odyssey/db/package.json")), "drizzle");
+
+// Any constant works: it only has to be the same for every Odyssey process.
+const MIGRATION_LOCK_ID = 727_001;
+
+export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
+  return options.url ? createPostgres(options.url, options.maxConnections ?? 10) : createPglite(options.dataDir);
+}
+
+function createPostgres(url: string, maxConnections: number): DatabaseHandle {
+  const client = postgres(url, {
+    max: maxConnections,
+    onnotice: () => {},
+    // Fail fast and retry quickly, so a short outage ends for callers soon after the database returns.
+    connect_timeout: 2,
+    backoff: (attempt) => Math.min(0.05 * 2 ** attempt, 0.5),
+    idle_timeout: 30,
+    connection: { application_name: "odyssey" },
+  });
+  const db = drizzlePostgres(client, { schema }) as unknown as Database;
+  return {
+    db,
+    kind: "postgres",
+    async migrate() {
+      const reserved = await client.reserve();
+      try {
+        await reserved`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+        await migratePostgres(drizzlePostgres(reserved, { schema }), { migrationsFolder });
+      } finally {
+        await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});
+        reserved.release();
+      }
+    },
+    ping: (timeoutMs) => ping(db, timeoutMs),
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+function createPglite(dataDir?: string): DatabaseHandle {
+  const unlock = dataDir ? lockDataDir(dataDir) : () => {};
+  const client = new PGlite(dataDir);
+  const db = drizzlePglite(client, { schema }) as unknown as Database;
+  return {
+    db,
+    kind: "pglite",
+    migrate: () => migratePglite(drizzlePglite(client, { schema }), { migrationsFolder }),
+    ping: (timeoutMs) => ping(db, timeoutMs),
+    async close() {
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
+  };
+}
+
+async function ping(db: Database, timeoutMs = 1000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([db.execute(sql`select 1`).then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Rows of a raw query, whichever driver ran it (postgres.js answers an array, PGlite `{ rows }`). */
+export async function queryRows<T extends Record<string, unknown>>(db: Queryable, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as T[] | { rows: T[] };
+  return Array.isArray(result) ? result : result.rows;
+}
+
+/** The Postgres error code behind a driver error (drizzle wraps driver errors in `cause`). */
+export function pgErrorCode(error: unknown): { code?: string; constraint?: string } {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const candidate = current as { code?: unknown; constraint?: unknown; constraint_name?: unknown };
+    if (typeof candidate.code === "string" && /^[0-9A-Z]{5}$/.test(candidate.code)) {
+      const constraint = candidate.constraint_name ?? candidate.constraint;
+      return { code: candidate.code, constraint: typeof constraint === "string" ? constraint : undefined };
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return {};
+}

@@ -1,0 +1,4 @@
+export * from "./database";
+export * from "./ids";
+export * from "./lock";
+export * from "./schema";
