@@ -45,7 +45,9 @@ export function createApp({ database, config, logger, isAccepting = () => true }
 
   const limit = bodyLimit({
     maxSize: config.maxBodyBytes,
-    onError: (c) => errorJson(c, 413, `Request body is larger than ${config.maxBodyBytes} bytes`),
+    // The rest of the body is never read, so the connection cannot carry another request.
+    onError: (c) =>
+      errorJson(c, 413, `Request body is larger than ${config.maxBodyBytes} bytes`, { Connection: "close" }),
   });
   app.use("/api/*", limit);
   app.use("/trpc/*", limit);

@@ -19,7 +19,8 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
   if (/^(must|is|has) /.test(issue.message)) return `${field} ${issue.message}`;
   switch (issue.code) {
     case "invalid_type":
-      return issue.input === undefined
+      // zod leaves the input out of issues; its own message says what was received.
+      return issue.message.endsWith("received undefined")
         ? `${field} is required`
         : `${field} must be ${article(issue.expected)}`;
     case "too_big":

@@ -63,13 +63,13 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
     db,
     kind: "postgres",
     async migrate() {
-      const reserved = await client.reserve();
+      // One connection, so the session lock covers every statement the migrator sends.
+      const single = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
       try {
-        await reserved`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
-        await migratePostgres(drizzlePostgres(reserved, { schema }), { migrationsFolder });
+        await single`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+        await migratePostgres(drizzlePostgres(single, { schema }), { migrationsFolder });
       } finally {
-        await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});
-        reserved.release();
+        await single.end({ timeout: 5 });
       }
     },
     ping: (timeoutMs) => ping(db, timeoutMs),

@@ -1,0 +1,289 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./support/server";
+
+// Every request and response of the journeys API page, over HTTP.
+
+const createBody = {
+  slug: "small-business-grant",
+  displayName: "Small Business Grant Application",
+  sourceSystem: "custom",
+  allowedOrigins: ["https://grants.example.com"],
+  steps: [
+    { stepKey: "eligibility", name: "Eligibility Check", stepType: "eligibility", index: 0, fieldCount: 5 },
+    { stepKey: "business-info", name: "Business Information", stepType: "input", index: 1, fieldCount: 12 },
+  ],
+};
+
+const isoDate = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+
+let server: TestServer;
+let key: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  key = await server.key("contract");
+});
+afterAll(() => server.close());
+
+describe("POST /api/journeys/create", () => {
+  it("answers 201 with the journey and its steps, exactly as documented", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", createBody);
+    expect(res.status).toBe(201);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    const body = await res.json();
+    expect(Object.keys(body).sort()).toEqual(
+      [
+        "id",
+        "orgId",
+        "slug",
+        "displayName",
+        "sourceSystem",
+        "environment",
+        "allowedOrigins",
+        "steps",
+        "createdAt",
+        "updatedAt",
+      ].sort(),
+    );
+    expect(body).toEqual({
+      id: expect.stringMatching(/^journey_[A-Za-z0-9]+$/),
+      orgId: expect.stringMatching(/^org_[A-Za-z0-9]+$/),
+      slug: "small-business-grant",
+      displayName: "Small Business Grant Application",
+      sourceSystem: "custom",
+      environment: "production",
+      allowedOrigins: ["https://grants.example.com"],
+      steps: [
+        {
+          id: expect.stringMatching(/^step_[A-Za-z0-9]+$/),
+          journeyId: body.id,
+          stepKey: "eligibility",
+          name: "Eligibility Check",
+          stepType: "eligibility",
+          index: 0,
+          fieldCount: 5,
+          readingLevel: null,
+          requiredArtifacts: [],
+          createdAt: isoDate,
+          updatedAt: isoDate,
+        },
+        {
+          id: expect.stringMatching(/^step_[A-Za-z0-9]+$/),
+          journeyId: body.id,
+          stepKey: "business-info",
+          name: "Business Information",
+          stepType: "input",
+          index: 1,
+          fieldCount: 12,
+          readingLevel: null,
+          requiredArtifacts: [],
+          createdAt: isoDate,
+          updatedAt: isoDate,
+        },
+      ],
+      createdAt: isoDate,
+      updatedAt: isoDate,
+    });
+    expect(body.createdAt).toBe(body.updatedAt);
+  });
+
+  it("defaults sourceSystem to unknown, environment to production, origins and steps to empty", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", { slug: "minimal", displayName: "Minimal" });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({
+      sourceSystem: "unknown",
+      environment: "production",
+      allowedOrigins: [],
+      steps: [],
+    });
+  });
+
+  it("answers 409 with the documented text for a slug the organization already has", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", createBody);
+    expect(res.status).toBe(409);
+    expect(await res.text()).toBe(
+      '{"error":"Journey with slug \\"small-business-grant\\" already exists in this organization"}',
+    );
+  });
+
+  it("answers 400 with the documented text for an invalid slug", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", { ...createBody, slug: "Small Business" });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: "Invalid journey data: slug must contain only lowercase letters, numbers, and hyphens",
+    });
+  });
+
+  it.each([
+    [{ slug: "a" }, "Invalid journey data: displayName is required"],
+    [{ displayName: "A" }, "Invalid journey data: slug is required"],
+    [{ slug: "a", displayName: "x".repeat(256) }, "Invalid journey data: displayName must be at most 255 characters"],
+    [{ slug: "a", displayName: "A", sourceSystem: "sap" }, "Invalid journey data: sourceSystem must be one of: simpliGov, custom, unknown"],
+    [{ slug: "a", displayName: "A", allowedOrigins: "https://x.example" }, "Invalid journey data: allowedOrigins must be an array"],
+    [
+      { slug: "a", displayName: "A", allowedOrigins: ["not a url"] },
+      "Invalid journey data: allowedOrigins[0] must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
+    ],
+    [{ slug: "a", displayName: "A", steps: [{ index: 0 }] }, "Invalid journey data: steps[0].stepKey is required"],
+    [{ slug: "a", displayName: "A", steps: [{ stepKey: "s", index: -1 }] }, "Invalid journey data: steps[0].index must be at least 0"],
+    [{ slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 1.5 }] }, "Invalid journey data: steps[0].index must be an integer"],
+    [
+      { slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 0 }, { stepKey: "s", index: 1 }] },
+      "Invalid journey data: steps[1].stepKey must be unique within the journey",
+    ],
+  ])("answers 400 naming the field for %j", async (body, error) => {
+    const res = await server.call(key, "POST", "/api/journeys/create", body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error });
+  });
+});
+
+describe("GET /api/journeys/{slug}", () => {
+  it("answers the journey with its steps and every analytics field", async () => {
+    const res = await server.call(key, "GET", "/api/journeys/small-business-grant");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({
+      slug: "small-business-grant",
+      displayName: "Small Business Grant Application",
+      sourceSystem: "custom",
+      environment: "production",
+      allowedOrigins: ["https://grants.example.com"],
+      healthMetrics: { hasSteps: true, hasRecentEvents: false, sessionCount: 0, hasSnapshot: false },
+      behaviorMetrics: { completionRate: null, mobileRate: null, medianTimeToComplete: null, topDropoffStep: null },
+      eventCountsLast24h: {
+        session_start: 0,
+        step_view: 0,
+        field_focus: 0,
+        field_error: 0,
+        submit_attempt: 0,
+        submit_success: 0,
+        submit_failure: 0,
+      },
+      lastArtifactCreated: null,
+    });
+    expect(body.steps.map((s: { stepKey: string }) => s.stepKey)).toEqual(["eligibility", "business-info"]);
+    expect(body.unmappedStepIds).toEqual(body.steps.map((s: { id: string }) => s.id));
+    expect(body.createdAt).toEqual(isoDate);
+  });
+
+  it("answers 404 with the documented text", async () => {
+    const res = await server.call(key, "GET", "/api/journeys/nonexistent-journey");
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('{"error":"Journey with slug \\"nonexistent-journey\\" not found"}');
+  });
+});
+
+describe("PUT /api/journeys/{slug}", () => {
+  it("changes what the body names and keeps the rest", async () => {
+    const before = await (await server.call(key, "GET", "/api/journeys/small-business-grant")).json();
+    const res = await server.call(key, "PUT", "/api/journeys/small-business-grant", {
+      displayName: "SBA Small Business Grant",
+      allowedOrigins: ["https://grants.example.com", "https://apply.example.com"],
+    });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({
+      id: before.id,
+      orgId: before.orgId,
+      slug: "small-business-grant",
+      displayName: "SBA Small Business Grant",
+      sourceSystem: "custom",
+      environment: "production",
+      allowedOrigins: ["https://grants.example.com", "https://apply.example.com"],
+      createdAt: before.createdAt,
+    });
+    expect(body.steps).toHaveLength(2);
+    expect(Date.parse(body.updatedAt)).toBeGreaterThan(Date.parse(before.updatedAt));
+    expect(body).not.toHaveProperty("healthMetrics");
+
+    const again = await (await server.call(key, "GET", "/api/journeys/small-business-grant")).json();
+    expect(again.displayName).toBe("SBA Small Business Grant");
+  });
+
+  it("changes environment and sourceSystem", async () => {
+    const res = await server.call(key, "PUT", "/api/journeys/minimal", { environment: "staging", sourceSystem: "simpliGov" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ environment: "staging", sourceSystem: "simpliGov" });
+  });
+
+  it("answers 404 for a missing journey and 400 for an invalid change", async () => {
+    const missing = await server.call(key, "PUT", "/api/journeys/nonexistent-journey", { displayName: "x" });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'Journey with slug "nonexistent-journey" not found' });
+    const invalid = await server.call(key, "PUT", "/api/journeys/minimal", { environment: "dev" });
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toEqual({ error: "Invalid journey data: environment must be one of: production, staging" });
+  });
+});
+
+describe("list and delete", () => {
+  it("pages through every journey newest first with a cursor", async () => {
+    for (const n of [1, 2, 3]) await server.call(key, "POST", "/api/journeys/create", { slug: `page-${n}`, displayName: `P${n}` });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor ? `?limit=2&cursor=${cursor}` : "?limit=2";
+      const res = await server.call(key, "GET", `/api/journeys${query}`);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { data: { slug: string }[]; nextCursor: string | null };
+      expect(page.data.length).toBeLessThanOrEqual(2);
+      seen.push(...page.data.map((j) => j.slug));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen.slice(0, 3)).toEqual(["page-3", "page-2", "page-1"]);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toContain("small-business-grant");
+  });
+
+  it("rejects a cursor it did not issue and a limit out of range", async () => {
+    expect((await server.call(key, "GET", "/api/journeys?cursor=garbage")).status).toBe(400);
+    const res = await server.call(key, "GET", "/api/journeys?limit=1000");
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "Invalid journey data: limit must be at most 100" });
+  });
+
+  it("deletes a journey, after which it is not found", async () => {
+    const res = await server.call(key, "DELETE", "/api/journeys/page-1");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: expect.stringMatching(/^journey_/), slug: "page-1", deleted: true });
+    expect((await server.call(key, "GET", "/api/journeys/page-1")).status).toBe(404);
+    expect((await server.call(key, "DELETE", "/api/journeys/page-1")).status).toBe(404);
+  });
+});
+
+describe("transport errors", () => {
+  it("answers malformed JSON with 400", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", '{"slug": ');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "Malformed JSON in request body" });
+  });
+
+  it("answers a body that is not JSON with 415", async () => {
+    const res = await fetch(`${server.url}/api/journeys/create`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "text/plain" },
+      body: "slug=x",
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual({ error: "Content-Type must be application/json" });
+  });
+
+  it("answers an oversized body with 413", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", { slug: "big", displayName: "x".repeat(2_000_000) });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: "Request body is larger than 1048576 bytes" });
+  });
+
+  it("answers an unknown route with 404 in the error shape", async () => {
+    const res = await server.call(key, "GET", "/api/nothing-here");
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: "No route for GET /api/nothing-here" });
+  });
+
+  it("answers a JSON body that is not an object with 400", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", "[1,2]");
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatch(/^Invalid journey data: /);
+  });
+});

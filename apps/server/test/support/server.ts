@@ -1,0 +1,49 @@
+import type { AddressInfo } from "node:net";
+import { createApiKey, type Scope } from "@odyssey/api";
+import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
+import { serve, type ServerType } from "@hono/node-server";
+import { createApp } from "../../src/app";
+import { loadConfig } from "../../src/env";
+import { createLogger } from "../../src/logger";
+
+export interface TestServer {
+  url: string;
+  database: TestDatabase;
+  /** A new secret key in the organization `org` (created if new). */
+  key(org: string, scopes?: Scope[]): Promise<string>;
+  /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
+  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** The real app over real HTTP on a free port, on a fresh database of the run's engine. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? "silent" });
+  const app = createApp({ database, config, logger: createLogger(config.logLevel) });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    database,
+    async key(org, scopes) {
+      return (await createApiKey(database.db, { orgSlug: org, kind: "secret", scopes })).key;
+    },
+    call(key, method, path, body) {
+      const headers: Record<string, string> = {};
+      if (key !== undefined) headers.authorization = `Bearer ${key}`;
+      if (body !== undefined) headers["content-type"] = "application/json";
+      return fetch(`${url}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+    },
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await database.close();
+    },
+  };
+}
