@@ -4,9 +4,13 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Config } from "./env";
+import { deadline } from "./guards/deadline";
+import { jsonBodyLimits } from "./guards/json-body";
+import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
@@ -14,13 +18,18 @@ import { journeyRoutes } from "./rest/journeys";
 
 export interface AppDeps {
   database: DatabaseHandle;
-  config: Pick<Config, "maxBodyBytes">;
+  config: Pick<
+    Config,
+    "maxBodyBytes" | "requestTimeoutMs" | "maxJsonDepth" | "maxJsonStringChars" | "rateLimits" | "adminOrigin"
+  >;
   logger: Logger;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   isAccepting?: () => boolean;
 }
 
 const jsonTypes = /^application\/(.+\+)?json\s*(;|$)/i;
+/** Event ingestion has its own rate limit and its own CORS (browsers send events). */
+const isIngestion = (path: string) => path === "/api/events" || path.startsWith("/api/events/");
 
 export function createApp({ database, config, logger, isAccepting = () => true }: AppDeps) {
   const { db } = database;
@@ -43,6 +52,21 @@ export function createApp({ database, config, logger, isAccepting = () => true }
     );
   });
 
+  app.use(async (c, next) => {
+    await next();
+    // Once shutdown has begun, no connection is kept open for another request.
+    if (!isAccepting()) c.res.headers.set("Connection", "close");
+  });
+  app.use(deadline(config.requestTimeoutMs));
+
+  // The control plane answers browsers only from the admin UI's origin.
+  const controlCors = cors({ origin: (origin) => (origin === config.adminOrigin ? origin : null) });
+  const controlLimit = rateLimit("control", config.rateLimits.control);
+  const ingestLimit = rateLimit("ingest", config.rateLimits.ingest);
+  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : controlCors(c, next)));
+  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? ingestLimit(c, next) : controlLimit(c, next)));
+  app.use("/trpc/*", controlCors, controlLimit);
+
   const limit = bodyLimit({
     maxSize: config.maxBodyBytes,
     // The rest of the body is never read, so the connection cannot carry another request.
@@ -51,6 +75,7 @@ export function createApp({ database, config, logger, isAccepting = () => true }
   });
   app.use("/api/*", limit);
   app.use("/trpc/*", limit);
+  const jsonLimits = jsonBodyLimits({ maxDepth: config.maxJsonDepth, maxStringChars: config.maxJsonStringChars });
 
   app.use("/api/*", async (c, next) => {
     const hasBody = c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
@@ -59,6 +84,8 @@ export function createApp({ database, config, logger, isAccepting = () => true }
     c.set("caller", createCaller({ db, authorization: c.req.header("authorization") }));
     await next();
   });
+  app.use("/api/*", jsonLimits);
+  app.use("/trpc/*", jsonLimits);
 
   app.route("/", journeyRoutes());
 
@@ -68,6 +95,8 @@ export function createApp({ database, config, logger, isAccepting = () => true }
       req: c.req.raw,
       router: appRouter,
       createContext: () => ({ db, authorization: c.req.header("authorization") }),
+      responseMeta: ({ errors }) =>
+        errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { headers: { "Retry-After": "1" } } : {},
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR")
           logger.error({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "unhandled error");

@@ -5,7 +5,8 @@ import { ZodError } from "zod";
 import { keyFromAuthorization, verifyKey } from "./auth/keys";
 import type { Scope } from "./auth/scopes";
 import type { BaseContext } from "./context";
-import { DomainError, type DomainErrorKind, ForbiddenError } from "./errors";
+import { isDatabaseUnavailable } from "@odyssey/db";
+import { DomainError, type DomainErrorKind, ForbiddenError, UnavailableError } from "./errors";
 import { formatValidationError, type Subject } from "./validation";
 
 const t = initTRPC.context<BaseContext>().create({
@@ -36,7 +37,10 @@ const subjectOf: Record<string, Subject> = { journeys: "journey", events: "event
 const mapErrors = t.middleware(async ({ path, next }) => {
   const result = await next();
   if (result.ok) return result;
-  const cause = result.error.cause;
+  let cause = result.error.cause;
+  // Connection failures become one domain error here, so every transport answers "retry later".
+  if (!(cause instanceof DomainError) && isDatabaseUnavailable(cause))
+    cause = new UnavailableError("The database is unavailable; retry shortly", { cause });
   if (cause instanceof DomainError)
     throw new TRPCError({ code: codeOf[cause.kind], message: cause.message, cause });
   if (cause instanceof ZodError && result.error.code === "BAD_REQUEST") {

@@ -2,3 +2,4 @@ export * from "./database";
 export * from "./ids";
 export * from "./lock";
 export * from "./schema";
+export * from "./unavailable";
