@@ -81,7 +81,14 @@ export function createApp({ database, config, logger, isAccepting = () => true }
     const hasBody = c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
     if (hasBody && !jsonTypes.test(c.req.header("content-type") ?? ""))
       return errorJson(c, 415, "Content-Type must be application/json");
-    c.set("caller", createCaller({ db, authorization: c.req.header("authorization") }));
+    c.set(
+      "caller",
+      createCaller({
+        db,
+        authorization: c.req.header("authorization"),
+        idempotencyKey: c.req.header("idempotency-key"),
+      }),
+    );
     await next();
   });
   app.use("/api/*", jsonLimits);
@@ -94,7 +101,11 @@ export function createApp({ database, config, logger, isAccepting = () => true }
       endpoint: "/trpc",
       req: c.req.raw,
       router: appRouter,
-      createContext: () => ({ db, authorization: c.req.header("authorization") }),
+      createContext: () => ({
+        db,
+        authorization: c.req.header("authorization"),
+        idempotencyKey: c.req.header("idempotency-key"),
+      }),
       responseMeta: ({ errors }) =>
         errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { headers: { "Retry-After": "1" } } : {},
       onError: ({ error, path }) => {

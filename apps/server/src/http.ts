@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
+import { type ServerType, serve } from "@hono/node-server";
 import type { Config } from "./env";
 
 type HttpConfig = Pick<Config, "headersTimeoutMs" | "clientRequestTimeoutMs" | "maxHeaderBytes">;

@@ -48,13 +48,18 @@ describe("security headers", () => {
       fetch(`${server.url}/api/journeys/nope`, { headers: { authorization: `Bearer ${key}` } }),
       fetch(`${server.url}/api/journeys/create`, json("{not json")),
       fetch(`${server.url}/api/journeys/create`, json({ displayName: "x".repeat(5000) })),
-      fetch(`${server.url}/api/journeys/create`, { ...json("{}"), headers: { "content-type": "text/plain" } }),
+      fetch(`${server.url}/api/journeys/create`, {
+        ...json("{}"),
+        headers: { "content-type": "text/plain" },
+      }),
       fetch(`${server.url}/no/such/route`),
       fetch(`${server.url}/trpc/journeys.list`, { headers: { authorization: `Bearer ${key}` } }),
       fetch(`${server.url}/trpc/journeys.list`),
       fetch(`${server.url}/trpc/no.such.procedure`),
     ]);
-    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 201, 400, 401, 404, 400, 413, 415, 404, 200, 401, 404]);
+    expect(answers.map((r) => r.status)).toEqual([
+      200, 200, 200, 201, 400, 401, 404, 400, 413, 415, 404, 200, 401, 404,
+    ]);
     for (const res of answers) expectSecurityHeaders(res);
   });
 });
@@ -77,14 +82,21 @@ describe("CORS on the control plane", () => {
   });
 
   it("gives any other origin nothing a browser would accept", async () => {
-    for (const origin of ["https://evil.example.com", "null", `${ADMIN_ORIGIN}.evil.com`, "http://admin.example.com"]) {
+    for (const origin of [
+      "https://evil.example.com",
+      "null",
+      `${ADMIN_ORIGIN}.evil.com`,
+      "http://admin.example.com",
+    ]) {
       const preflight = await fetch(`${server.url}/api/journeys/create`, {
         method: "OPTIONS",
         headers: { origin, "access-control-request-method": "POST" },
       });
       expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
       for (const path of ["/api/journeys", "/trpc/journeys.list"]) {
-        const res = await fetch(`${server.url}${path}`, { headers: { origin, authorization: `Bearer ${key}` } });
+        const res = await fetch(`${server.url}${path}`, {
+          headers: { origin, authorization: `Bearer ${key}` },
+        });
         expect(res.headers.get("access-control-allow-origin")).toBeNull();
         expect(res.headers.get("access-control-allow-credentials")).toBeNull();
       }
@@ -94,7 +106,11 @@ describe("CORS on the control plane", () => {
 
 describe("request limits", () => {
   it("answers 413 {error} to a body over the limit, with or without Content-Length", async () => {
-    const big = JSON.stringify({ slug: "big", displayName: "x", steps: Array(200).fill({ stepKey: "k", index: 1 }) });
+    const big = JSON.stringify({
+      slug: "big",
+      displayName: "x",
+      steps: Array(200).fill({ stepKey: "k", index: 1 }),
+    });
     const declared = await fetch(`${server.url}/api/journeys/create`, json(big));
     expect(declared.status).toBe(413);
     expect(await declared.json()).toEqual({ error: expect.stringMatching(/larger than 4096 bytes/) });
@@ -136,11 +152,18 @@ describe("request limits", () => {
 
   it.each([
     ["nesting past the depth limit", `{"slug":"deep","displayName":"x","steps":${nested(100)}}`, /nesting/],
-    ["a string past the length limit", JSON.stringify({ slug: "long", displayName: "é".repeat(17_000) }), null],
+    [
+      "a string past the length limit",
+      JSON.stringify({ slug: "long", displayName: "é".repeat(17_000) }),
+      null,
+    ],
     ["a NUL character", '{"slug":"nul","displayName":"a\\u0000b"}', /NUL/],
   ])("answers 400 {error} to JSON with %s, on REST and tRPC", async (_name, body, message) => {
     for (const path of ["/api/journeys/create", "/trpc/journeys.create"]) {
-      const res = await fetch(`${server.url}${path}`, json(path.startsWith("/trpc") ? `{"json":${body}}` : body));
+      const res = await fetch(
+        `${server.url}${path}`,
+        json(path.startsWith("/trpc") ? `{"json":${body}}` : body),
+      );
       const answer = (await res.json()) as { error?: unknown };
       if (message === null) {
         // Long strings are cut off by the body limit or the string limit, whichever comes first.
@@ -154,7 +177,11 @@ describe("request limits", () => {
   });
 
   it("answers 400 {error} to a body that is not valid UTF-8", async () => {
-    const body = Buffer.concat([Buffer.from('{"slug":"utf","displayName":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]);
+    const body = Buffer.concat([
+      Buffer.from('{"slug":"utf","displayName":"'),
+      Buffer.from([0xc3, 0x28, 0xff]),
+      Buffer.from('"}'),
+    ]);
     const head = `POST /api/journeys/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
     const { response } = await rawRequest(server.url, [head, body]);
     expect(statusOf(response)).toBe(400);
@@ -162,7 +189,9 @@ describe("request limits", () => {
   });
 
   it("answers 400 to NUL characters in the path, not a database error", async () => {
-    const res = await fetch(`${server.url}/api/journeys/a%00b`, { headers: { authorization: `Bearer ${key}` } });
+    const res = await fetch(`${server.url}/api/journeys/a%00b`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: expect.stringMatching(/NUL/) });
   });
@@ -183,7 +212,10 @@ describe("request limits", () => {
     });
     expect(update.status).toBe(200);
     expect(((await update.json()) as { displayName: string }).displayName).toBe("Proto");
-    const trpc = await fetch(`${server.url}/trpc/journeys.create`, json('{"json":{"slug":"proto2","displayName":"P","__proto__":{"x":1}}}'));
+    const trpc = await fetch(
+      `${server.url}/trpc/journeys.create`,
+      json('{"json":{"slug":"proto2","displayName":"P","__proto__":{"x":1}}}'),
+    );
     expect(trpc.status).toBe(200);
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

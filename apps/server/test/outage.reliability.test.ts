@@ -1,7 +1,7 @@
+import type { ServerType } from "@hono/node-server";
 import { createApiKey } from "@odyssey/api";
 import { createDatabase, type DatabaseHandle, queryRows } from "@odyssey/db";
 import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/testing";
-import type { ServerType } from "@hono/node-server";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
@@ -41,7 +41,10 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
-    proxy = await startFaultProxy({ host: "127.0.0.1", port: Number(new URL(testDb.url ?? "").port || 5432) });
+    proxy = await startFaultProxy({
+      host: "127.0.0.1",
+      port: Number(new URL(testDb.url ?? "").port || 5432),
+    });
     appDb = createDatabase({ url: proxy.proxied(testDb.url ?? ""), maxConnections: 10 });
     const config = loadConfig({
       LOG_LEVEL: "silent",
@@ -74,7 +77,10 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
       try {
         const res = await fetch(`${url}${path}`, {
           method,
-          headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) },
+          headers: {
+            authorization: `Bearer ${key}`,
+            ...(body ? { "content-type": "application/json" } : {}),
+          },
           body: body ? JSON.stringify(body) : undefined,
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS + 1000),
         });
@@ -87,7 +93,14 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
           body: await res.json(),
         };
       } catch {
-        sample = { op, startedAt, endedAt: performance.now(), status: "no answer", retryAfter: null, body: null };
+        sample = {
+          op,
+          startedAt,
+          endedAt: performance.now(),
+          status: "no answer",
+          retryAfter: null,
+          body: null,
+        };
       }
       samples.push(sample);
       return sample;
@@ -119,7 +132,9 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
       while (!stopped) {
         const at = performance.now();
         try {
-          const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS + 1000) });
+          const res = await fetch(`${url}/readyz`, {
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS + 1000),
+          });
           probes.push({ at, status: res.status });
         } catch {
           probes.push({ at, status: "no answer" });
@@ -163,7 +178,9 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
       expect(during.length).toBeGreaterThan(0);
       expect(during.every((s) => s.status === 503)).toBe(true);
       // ...readiness said so...
-      const probesDuring = probes.filter((p) => p.at >= outage.from + 100 && p.at + REQUEST_TIMEOUT_MS <= outage.to);
+      const probesDuring = probes.filter(
+        (p) => p.at >= outage.from + 100 && p.at + REQUEST_TIMEOUT_MS <= outage.to,
+      );
       expect(probesDuring.length).toBeGreaterThan(0);
       expect(probesDuring.every((p) => p.status === 503)).toBe(true);
       // ...and every request sent from 2 s after its return succeeded.

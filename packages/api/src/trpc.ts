@@ -25,6 +25,7 @@ const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   NotFound: "NOT_FOUND",
   Conflict: "CONFLICT",
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
+  Unprocessable: "UNPROCESSABLE_CONTENT",
   Unavailable: "SERVICE_UNAVAILABLE",
 };
 

@@ -26,7 +26,12 @@ export class TokenBuckets {
   ) {}
 
   /** Takes a token for `caller`; answers what is left and, when refused, when to come back. */
-  take(caller: string): { allowed: boolean; remaining: number; retryAfterSeconds: number; resetSeconds: number } {
+  take(caller: string): {
+    allowed: boolean;
+    remaining: number;
+    retryAfterSeconds: number;
+    resetSeconds: number;
+  } {
     const { perSecond, burst } = this.limit;
     const now = this.now();
     const previous = this.buckets.get(caller);

@@ -15,9 +15,11 @@ const describe: Record<number, string> = {
   401: "No API key, a malformed Authorization header, an unknown key or a revoked key.",
   403: "The key lacks the scope this route needs.",
   404: "No such journey in the caller's organization.",
-  409: "The slug is taken in this organization.",
+  409: "The slug is taken in this organization, or a request with the same Idempotency-Key is still in progress.",
   413: "The body is larger than the limit.",
   415: "The body is not JSON.",
+  422: "The Idempotency-Key was already used with a different request.",
+  429: "Too many requests for this key; retry after the Retry-After delay.",
   500: "An unexpected error; details are logged, never sent.",
   503: "The database is unreachable; retry after the Retry-After delay.",
 };

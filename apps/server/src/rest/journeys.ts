@@ -20,6 +20,16 @@ const SlugParam = z.object({
   slug: z.string().openapi({ param: { name: "slug", in: "path" }, example: "small-business-grant" }),
 });
 const security = [{ bearerAuth: [] }];
+const IdempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        "Makes retries safe: a retry with the same key and body replays the first answer; the same key with another body is 422; while the first request runs, 409.",
+      example: "6f1c2d4e-create-grant",
+    }),
+});
 const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const jsonBody = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
@@ -30,10 +40,10 @@ const create = createRoute({
   tags: ["Journeys"],
   summary: "Create a journey",
   security,
-  request: { body: jsonBody(CreateJourneyInput) },
+  request: { headers: IdempotencyHeader, body: jsonBody(CreateJourneyInput) },
   responses: {
-    201: json(JourneyJson, "The journey with its steps."),
-    ...errorResponses([400, 401, 403, 409, 413, 415, 500, 503]),
+    201: json(JourneyJson, "The journey with its steps (or, for a retried Idempotency-Key, the first answer again)."),
+    ...errorResponses([400, 401, 403, 409, 413, 415, 422, 429, 500, 503]),
   },
 });
 

@@ -9,7 +9,10 @@ export const figuresDir = join(dirname(fileURLToPath(import.meta.url)), "../../.
 export function writeFigures(name: string, figures: Record<string, unknown>): void {
   mkdirSync(figuresDir, { recursive: true });
   const file = join(figuresDir, `${name}.${testEngine()}.json`);
-  writeFileSync(file, `${JSON.stringify({ test: name, engine: testEngine(), at: new Date().toISOString(), ...figures }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ test: name, engine: testEngine(), at: new Date().toISOString(), ...figures }, null, 2)}\n`,
+  );
 }
 
 /** Counts of answers by HTTP status (or by failure name when no answer came). */

@@ -1,6 +1,6 @@
+import type { ServerType } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
-import type { ServerType } from "@hono/node-server";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
 import { listen } from "../../src/http";

@@ -1,5 +1,6 @@
 import { router, scopedProcedure } from "../trpc";
 import { loadJourneyAnalytics } from "../analytics/load";
+import { runIdempotent } from "../idempotency/run";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
 import {
   CreateJourneyInput,
@@ -19,7 +20,9 @@ export const journeysRouter = router({
   create: write
     .input(CreateJourneyInput)
     .output(Journey)
-    .mutation(({ ctx, input }) => createJourney({ ctx, input })),
+    .mutation(({ ctx, input }) =>
+      runIdempotent(ctx, "journeys.create", input, (db) => createJourney({ ctx: { ...ctx, db }, input })),
+    ),
   get: read
     .input(SlugRef)
     .output(JourneyDetail)
