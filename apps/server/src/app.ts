@@ -109,6 +109,8 @@ export function createApp({ database, config, logger, isAccepting = () => true }
       responseMeta: ({ errors }) =>
         errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { headers: { "Retry-After": "1" } } : {},
       onError: ({ error, path }) => {
+        if (error.code === "SERVICE_UNAVAILABLE")
+          logger.warn({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "database unavailable");
         if (error.code === "INTERNAL_SERVER_ERROR")
           logger.error({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "unhandled error");
       },

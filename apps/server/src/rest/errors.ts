@@ -50,7 +50,10 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
   if (error instanceof TRPCError) {
     const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
     if (status < 500) return errorJson(c, status, error.message);
-    if (status === 503) return errorJson(c, 503, error.message, { "Retry-After": "1" });
+    if (status === 503) {
+      logger.warn({ err: error.cause ?? error, requestId: c.get("requestId") }, "database unavailable");
+      return errorJson(c, 503, error.message, { "Retry-After": "1" });
+    }
     error = error.cause ?? error;
   }
   if (error instanceof HTTPException && error.status < 500) {
