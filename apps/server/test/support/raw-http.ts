@@ -7,7 +7,8 @@ import { connect } from "node:net";
  */
 export function rawRequest(
   url: string,
-  chunks: (string | Buffer)[],
+  /** Sent in order; a promise is awaited first, so a test can hold a request halfway. */
+  chunks: (string | Buffer | Promise<string | Buffer>)[],
   options: { waitMs?: number; pauseMs?: number } = {},
 ): Promise<{ response: string; closedByServer: boolean }> {
   const { port } = new URL(url);
@@ -29,7 +30,8 @@ export function rawRequest(
     socket.on("close", () => finish(true));
     socket.on("error", () => finish(true));
     socket.on("connect", async () => {
-      for (const chunk of chunks) {
+      for (const pending of chunks) {
+        const chunk = await pending;
         if (socket.destroyed) return;
         socket.write(chunk);
         if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
