@@ -53,9 +53,12 @@ export function createApp({ database, config, logger, isAccepting = () => true }
   });
 
   app.use(async (c, next) => {
+    const request = c.req.raw;
     await next();
-    // Once shutdown has begun, no connection is kept open for another request.
-    if (!isAccepting()) c.res.headers.set("Connection", "close");
+    // No connection is kept for another request once shutdown has begun, nor after an answer
+    // given without reading the body (the server would drop the connection while draining it).
+    const unreadBody = request.body !== null && !request.bodyUsed;
+    if (!isAccepting() || unreadBody) c.res.headers.set("Connection", "close");
   });
   app.use(deadline(config.requestTimeoutMs));
 

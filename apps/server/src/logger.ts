@@ -12,7 +12,9 @@ function withoutParameters(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => withoutParameters(v, depth + 1));
   return Object.fromEntries(
     Object.entries(value).map(([k, v]) =>
-      k === "params" || k === "parameters" || k === "args" ? [k, "[redacted]"] : [k, withoutParameters(v, depth + 1)],
+      k === "params" || k === "parameters" || k === "args"
+        ? [k, "[redacted]"]
+        : [k, withoutParameters(v, depth + 1)],
     ),
   );
 }
@@ -20,13 +22,24 @@ function withoutParameters(value: unknown, depth = 0): unknown {
 const errSerializer = (err: unknown) => withoutParameters(pino.stdSerializers.errWithCause(err as Error));
 
 /** Structured logs on stderr, so stdout stays free for what the CLI prints. */
-export function createLogger(level: string, destination: pino.DestinationStream = pino.destination(2)): Logger {
+export function createLogger(
+  level: string,
+  destination: pino.DestinationStream = pino.destination(2),
+): Logger {
   return pino(
     {
       level,
       // Credentials never reach the logs, even if a future line passes a request or headers.
       redact: {
-        paths: ["authorization", "*.authorization", "headers.authorization", "key", "*.key", "hash", "*.hash"],
+        paths: [
+          "authorization",
+          "*.authorization",
+          "headers.authorization",
+          "key",
+          "*.key",
+          "hash",
+          "*.hash",
+        ],
         censor: "[redacted]",
       },
       serializers: { err: errSerializer, error: errSerializer },

@@ -125,6 +125,8 @@ describe("request limits", () => {
   it("answers 431 to a request head over the limit", async () => {
     const res = await fetch(`${server.url}/api/journeys`, { headers: { "x-padding": "p".repeat(8000) } });
     expect(res.status).toBe(431);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(await res.json()).toEqual({ error: "Request headers are too large" });
   });
 
   it("disconnects a client that sends its headers too slowly", async () => {

@@ -13,7 +13,13 @@ let database: TestDatabase;
 let servers: ServerProcess[] = [];
 let key: string;
 
-const call = async (server: ServerProcess, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+const call = async (
+  server: ServerProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) => {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
@@ -42,20 +48,35 @@ describe.skipIf(testEngine() !== "postgres")("two server processes on one databa
   it("create each slug once: one 201 per slug, 409 for every other attempt, one row per slug", async () => {
     const slugs = Array.from({ length: 10 }, (_, i) => `shared-${i}`);
     const attempts = slugs.flatMap((slug) =>
-      [0, 1, 2, 3].map((n) => call(servers[n % 2] as ServerProcess, "POST", "/api/journeys/create", { slug, displayName: `${slug} ${n}` })),
+      [0, 1, 2, 3].map((n) =>
+        call(servers[n % 2] as ServerProcess, "POST", "/api/journeys/create", {
+          slug,
+          displayName: `${slug} ${n}`,
+        }),
+      ),
     );
     const answers = await Promise.all(attempts);
     for (const [i, slug] of slugs.entries()) {
       const mine = answers.slice(i * 4, i * 4 + 4).map((a) => a.status);
       expect(mine.filter((s) => s === 201)).toHaveLength(1);
       expect(mine.filter((s) => s === 409)).toHaveLength(3);
-      const rows = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from journeys where slug = ${slug}`);
+      const rows = await queryRows<{ n: number }>(
+        database.db,
+        sql`select count(*)::int as n from journeys where slug = ${slug}`,
+      );
       expect(rows[0]?.n).toBe(1);
     }
   });
 
   it("lose no update: writers of different fields through both processes all keep their last write", async () => {
-    expect((await call(servers[0] as ServerProcess, "POST", "/api/journeys/create", { slug: "contended", displayName: "C" })).status).toBe(201);
+    expect(
+      (
+        await call(servers[0] as ServerProcess, "POST", "/api/journeys/create", {
+          slug: "contended",
+          displayName: "C",
+        })
+      ).status,
+    ).toBe(201);
     const writes: Record<string, (n: number) => unknown> = {
       displayName: (n) => `Name ${n}`,
       environment: (n) => (n % 2 ? "staging" : "production"),
@@ -66,7 +87,9 @@ describe.skipIf(testEngine() !== "postgres")("two server processes on one databa
     await Promise.all(
       Object.entries(writes).map(async ([field, value], w) => {
         for (let n = 0; n < 25; n++) {
-          const answer = await call(servers[(n + w) % 2] as ServerProcess, "PUT", "/api/journeys/contended", { [field]: value(n) });
+          const answer = await call(servers[(n + w) % 2] as ServerProcess, "PUT", "/api/journeys/contended", {
+            [field]: value(n),
+          });
           expect(answer.status).toBe(200);
           last[field] = value(n);
         }
@@ -79,16 +102,29 @@ describe.skipIf(testEngine() !== "postgres")("two server processes on one databa
   it("honour one Idempotency-Key across both processes: the work is done once", async () => {
     const body = { slug: "idem-across", displayName: "Across" };
     const answers = await Promise.all(
-      [0, 1, 2, 3, 4, 5].map((n) => call(servers[n % 2] as ServerProcess, "POST", "/api/journeys/create", body, { "idempotency-key": "across-1" })),
+      [0, 1, 2, 3, 4, 5].map((n) =>
+        call(servers[n % 2] as ServerProcess, "POST", "/api/journeys/create", body, {
+          "idempotency-key": "across-1",
+        }),
+      ),
     );
     const created = answers.filter((a) => a.status === 201);
     expect(created.length).toBeGreaterThan(0);
     expect(new Set(created.map((a) => a.body.id)).size).toBe(1);
     expect(answers.every((a) => a.status === 201 || a.status === 409)).toBe(true);
-    const replay = await call(servers[1] as ServerProcess, "POST", "/api/journeys/create", body, { "idempotency-key": "across-1" });
+    const replay = await call(servers[1] as ServerProcess, "POST", "/api/journeys/create", body, {
+      "idempotency-key": "across-1",
+    });
     expect(replay.body.id).toBe(created[0]?.body.id);
-    const rows = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from journeys where slug = 'idem-across'`);
+    const rows = await queryRows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from journeys where slug = 'idem-across'`,
+    );
     expect(rows[0]?.n).toBe(1);
-    writeFigures("processes", { processes: servers.length, requestsSent: tally.total, answersByStatus: tally.counts });
+    writeFigures("processes", {
+      processes: servers.length,
+      requestsSent: tally.total,
+      answersByStatus: tally.counts,
+    });
   });
 });

@@ -1,8 +1,8 @@
 import { Writable } from "node:stream";
+import type { ServerType } from "@hono/node-server";
 import { createApiKey, hashKey, revokeApiKey } from "@odyssey/api";
 import { apiKeys, queryRows } from "@odyssey/db";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
-import type { ServerType } from "@hono/node-server";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
@@ -47,7 +47,11 @@ const call = (key: string, method: string, path: string, body?: unknown) =>
 describe("secrets", () => {
   it("never reach the logs: not the keys, not their hashes, not even when a query fails", async () => {
     const writer = await createApiKey(database.db, { orgSlug: "secrets", kind: "secret" });
-    const reader = await createApiKey(database.db, { orgSlug: "secrets", kind: "secret", scopes: ["journeys:read"] });
+    const reader = await createApiKey(database.db, {
+      orgSlug: "secrets",
+      kind: "secret",
+      scopes: ["journeys:read"],
+    });
     const revoked = await createApiKey(database.db, { orgSlug: "secrets", kind: "secret" });
     await revokeApiKey(database.db, revoked.id);
     const unknown = `ody_sk_${"Q".repeat(43)}`;
@@ -56,7 +60,14 @@ describe("secrets", () => {
     const statuses: number[] = [];
     const run = async () => {
       for (const key of keys) {
-        statuses.push((await call(key, "POST", "/api/journeys/create", { slug: `s-${statuses.length}`, displayName: "S" })).status);
+        statuses.push(
+          (
+            await call(key, "POST", "/api/journeys/create", {
+              slug: `s-${statuses.length}`,
+              displayName: "S",
+            })
+          ).status,
+        );
         statuses.push((await call(key, "GET", "/api/journeys/s-0")).status);
         statuses.push((await call(key, "GET", "/trpc/journeys.list")).status);
         statuses.push((await call(`${key} `, "GET", "/api/journeys")).status);

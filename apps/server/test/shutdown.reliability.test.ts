@@ -18,7 +18,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startOnOwnDatabase(env: Record<string, string> = {}): Promise<{ server: ServerProcess; database?: TestDatabase }> {
+async function startOnOwnDatabase(
+  env: Record<string, string> = {},
+): Promise<{ server: ServerProcess; database?: TestDatabase }> {
   if (testEngine() === "postgres") {
     const database = await createTestDatabase({ maxConnections: 1 });
     cleanups.push(() => database.close());
@@ -41,7 +43,9 @@ function getOnce(url: string): Promise<number | string> {
       res.on("data", (d) => {
         body += d;
       });
-      res.on("end", () => resolve(body === '{"status":"ok"}' ? (res.statusCode ?? 0) : `truncated ${res.statusCode}`));
+      res.on("end", () =>
+        resolve(body === '{"status":"ok"}' ? (res.statusCode ?? 0) : `truncated ${res.statusCode}`),
+      );
       res.on("error", () => resolve(`broken ${res.statusCode}`));
     });
     req.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
@@ -60,7 +64,11 @@ describe("graceful shutdown of the built server", () => {
 
     // Requests in flight at the signal: their bodies are half sent, so they cannot finish before it.
     const bodies = Array.from({ length: 4 }, (_, i) =>
-      JSON.stringify({ slug: `in-flight-${i}`, displayName: `In flight ${i}`, steps: [{ stepKey: "a", index: 0 }] }),
+      JSON.stringify({
+        slug: `in-flight-${i}`,
+        displayName: `In flight ${i}`,
+        steps: [{ stepKey: "a", index: 0 }],
+      }),
     );
     const halves = bodies.map((b) => b.slice(0, 20));
     let release: () => void = () => {};
@@ -68,14 +76,22 @@ describe("graceful shutdown of the built server", () => {
       release = resolve;
     });
     const uploads = bodies.map((body, i) =>
-      rawRequest(server.url, [uploadHead(key, Buffer.byteLength(body)), halves[i] ?? "", released.then(() => body.slice(20))], {
-        waitMs: 15_000,
-      }),
+      rawRequest(
+        server.url,
+        [uploadHead(key, Buffer.byteLength(body)), halves[i] ?? "", released.then(() => body.slice(20))],
+        {
+          waitMs: 15_000,
+        },
+      ),
     );
     // A readiness probe in flight too: its head is not complete yet.
-    const probe = rawRequest(server.url, ["GET /readyz HTTP/1.1\r\nHost: x\r\n", released.then(() => "\r\n")], {
-      waitMs: 15_000,
-    });
+    const probe = rawRequest(
+      server.url,
+      ["GET /readyz HTTP/1.1\r\nHost: x\r\n", released.then(() => "\r\n")],
+      {
+        waitMs: 15_000,
+      },
+    );
 
     // Load on fresh connections, before and after the signal.
     const load = new StatusTally();
@@ -105,7 +121,9 @@ describe("graceful shutdown of the built server", () => {
       expect(bodyOf(answer.response)).toMatchObject({ slug: `in-flight-${i}`, steps: [{ stepKey: "a" }] });
     }
     // Load requests either got their full answer or were never let in.
-    expect(Object.keys(load.counts).filter((k) => !["200", "ECONNREFUSED", "ECONNRESET"].includes(k))).toEqual([]);
+    expect(
+      Object.keys(load.counts).filter((k) => !["200", "ECONNREFUSED", "ECONNRESET"].includes(k)),
+    ).toEqual([]);
     expect(load.counts["200"]).toBeGreaterThan(0);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(exitMs).toBeLessThan(10_000);
@@ -113,7 +131,10 @@ describe("graceful shutdown of the built server", () => {
     if (database) {
       expect(activeBefore).toBeGreaterThan(0);
       expect(await backends(database)).toBe(0);
-      const stored = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from journeys where slug like 'in-flight-%'`);
+      const stored = await queryRows<{ n: number }>(
+        database.db,
+        sql`select count(*)::int as n from journeys where slug like 'in-flight-%'`,
+      );
       expect(stored[0]?.n).toBe(bodies.length);
     }
     writeFigures("shutdown", {

@@ -9,7 +9,12 @@ import { fileURLToPath } from "node:url";
 const serverDir = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const repoDir = join(serverDir, "../..");
 const entry = join(serverDir, "dist/main.js");
-const sources = [join(serverDir, "src"), join(repoDir, "packages/api/src"), join(repoDir, "packages/db/src"), join(repoDir, "packages/db/drizzle")];
+const sources = [
+  join(serverDir, "src"),
+  join(repoDir, "packages/api/src"),
+  join(repoDir, "packages/db/src"),
+  join(repoDir, "packages/db/drizzle"),
+];
 
 function newestChange(path: string): number {
   const stat = statSync(path);
@@ -29,7 +34,8 @@ export async function buildServer(): Promise<string> {
     } catch {
       if (attempt > 600) throw new Error(`could not take ${lock}`);
       // A lock left by a test run that was killed mid-build.
-      if (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now() < Date.now() - 60_000) rmdirSync(lock);
+      if (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now() < Date.now() - 60_000)
+        rmdirSync(lock);
       await sleep(100);
     }
   }
