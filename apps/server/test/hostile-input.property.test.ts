@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { StatusTally, writeFigures } from "./support/figures";
 import { type OpenApiCheck, openApiCheck } from "./support/openapi-validator";
-import { encode, encodings, hostileString, mutated, valueOf } from "./support/schema-arbitrary";
+import { arbitraryFor, encode, encodings, hostileString, mutated } from "./support/schema-arbitrary";
 import { startTestServer, type TestServer } from "./support/server";
 
 // Hostile input, generated: requests for every REST route (from the OpenAPI document the server
@@ -156,7 +156,7 @@ describe("hostile input", () => {
               query.map((p) => [
                 p.name,
                 fc.oneof(
-                  valueOf(p.schema as object).map(String),
+                  arbitraryFor(p.schema as object).map(String),
                   hostileString.map((s) => s.slice(0, 600)),
                 ),
               ]),
@@ -164,7 +164,7 @@ describe("hostile input", () => {
             { requiredKeys: [] },
           ),
           body: bodySchema
-            ? mutated(valueOf(bodySchema))
+            ? mutated(arbitraryFor(bodySchema))
             : fc.constant({ mutation: "valid" as const, value: undefined }),
           encoding: encodings,
           auth: authorization,
@@ -217,7 +217,7 @@ describe("hostile input", () => {
         return fc.record({
           name: fc.constant(name),
           type: fc.constant(procedure._def.type),
-          input: mutated(valueOf(schema)),
+          input: mutated(arbitraryFor(schema)),
           envelope: fc.constantFrom("superjson", "superjson", "superjson", "bare", "batch", "bad meta"),
           wrongMethod: fc.boolean().map((b) => b && Math.random() < 0.2),
           encoding: encodings,

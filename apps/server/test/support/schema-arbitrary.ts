@@ -21,11 +21,12 @@ type Schema = {
 };
 
 /** Values the schema accepts, mostly; refinements JSON Schema cannot say (origins) may still fail. */
-export function valueOf(schema: Schema): fc.Arbitrary<unknown> {
+export function arbitraryFor(schema: Schema): fc.Arbitrary<unknown> {
   if (schema.enum) return fc.constantFrom(...schema.enum);
   const alternatives = schema.anyOf ?? schema.oneOf;
-  if (alternatives) return fc.oneof(...alternatives.map(valueOf));
-  if (Array.isArray(schema.type)) return fc.oneof(...schema.type.map((type) => valueOf({ ...schema, type })));
+  if (alternatives) return fc.oneof(...alternatives.map(arbitraryFor));
+  if (Array.isArray(schema.type))
+    return fc.oneof(...schema.type.map((type) => arbitraryFor({ ...schema, type })));
   switch (schema.type) {
     case "string": {
       const minLength = schema.minLength ?? 0;
@@ -45,12 +46,12 @@ export function valueOf(schema: Schema): fc.Arbitrary<unknown> {
     case "null":
       return fc.constant(null);
     case "array":
-      return fc.array(schema.items ? valueOf(schema.items) : fc.jsonValue(), {
+      return fc.array(schema.items ? arbitraryFor(schema.items) : fc.jsonValue(), {
         maxLength: Math.min(schema.maxItems ?? 3, 3),
       });
     case "object": {
       const properties = schema.properties ?? {};
-      return fc.record(Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, valueOf(v)])), {
+      return fc.record(Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, arbitraryFor(v)])), {
         requiredKeys: (schema.required ?? []).filter((k) => k in properties),
       });
     }
@@ -189,7 +190,7 @@ export function mutated(valid: fc.Arbitrary<unknown>): fc.Arbitrary<{ mutation: 
           };
         case "hostile string":
           return { mutation, value: setAt(value, path, () => hostile) };
-        case "deep nesting":
+        default: // deep nesting
           return {
             mutation,
             value: setAt(value, innerPath.length ? innerPath : [], (old) => new Deep(depth, old)),
