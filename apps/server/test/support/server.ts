@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
-import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
 import { createLogger } from "../../src/logger";
