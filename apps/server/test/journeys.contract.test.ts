@@ -333,6 +333,6 @@ describe("transport errors", () => {
   it("answers a JSON body that is not an object with 400", async () => {
     const res = await server.call(key, "POST", "/api/journeys/create", "[1,2]");
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: string }).error).toMatch(/^Invalid journey data: /);
+    expect((await res.json()).error).toMatch(/^Invalid journey data: /);
   });
 });
