@@ -1,6 +1,6 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { appRouter, createCaller } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
-import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { bodyLimit } from "hono/body-limit";
@@ -78,7 +78,10 @@ export function createApp({ database, config, logger, isAccepting = () => true }
   });
   app.use("/api/*", limit);
   app.use("/trpc/*", limit);
-  const jsonLimits = jsonBodyLimits({ maxDepth: config.maxJsonDepth, maxStringChars: config.maxJsonStringChars });
+  const jsonLimits = jsonBodyLimits({
+    maxDepth: config.maxJsonDepth,
+    maxStringChars: config.maxJsonStringChars,
+  });
 
   app.use("/api/*", async (c, next) => {
     const hasBody = c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
@@ -110,10 +113,15 @@ export function createApp({ database, config, logger, isAccepting = () => true }
         idempotencyKey: c.req.header("idempotency-key"),
       }),
       responseMeta: ({ errors }) =>
-        errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { headers: { "Retry-After": "1" } } : {},
+        errors.some((error) => error.code === "SERVICE_UNAVAILABLE")
+          ? { headers: { "Retry-After": "1" } }
+          : {},
       onError: ({ error, path }) => {
         if (error.code === "SERVICE_UNAVAILABLE")
-          logger.warn({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "database unavailable");
+          logger.warn(
+            { err: error.cause ?? error, path, requestId: c.get("requestId") },
+            "database unavailable",
+          );
         if (error.code === "INTERNAL_SERVER_ERROR")
           logger.error({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "unhandled error");
       },

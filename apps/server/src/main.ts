@@ -24,7 +24,8 @@ async function start() {
   const app = createApp({ database, config, logger, isAccepting: () => accepting });
   const { server, port } = await listen(app.fetch, config, { port: config.port, host: config.host });
   logger.info({ port, host: config.host, database: describeDatabase(config) }, "listening");
-  const admin = database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;
+  const admin =
+    database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from "@odyssey/db";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import superjson from "superjson";
@@ -5,7 +6,6 @@ import { ZodError } from "zod";
 import { keyFromAuthorization, verifyKey } from "./auth/keys";
 import type { Scope } from "./auth/scopes";
 import type { BaseContext } from "./context";
-import { isDatabaseUnavailable } from "@odyssey/db";
 import { DomainError, type DomainErrorKind, ForbiddenError, UnavailableError } from "./errors";
 import { formatValidationError, type Subject } from "./validation";
 

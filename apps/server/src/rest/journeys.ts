@@ -1,3 +1,4 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   CreateJourneyInput,
   DeletedJourney,
@@ -7,7 +8,6 @@ import {
   JourneyList,
   ListJourneysQuery,
 } from "@odyssey/api";
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Caller, RestEnv } from "./context";
 import { errorResponses, validationHook } from "./errors";
 import { wire } from "./wire";
@@ -21,16 +21,16 @@ const SlugParam = z.object({
 });
 const security = [{ bearerAuth: [] }];
 const IdempotencyHeader = z.object({
-  "idempotency-key": z
-    .string()
-    .optional()
-    .openapi({
-      description:
-        "Makes retries safe: a retry with the same key and body replays the first answer; the same key with another body is 422; while the first request runs, 409.",
-      example: "6f1c2d4e-create-grant",
-    }),
+  "idempotency-key": z.string().optional().openapi({
+    description:
+      "Makes retries safe: a retry with the same key and body replays the first answer; the same key with another body is 422; while the first request runs, 409.",
+    example: "6f1c2d4e-create-grant",
+  }),
 });
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const json = <T>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 const jsonBody = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
 // Declared before `/{slug}`: Hono matches in declaration order.
@@ -42,7 +42,10 @@ const create = createRoute({
   security,
   request: { headers: IdempotencyHeader, body: jsonBody(CreateJourneyInput) },
   responses: {
-    201: json(JourneyJson, "The journey with its steps (or, for a retried Idempotency-Key, the first answer again)."),
+    201: json(
+      JourneyJson,
+      "The journey with its steps (or, for a retried Idempotency-Key, the first answer again).",
+    ),
     ...errorResponses([400, 401, 403, 409, 413, 415, 422, 429, 500, 503]),
   },
 });

@@ -1,4 +1,4 @@
-import Ajv2020 from "ajv/dist/2020.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 
 // Checks an answer against the OpenAPI document the server publishes: the status must be one
@@ -16,11 +16,12 @@ export interface OpenApiCheck {
   problem(method: string, path: string, status: number, body: unknown): string | undefined;
 }
 
-export function openApiCheck(document: OpenApiDocument): OpenApiCheck {
-  const ajv = new (Ajv2020 as unknown as typeof Ajv2020.default)({ strict: false, allErrors: false });
-  (addFormats as unknown as typeof addFormats.default)(ajv);
+export function openApiCheck(document: unknown): OpenApiCheck {
+  const ajv = new Ajv2020({ strict: false, allErrors: false });
+  addFormats(ajv);
+  const { paths, components } = document as OpenApiDocument;
   // Literal paths first, so /api/journeys/create is not taken for /api/journeys/{slug}.
-  const routes = Object.entries(document.paths)
+  const routes = Object.entries(paths)
     .sort(([a], [b]) => Number(a.includes("{")) - Number(b.includes("{")))
     .flatMap(([template, operations]) =>
       Object.entries(operations).map(([method, op]) => ({
@@ -34,7 +35,7 @@ export function openApiCheck(document: OpenApiDocument): OpenApiCheck {
   const validator = (key: string, schema: object) => {
     let validate = validators.get(key);
     if (!validate) {
-      validate = ajv.compile({ ...schema, components: document.components });
+      validate = ajv.compile({ ...schema, components });
       validators.set(key, validate);
     }
     return validate;

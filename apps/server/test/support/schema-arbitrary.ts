@@ -113,7 +113,10 @@ function setAt(
     return next === REMOVE ? undefined : next;
   }
   const [head, ...rest] = path as [string | number, ...(string | number)[]];
-  const copy: Record<string | number, unknown> = Array.isArray(value) ? [...value] : { ...(value as object) };
+  const copy = (Array.isArray(value) ? [...value] : { ...(value as object) }) as Record<
+    string | number,
+    unknown
+  >;
   const next = setAt(copy[head], rest, replace);
   if (rest.length === 0 && replace(copy[head]) === REMOVE) {
     if (Array.isArray(copy)) copy.splice(Number(head), 1);
@@ -226,7 +229,7 @@ export const encodings = fc.record({
 
 export function encode(
   value: unknown,
-  how: { encoding: Encoding; cut: number; badBytes: number[]; contentType: string },
+  how: { encoding: Encoding; cut: number; badBytes: readonly number[]; contentType: string },
 ): { body: Uint8Array | string | undefined; contentType: string | undefined } {
   const text = value === undefined ? "" : JSON.stringify(value);
   switch (how.encoding) {

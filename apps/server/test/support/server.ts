@@ -6,13 +6,19 @@ import { loadConfig } from "../../src/env";
 import { listen } from "../../src/http";
 import { createLogger } from "../../src/logger";
 
+/** Test bodies are read loosely: the assertions are what check their shape. */
+export interface TestResponse extends Response {
+  // biome-ignore lint/suspicious/noExplicitAny: assertions, not types, check response bodies here
+  json(): Promise<any>;
+}
+
 export interface TestServer {
   url: string;
   database: TestDatabase;
   /** A new secret key in the organization `org` (created if new). */
   key(org: string, scopes?: Scope[]): Promise<string>;
   /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
-  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<Response>;
+  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<TestResponse>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
-import { router, scopedProcedure } from "../trpc";
 import { loadJourneyAnalytics } from "../analytics/load";
 import { runIdempotent } from "../idempotency/run";
+import { router, scopedProcedure } from "../trpc";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
 import {
   CreateJourneyInput,
