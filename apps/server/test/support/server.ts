@@ -1,4 +1,3 @@
-import type { ServerType } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
 import { createApp } from "../../src/app";
