@@ -3,6 +3,8 @@ export * from "./auth/keys";
 export * from "./auth/scopes";
 export type * from "./context";
 export * from "./errors";
+export * from "./events/device";
+export * from "./events/schema";
 export * from "./journeys/schema";
 export * from "./keys/operations";
 export * from "./router";

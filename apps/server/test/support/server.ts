@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
-import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
 import { createLogger } from "../../src/logger";
@@ -13,6 +13,8 @@ export interface TestServer {
   key(org: string, scopes?: Scope[]): Promise<string>;
   /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
   call(key: string | undefined, method: string, path: string, body?: unknown): Promise<Response>;
+  /** Fixes the server's clock (event receipt, analytics "now"); undefined returns to the wall clock. */
+  setNow(at: Date | undefined): void;
   close(): Promise<void>;
 }
 
@@ -20,7 +22,9 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? "silent" });
-  const app = createApp({ database, config, logger: createLogger(config.logLevel) });
+  let fixedNow: Date | undefined;
+  const clock = () => fixedNow ?? new Date();
+  const app = createApp({ database, config, logger: createLogger(config.logLevel), clock });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });
@@ -40,6 +44,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
         headers,
         body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });
+    },
+    setNow(at) {
+      fixedNow = at;
     },
     async close() {
       await new Promise((resolve) => server.close(resolve));
