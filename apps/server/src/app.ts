@@ -13,6 +13,7 @@ import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
 import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
+import { snapshotRoutes } from "./rest/snapshots";
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -77,7 +78,10 @@ export function createApp({
   };
 
   app.use("/api/*", async (c, next) => {
-    const hasBody = c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
+    const length = c.req.header("content-length");
+    const hasBody =
+      (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") &&
+      (c.req.header("transfer-encoding") !== undefined || (length !== undefined && length !== "0"));
     const accepted = c.req.path === "/api/events" ? eventBodyTypes : jsonTypes;
     if (hasBody && !accepted.test(c.req.header("content-type") ?? ""))
       return errorJson(c, 415, "Content-Type must be application/json");
@@ -86,6 +90,7 @@ export function createApp({
   });
 
   app.route("/", journeyRoutes());
+  app.route("/", snapshotRoutes());
   eventRoutes(app);
 
   app.all("/trpc/*", (c) =>

@@ -8,5 +8,6 @@ export * from "./events/schema";
 export * from "./journeys/schema";
 export * from "./keys/operations";
 export * from "./router";
+export * from "./snapshots/schema";
 export * from "./validation";
 export type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";

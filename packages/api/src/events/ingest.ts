@@ -55,6 +55,10 @@ export async function ingestEvents({
   let duplicates = 0;
 
   input.events.forEach((raw, index) => {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      rejected.push({ index, error: "event must be an object" });
+      return;
+    }
     const parsed = EventInput.safeParse(raw);
     if (!parsed.success) {
       rejected.push({

@@ -1,5 +1,6 @@
 import { router, scopedProcedure } from "../trpc";
 import { loadJourneyAnalytics } from "../analytics/load";
+import { snapshotsRouter } from "../snapshots/router";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
 import {
   CreateJourneyInput,
@@ -39,4 +40,5 @@ export const journeysRouter = router({
     .input(SlugRef)
     .output(DeletedJourney)
     .mutation(({ ctx, input }) => deleteJourney({ ctx, input })),
+  snapshots: snapshotsRouter,
 });
