@@ -29,12 +29,12 @@ const event = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-interface StoredRow {
+type StoredRow = {
   id: string;
   occurred_at: string;
   device: string | null;
   step_key: string | null;
-}
+};
 
 async function stored(ids: string[]): Promise<Map<string, StoredRow>> {
   const rows = await queryRows<StoredRow>(
@@ -148,9 +148,17 @@ describe("POST /api/events", () => {
   });
 
   it("stores events naming unknown step keys and reports the keys", async () => {
-    const events = [event({ stepKey: "old-step", sessionId: "unk" }), event({ stepKey: "s2", sessionId: "unk" })];
+    const events = [
+      event({ stepKey: "old-step", sessionId: "unk" }),
+      event({ stepKey: "s2", sessionId: "unk" }),
+    ];
     const res = await postEvents(server, { journey: "grant", events }, { key });
-    expect(await res.json()).toEqual({ accepted: 2, duplicates: 0, rejected: [], unknownStepKeys: ["old-step"] });
+    expect(await res.json()).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      rejected: [],
+      unknownStepKeys: ["old-step"],
+    });
     expect((await stored([events[0]?.id ?? ""])).get(events[0]?.id ?? "")?.step_key).toBe("old-step");
     expect((await retrieve()).unknownStepKeys).toEqual([{ stepKey: "old-step", lastSeenAt: at(-MIN) }]);
   });
@@ -158,7 +166,11 @@ describe("POST /api/events", () => {
   it("corrects client clock skew with sentAt and clamps times more than 5 minutes ahead", async () => {
     // The client clock runs 2 hours ahead: sentAt says 12:00, the server receives at 10:00.
     const skewed = event({ timestamp: at(2 * 60 * MIN - 30_000) });
-    const r1 = await postEvents(server, { journey: "grant", sentAt: at(2 * 60 * MIN), events: [skewed] }, { key });
+    const r1 = await postEvents(
+      server,
+      { journey: "grant", sentAt: at(2 * 60 * MIN), events: [skewed] },
+      { key },
+    );
     expect(r1.status).toBe(200);
     // Without sentAt: 4 minutes ahead is kept, 6 minutes ahead becomes the receipt time.
     const near = event({ timestamp: at(4 * MIN) });
@@ -224,7 +236,9 @@ describe("POST /api/events", () => {
   });
 
   it("answers 413 past 512 KiB", async () => {
-    const events = Array.from({ length: 400 }, () => event({ sessionId: "x".repeat(200), field: "f".repeat(200) }));
+    const events = Array.from({ length: 400 }, () =>
+      event({ sessionId: "x".repeat(200), field: "f".repeat(200) }),
+    );
     const body = JSON.stringify({ journey: "grant", events, padding: "p".repeat(512 * 1024) });
     const res = await postEvents(server, body, { key });
     expect(res.status).toBe(413);
@@ -237,7 +251,10 @@ describe("POST /api/events", () => {
       [JSON.stringify({ journey: "grant" }), "Invalid event data: events is required"],
       [JSON.stringify({ journey: "grant", events: {} }), "Invalid event data: events must be an array"],
       [JSON.stringify({ events: [] }), "Invalid event data: journey is required"],
-      [JSON.stringify({ journey: "grant", sentAt: "later", events: [] }), "Invalid event data: sentAt must be a valid datetime"],
+      [
+        JSON.stringify({ journey: "grant", sentAt: "later", events: [] }),
+        "Invalid event data: sentAt must be a valid datetime",
+      ],
       [JSON.stringify([1, 2]), "Invalid event data: body must be an object"],
     ];
     for (const [body, error] of cases) {
@@ -272,7 +289,10 @@ describe("POST /api/events", () => {
 
   it("is documented in the OpenAPI document with every status", async () => {
     const doc = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as {
-      paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody: { content: object } }>>;
+      paths: Record<
+        string,
+        Record<string, { responses: Record<string, unknown>; requestBody: { content: object } }>
+      >;
     };
     const post = doc.paths["/api/events"]?.post;
     expect(Object.keys(post?.responses ?? {}).sort()).toEqual(

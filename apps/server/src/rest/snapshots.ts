@@ -1,5 +1,5 @@
-import { Snapshot, SnapshotList } from "@odyssey/api";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { Snapshot, SnapshotList } from "@odyssey/api";
 import type { Caller, RestEnv } from "./context";
 import { errorResponses, validationHook } from "./errors";
 import { wire } from "./wire";
@@ -11,14 +11,18 @@ const SlugParam = z.object({
   slug: z.string().openapi({ param: { name: "slug", in: "path" }, example: "small-business-grant" }),
 });
 const security = [{ bearerAuth: [] }];
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const json = <T>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 
 const create = createRoute({
   method: "post",
   path: "/api/journeys/{slug}/snapshots",
   tags: ["Snapshots"],
   summary: "Freeze the journey's configuration and analytics",
-  description: "Takes no body. Retrieve's `hasSnapshot` and `lastArtifactCreated` follow the newest snapshot.",
+  description:
+    "Takes no body. Retrieve's `hasSnapshot` and `lastArtifactCreated` follow the newest snapshot.",
   security,
   request: { params: SlugParam },
   responses: {
@@ -43,6 +47,8 @@ const list = createRoute({
 export function snapshotRoutes() {
   const caller = (c: { get(key: "caller"): Caller }) => c.get("caller");
   return new OpenAPIHono<RestEnv>({ defaultHook: validationHook("journey") })
-    .openapi(create, async (c) => c.json(await caller(c).journeys.snapshots.create(c.req.valid("param")), 201))
+    .openapi(create, async (c) =>
+      c.json(await caller(c).journeys.snapshots.create(c.req.valid("param")), 201),
+    )
     .openapi(list, async (c) => c.json(await caller(c).journeys.snapshots.list(c.req.valid("param")), 200));
 }
