@@ -2,6 +2,7 @@ export * from "./analytics/schema";
 export * from "./auth/keys";
 export * from "./auth/scopes";
 export type * from "./context";
+export * from "./demo/seed";
 export * from "./errors";
 export * from "./events/device";
 export * from "./events/schema";
