@@ -3,6 +3,7 @@ import { appRouter, createCaller } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
@@ -10,7 +11,9 @@ import type { Config } from "./env";
 import type { Logger } from "./logger";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
+import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
+import { snapshotRoutes } from "./rest/snapshots";
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -18,11 +21,19 @@ export interface AppDeps {
   logger: Logger;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   isAccepting?: () => boolean;
+  /** The time of each request (receipt of events, "now" of analytics); tests set it. */
+  clock?: () => Date;
 }
 
 const jsonTypes = /^application\/(.+\+)?json\s*(;|$)/i;
 
-export function createApp({ database, config, logger, isAccepting = () => true }: AppDeps) {
+export function createApp({
+  database,
+  config,
+  logger,
+  isAccepting = () => true,
+  clock = () => new Date(),
+}: AppDeps) {
   const { db } = database;
   const app = new OpenAPIHono<RestEnv>();
 
@@ -51,23 +62,43 @@ export function createApp({ database, config, logger, isAccepting = () => true }
   });
   app.use("/api/*", limit);
   app.use("/trpc/*", limit);
+  app.use("/api/events", eventsCors, eventsBodyLimit);
+
+  const requestContext = (c: Context) => {
+    const now = clock();
+    return {
+      db,
+      authorization: c.req.header("authorization"),
+      origin: c.req.header("origin"),
+      userAgent: c.req.header("user-agent"),
+      uaMobile: c.req.header("sec-ch-ua-mobile"),
+      receivedAt: now,
+      now,
+    };
+  };
 
   app.use("/api/*", async (c, next) => {
-    const hasBody = c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
-    if (hasBody && !jsonTypes.test(c.req.header("content-type") ?? ""))
+    const length = c.req.header("content-length");
+    const hasBody =
+      (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") &&
+      (c.req.header("transfer-encoding") !== undefined || (length !== undefined && length !== "0"));
+    const accepted = c.req.path === "/api/events" ? eventBodyTypes : jsonTypes;
+    if (hasBody && !accepted.test(c.req.header("content-type") ?? ""))
       return errorJson(c, 415, "Content-Type must be application/json");
-    c.set("caller", createCaller({ db, authorization: c.req.header("authorization") }));
+    c.set("caller", createCaller(requestContext(c)));
     await next();
   });
 
   app.route("/", journeyRoutes());
+  app.route("/", snapshotRoutes());
+  eventRoutes(app);
 
   app.all("/trpc/*", (c) =>
     fetchRequestHandler({
       endpoint: "/trpc",
       req: c.req.raw,
       router: appRouter,
-      createContext: () => ({ db, authorization: c.req.header("authorization") }),
+      createContext: () => requestContext(c),
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR")
           logger.error({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "unhandled error");

@@ -18,7 +18,13 @@ export interface TestServer {
   /** A new secret key in the organization `org` (created if new). */
   key(org: string, scopes?: Scope[]): Promise<string>;
   /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
+<<<<<<< HEAD
   call(key: string | undefined, method: string, path: string, body?: unknown): Promise<TestResponse>;
+=======
+  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<Response>;
+  /** Fixes the server's clock (event receipt, analytics "now"); undefined returns to the wall clock. */
+  setNow(at: Date | undefined): void;
+>>>>>>> events
   close(): Promise<void>;
 }
 
@@ -26,7 +32,9 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? "silent" });
-  const app = createApp({ database, config, logger: createLogger(config.logLevel) });
+  let fixedNow: Date | undefined;
+  const clock = () => fixedNow ?? new Date();
+  const app = createApp({ database, config, logger: createLogger(config.logLevel), clock });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });
@@ -46,6 +54,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
         headers,
         body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });
+    },
+    setNow(at) {
+      fixedNow = at;
     },
     async close() {
       await new Promise((resolve) => server.close(resolve));
