@@ -26,15 +26,11 @@ export type Command = z.infer<typeof Command>;
 
 export type Progress = (done: number, total: number, label: string) => void;
 
-<<<<<<< HEAD
 export async function runCommand(
   database: DatabaseHandle,
   command: Command,
-  _progress: Progress,
+  progress: Progress,
 ): Promise<unknown> {
-=======
-export async function runCommand(database: DatabaseHandle, command: Command, progress: Progress): Promise<unknown> {
->>>>>>> events
   const { db } = database;
   switch (command.name) {
     case "migrate":

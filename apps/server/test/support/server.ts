@@ -18,13 +18,9 @@ export interface TestServer {
   /** A new secret key in the organization `org` (created if new). */
   key(org: string, scopes?: Scope[]): Promise<string>;
   /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
-<<<<<<< HEAD
   call(key: string | undefined, method: string, path: string, body?: unknown): Promise<TestResponse>;
-=======
-  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<Response>;
   /** Fixes the server's clock (event receipt, analytics "now"); undefined returns to the wall clock. */
   setNow(at: Date | undefined): void;
->>>>>>> events
   close(): Promise<void>;
 }
 

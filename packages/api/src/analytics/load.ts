@@ -154,24 +154,6 @@ export async function loadJourneyAnalytics({
   return {
     healthMetrics: {
       hasSteps: journey.steps.length > 0,
-<<<<<<< HEAD
-      hasRecentEvents: false,
-      sessionCount: 0,
-      hasSnapshot: false,
-    },
-    behaviorMetrics: {
-      completionRate: null,
-      mobileRate: null,
-      medianTimeToComplete: null,
-      topDropoffStep: null,
-    },
-    eventCountsLast24h: Object.fromEntries(EventType.options.map((type) => [type, 0])) as Record<
-      EventType,
-      number
-    >,
-    unmappedStepIds: journey.steps.map((step) => step.id),
-    lastArtifactCreated: null,
-=======
       hasRecentEvents: countRows.some((r) => r.events > 0),
       sessionCount: cohort.sessions,
       hasSnapshot: last !== undefined,
@@ -196,6 +178,5 @@ export async function loadJourneyAnalytics({
     timeToComplete: { p75: seconds(cohort.p75), p90: seconds(cohort.p90) },
     unknownStepKeys: seenUnknown,
     sessionsInProgress: cohort.inProgress,
->>>>>>> events
   };
 }
