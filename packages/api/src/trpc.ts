@@ -8,14 +8,22 @@ import type { BaseContext } from "./context";
 import { DomainError, type DomainErrorKind, ForbiddenError } from "./errors";
 import { formatValidationError, type Subject } from "./validation";
 
-const t = initTRPC.context<BaseContext>().create({
-  transformer: superjson,
-  errorFormatter({ shape }) {
-    // Stacks stay on the server.
-    const { stack: _stack, ...data } = shape.data;
-    return { ...shape, data };
-  },
-});
+/** What a procedure declares about itself; `scope` is read by the docs and the security tests. */
+export interface ProcedureMeta {
+  scope?: Scope;
+}
+
+const t = initTRPC
+  .context<BaseContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    transformer: superjson,
+    errorFormatter({ shape }) {
+      // Stacks stay on the server.
+      const { stack: _stack, ...data } = shape.data;
+      return { ...shape, data };
+    },
+  });
 
 const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   Validation: "BAD_REQUEST",
@@ -58,7 +66,7 @@ export const authenticatedProcedure = publicProcedure.use(async ({ ctx, next }) 
 });
 
 export function scopedProcedure(scope: Scope) {
-  return authenticatedProcedure.use(({ ctx, next }) => {
+  return authenticatedProcedure.meta({ scope }).use(({ ctx, next }) => {
     if (!ctx.key.scopes.includes(scope))
       throw new ForbiddenError(`API key does not have required scope: ${scope}`);
     return next();

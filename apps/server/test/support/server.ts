@@ -1,14 +1,16 @@
 import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
-import { serve, type ServerType } from "@hono/node-server";
-import { createApp } from "../../src/app";
+import { type App, createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
 import { createLogger } from "../../src/logger";
 
 export interface TestServer {
   url: string;
   database: TestDatabase;
+  /** The app itself, for tests that enumerate its routes. */
+  app: App;
   /** A new secret key in the organization `org` (created if new). */
   key(org: string, scopes?: Scope[]): Promise<string>;
   /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
@@ -28,6 +30,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   return {
     url,
     database,
+    app,
     async key(org, scopes) {
       return (await createApiKey(database.db, { orgSlug: org, kind: "secret", scopes })).key;
     },
