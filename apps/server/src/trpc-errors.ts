@@ -13,7 +13,7 @@ export function trpcErrorJson(
   httpStatus: ContentfulStatusCode,
   message: string,
   headers?: Record<string, string>,
-) {
+): Response {
   const shape = { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus } };
   return c.json({ error: superjson.serialize(shape) }, httpStatus, headers);
 }
