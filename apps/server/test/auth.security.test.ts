@@ -243,6 +243,16 @@ describe.each(routes)("$name", (route) => {
   });
 });
 
+describe("the Authorization header", () => {
+  it("accepts the Bearer scheme in any case, as HTTP defines it", async () => {
+    for (const scheme of ["bearer", "BEARER"])
+      expect(
+        (await fetch(`${server.url}/api/journeys`, { headers: { authorization: `${scheme} ${victim.key}` } }))
+          .status,
+      ).toBe(200);
+  });
+});
+
 describe("a key revoked while in use", () => {
   it("is refused on its next request, over REST and tRPC", async () => {
     const key = await createApiKey(server.database.db, { orgSlug: "sec-victim", kind: "secret" });
@@ -277,10 +287,20 @@ describe("mass assignment", () => {
       ...forged,
       slug: "forged-create",
       displayName: "Forged",
+      steps: [{ ...forged, id: "step_forged", journeyId: "journey_forged", stepKey: "only", index: 0 }],
     });
     expect(res.status).toBe(201);
-    const body = (await res.json()) as { id: string; orgId: string; createdAt: string; updatedAt: string };
+    const body = (await res.json()) as {
+      id: string;
+      orgId: string;
+      createdAt: string;
+      updatedAt: string;
+      steps: { id: string; journeyId: string; createdAt: string }[];
+    };
     expect(body.id).not.toBe(forged.id);
+    expect(body.steps[0]?.id).not.toBe("step_forged");
+    expect(body.steps[0]?.journeyId).toBe(body.id);
+    expect(body.steps[0]?.createdAt).toBe(body.createdAt);
     expect(body.orgId).toBe(victim.orgId);
     expect(recent(body.createdAt) && recent(body.updatedAt)).toBe(true);
     expect((await server.call(attacker.key, "GET", "/api/journeys/forged-create")).status).toBe(404);
