@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
-import { createApp } from "../../src/app";
+import { type App, createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
 import { createLogger } from "../../src/logger";
 
@@ -15,6 +15,8 @@ export interface TestResponse extends Response {
 export interface TestServer {
   url: string;
   database: TestDatabase;
+  /** The app itself, for tests that enumerate its routes. */
+  app: App;
   /** A new secret key in the organization `org` (created if new). */
   key(org: string, scopes?: Scope[]): Promise<string>;
   /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
@@ -38,6 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   return {
     url,
     database,
+    app,
     async key(org, scopes) {
       return (await createApiKey(database.db, { orgSlug: org, kind: "secret", scopes })).key;
     },
