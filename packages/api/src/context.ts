@@ -15,6 +15,8 @@ export interface BaseContext {
   idempotencyKey?: string | undefined;
   /** Time of receipt, fixed once per request so every event in a batch shares it. */
   receivedAt?: Date;
+  /** "Now" for analytics windows; absent means the wall clock. Tests set it. */
+  now?: Date;
 }
 
 export interface ApiKeyIdentity {
@@ -28,4 +30,5 @@ export interface OrgContext {
   db: Database;
   orgId: string;
   key: ApiKeyIdentity;
+  now?: Date;
 }

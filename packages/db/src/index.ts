@@ -2,4 +2,3 @@ export * from "./database";
 export * from "./ids";
 export * from "./lock";
 export * from "./schema";
-export * from "./unavailable";

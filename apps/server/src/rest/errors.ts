@@ -24,13 +24,15 @@ const describe: Record<number, string> = {
   503: "The database is unreachable; retry after the Retry-After delay.",
 };
 
-/** OpenAPI `responses` entries for the error statuses a route can answer. */
+/** OpenAPI `responses` entries for the error statuses a route can answer (429: every route is rate limited). */
 export function errorResponses(statuses: number[]) {
   return Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { description: describe[status] ?? "Error", content: { "application/json": { schema: ErrorBody } } },
-    ]),
+    [...new Set([...statuses, 429])]
+      .sort()
+      .map((status) => [
+        status,
+        { description: describe[status] ?? "Error", content: { "application/json": { schema: ErrorBody } } },
+      ]),
   );
 }
 
@@ -61,6 +63,7 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
     }
     error = error.cause ?? error;
   }
+  if (error instanceof HTTPException && error.res) return error.getResponse();
   if (error instanceof HTTPException && error.status < 500) {
     return errorJson(c, error.status as ContentfulStatusCode, error.message || "Bad request");
   }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type Database, idempotencyKeys, isDatabaseUnavailable } from "@odyssey/db";
+import { type Database, idempotencyKeys, isConnectionError } from "@odyssey/db";
 import { and, eq, lt, or, sql } from "drizzle-orm";
 import superjson from "superjson";
 import type { OrgContext } from "../context";
@@ -87,7 +87,7 @@ export async function runIdempotent<T>(
       return result;
     });
   } catch (error) {
-    if (error instanceof DomainError && error.kind !== "Unavailable" && !isDatabaseUnavailable(error)) {
+    if (error instanceof DomainError && error.kind !== "Unavailable" && !isConnectionError(error)) {
       // A refusal is an answer too: the same request would be refused again.
       const answer: StoredAnswer = { ok: false, kind: error.kind, message: error.message };
       await ctx.db.update(idempotencyKeys).set({ state: "done", response: answer }).where(where);

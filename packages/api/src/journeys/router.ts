@@ -1,5 +1,6 @@
 import { loadJourneyAnalytics } from "../analytics/load";
 import { runIdempotent } from "../idempotency/run";
+import { snapshotsRouter } from "../snapshots/router";
 import { router, scopedProcedure } from "../trpc";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
 import {
@@ -42,4 +43,5 @@ export const journeysRouter = router({
     .input(SlugRef)
     .output(DeletedJourney)
     .mutation(({ ctx, input }) => deleteJourney({ ctx, input })),
+  snapshots: snapshotsRouter,
 });
