@@ -58,12 +58,13 @@ describe("/api/openapi.json", () => {
         "400",
         "401",
         "403",
+        "429",
         "500",
         "503",
       ];
       if (op.requestBody) expected.push("413", "415");
       if (path.includes("{slug}")) expected.push("404");
-      if (name === "POST /api/journeys/create") expected.push("409");
+      if (name === "POST /api/journeys/create") expected.push("409", "422");
       expect(Object.keys(op.responses).sort(), name).toEqual(expected.sort());
       for (const [status, response] of Object.entries(op.responses))
         if (Number(status) >= 400)

@@ -1,4 +1,5 @@
 import type { ServerType } from "@hono/node-server";
+import { randomUUID } from "node:crypto";
 import { createApiKey } from "@odyssey/api";
 import { createDatabase, type DatabaseHandle, queryRows } from "@odyssey/db";
 import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/testing";
@@ -19,6 +20,8 @@ const REQUEST_TIMEOUT_MS = 1500;
 const OUTAGE_MS = 5000;
 const RECOVERY_PROMISE_MS = 2000;
 const WORKERS = 4;
+/** How long the load runs on after each return of the database. */
+const AFTER_MS = 4500;
 
 interface Sample {
   op: string;
@@ -129,6 +132,25 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
       }
     };
 
+    // Event batches: every id of a batch answered 200 must be stored; a batch answered otherwise
+    // must be stored whole or not at all.
+    const batches: { ids: string[]; status: number | "no answer"; accepted: number }[] = [];
+    const eventSender = async () => {
+      for (let n = 0; !stopped && n < 10_000; n++) {
+        const sessionId = `session-${n}`;
+        const events = Array.from({ length: 10 }, (_, i) => ({
+          id: randomUUID(),
+          type: i === 0 ? "session_start" : "step_view",
+          sessionId,
+          stepKey: i % 2 ? "start" : "finish",
+          timestamp: new Date(Date.now() - 1000 + i).toISOString(),
+        }));
+        const sent = await send("events", "POST", "/api/events", { journey: "outage-events", events });
+        const accepted = sent.status === 200 ? ((sent.body as { accepted: number }).accepted ?? 0) : 0;
+        batches.push({ ids: events.map((e) => e.id), status: sent.status, accepted });
+      }
+    };
+
     const prober = async () => {
       while (!stopped) {
         const at = performance.now();
@@ -146,8 +168,17 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
 
     // Warm the pool and the code paths, so the first probes measure the database, not a cold start.
     expect((await send("warm-up", "GET", "/api/journeys?limit=1")).status).toBe(200);
+    const eventsJourney = await send("warm-up", "POST", "/api/journeys/create", {
+      slug: "outage-events",
+      displayName: "Events under outage",
+      steps: [
+        { stepKey: "start", index: 0 },
+        { stepKey: "finish", index: 1 },
+      ],
+    });
+    expect(eventsJourney.status).toBe(201);
     samples.length = 0;
-    const load = [...Array.from({ length: WORKERS }, (_, i) => worker(i)), prober()];
+    const load = [...Array.from({ length: WORKERS }, (_, i) => worker(i)), eventSender(), prober()];
     const outages: { kind: string; from: number; to: number }[] = [];
     await sleep(1000);
     for (const kind of ["reset", "stall"] as const) {
@@ -157,7 +188,7 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
       await sleep(OUTAGE_MS);
       proxy.restore();
       outages.push({ kind, from, to: performance.now() });
-      await sleep(3000);
+      await sleep(AFTER_MS);
     }
     stopped = true;
     await Promise.all(load);
@@ -165,6 +196,7 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
     // Every request got an answer, within the deadline, and no answer was an error other than 503.
     expect(samples.filter((s) => s.status === "no answer")).toEqual([]);
     const unexpected = samples.filter((s) => ![200, 201, 503].includes(s.status as number));
+    expect(batches.filter((b) => b.status === 200).length).toBeGreaterThan(0);
     expect(unexpected.map((s) => ({ op: s.op, status: s.status, body: s.body }))).toEqual([]);
     for (const s of samples.filter((s) => s.status === 503)) {
       expect(s.retryAfter).toMatch(/^\d+$/);
@@ -188,8 +220,8 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
       expect(probesDuring.length).toBeGreaterThan(0);
       expect(probesDuring.every((p) => p.status === 503)).toBe(true);
       // ...and every request sent from 2 s after its return succeeded.
-      // (The next fault starts 3 s after the return, hence the window's end.)
-      const after = samples.filter((s) => within(s, outage.to + RECOVERY_PROMISE_MS, outage.to + 3000));
+      // (The next fault starts AFTER_MS after the return, hence the window's end.)
+      const after = samples.filter((s) => within(s, outage.to + RECOVERY_PROMISE_MS, outage.to + AFTER_MS));
       expect(after.length).toBeGreaterThan(0);
       expect(after.filter((s) => s.status === 503).map((s) => s.op)).toEqual([]);
     }
@@ -205,6 +237,23 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
     for (const slug of created) expect(stored.get(slug)).toBe(2);
     expect(rows.filter((r) => r.steps !== 2)).toEqual([]);
 
+    // Every event acknowledged is stored; every other batch is all or nothing; the summaries
+    // Retrieve reads count exactly the stored events (written in the same transaction).
+    const storedIds = new Set(
+      (await queryRows<{ id: string }>(testDb.db, sql`select id from events`)).map((r) => r.id),
+    );
+    const acknowledged = batches.filter((b) => b.status === 200);
+    for (const batch of acknowledged) expect(batch.ids.filter((id) => !storedIds.has(id))).toEqual([]);
+    for (const batch of batches.filter((b) => b.status !== 200)) {
+      const stored = batch.ids.filter((id) => storedIds.has(id)).length;
+      expect([0, batch.ids.length]).toContain(stored);
+    }
+    const [counted] = await queryRows<{ n: number }>(
+      testDb.db,
+      sql`select coalesce(sum(count), 0)::int as n from event_hours`,
+    );
+    expect(counted?.n).toBe(storedIds.size);
+
     const tally = new StatusTally();
     for (const s of samples) tally.add(s.status);
     writeFigures("outage", {
@@ -215,6 +264,11 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
       answersByStatus: tally.counts,
       journeysAcknowledged: created.size,
       journeysStored: rows.length,
+      eventBatchesSent: batches.length,
+      eventBatchesAcknowledged: acknowledged.length,
+      eventsAcknowledged: acknowledged.reduce((n, b) => n + b.accepted, 0),
+      eventsStored: storedIds.size,
+      eventsCountedInSummaries: counted?.n,
       slowestAnswerMs: Math.round(Math.max(...samples.map((s) => s.endedAt - s.startedAt))),
     });
   });

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimit } from "../env";
-import { errorJson } from "../rest/errors";
+import { refuse } from "./refuse";
 
 // Token buckets per caller, held in this process. Several processes each keep their own, so a
 // caller spread over N processes gets up to N times the limit: sharing buckets through Postgres
@@ -83,7 +83,7 @@ export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler {
       "RateLimit-Reset": String(verdict.resetSeconds),
     };
     if (!verdict.allowed)
-      return errorJson(c, 429, `Rate limit exceeded: retry in ${verdict.retryAfterSeconds} s`, {
+      return refuse(c, 429, `Rate limit exceeded: retry in ${verdict.retryAfterSeconds} s`, {
         ...headers,
         "Retry-After": String(verdict.retryAfterSeconds),
       });
