@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { appRouter } from "@odyssey/api";
 import { queryRows } from "@odyssey/db";
 import { testEngine } from "@odyssey/db/testing";
@@ -27,16 +28,22 @@ let victimOrgId = "";
 const tally = { rest: new StatusTally(), trpc: new StatusTally() };
 const mutations = new StatusTally();
 
+/** Every row of the victim organization, in every table that has an org_id, in a stable order. */
 async function victimData(): Promise<string> {
-  const tables = ["journeys", "journey_steps", "api_keys", "idempotency_keys"];
-  const parts: unknown[] = [];
-  for (const table of tables)
-    parts.push(
-      await queryRows(
-        server.database.db,
-        sql`select * from ${sql.identifier(table)} where org_id = ${victimOrgId} order by 1, 2`,
-      ),
+  const tables = await queryRows<{ table_name: string }>(
+    server.database.db,
+    sql`select table_name from information_schema.columns
+        where table_schema = 'public' and column_name = 'org_id' order by table_name`,
+  );
+  expect(tables.map((t) => t.table_name)).toContain("events");
+  const parts: Record<string, string[]> = {};
+  for (const { table_name } of tables) {
+    const rows = await queryRows(
+      server.database.db,
+      sql`select * from ${sql.identifier(table_name)} where org_id = ${victimOrgId}`,
     );
+    parts[table_name] = rows.map((row) => JSON.stringify(row)).sort();
+  }
   return JSON.stringify(parts);
 }
 
@@ -54,6 +61,13 @@ beforeAll(async () => {
     expect(res.status).toBe(201);
     victimOrgId = ((await res.json()) as { orgId: string }).orgId;
   }
+  const sent = await server.call(keys.victim, "POST", "/api/events", {
+    journey: "victim-grant",
+    events: [
+      { id: randomUUID(), type: "session_start", sessionId: "v1", timestamp: new Date().toISOString() },
+    ],
+  });
+  expect(sent.status).toBe(200);
   // The attacker has a journey of the same name, so both organizations' rows sit side by side.
   expect(
     (
@@ -169,6 +183,7 @@ describe("hostile input", () => {
           encoding: encodings,
           auth: authorization,
           idempotencyKey: template.endsWith("/create") ? asciiHeader : fc.constant(null),
+          aimAtVictim: fc.nat({ max: victimSlugs.length }),
         });
       }),
     );
@@ -180,7 +195,11 @@ describe("hostile input", () => {
           (Object.keys(request.query).length
             ? `?${new URLSearchParams(request.query as Record<string, string>)}`
             : "");
-        const { body, contentType } = encode(request.body.value, request.encoding);
+        // Event batches aim at the victim's journeys as often as not.
+        const value = request.body.value;
+        if (request.template === "/api/events" && value && typeof value === "object" && request.aimAtVictim)
+          Object.assign(value, { journey: victimSlugs[request.aimAtVictim - 1] });
+        const { body, contentType } = encode(value, request.encoding);
         const headers: Record<string, string> = { ...headerFor(request.auth) };
         if (contentType) headers["content-type"] = contentType;
         if (request.idempotencyKey !== null) headers["idempotency-key"] = request.idempotencyKey;

@@ -154,27 +154,39 @@ describe("request limits", () => {
 
   /** The message of an error answer: REST's {"error": text} or tRPC's envelope. */
   const messageOf = (body: { error?: unknown }) =>
-    typeof body.error === "string" ? body.error : (body.error as { json?: { message?: string } })?.json?.message;
+    typeof body.error === "string"
+      ? body.error
+      : (body.error as { json?: { message?: string } })?.json?.message;
 
   it.each([
     ["nesting past the depth limit", `{"slug":"deep","displayName":"x","steps":${nested(100)}}`, /nesting/],
-    ["a string past the length limit", JSON.stringify({ slug: "long", displayName: "é".repeat(17_000) }), null],
+    [
+      "a string past the length limit",
+      JSON.stringify({ slug: "long", displayName: "é".repeat(17_000) }),
+      null,
+    ],
     ["a NUL character", '{"slug":"nul","displayName":"a\\u0000b"}', /NUL/],
-  ])("answers 400 to JSON with %s, on REST and tRPC, in each one's error shape", async (_name, body, message) => {
-    for (const path of ["/api/journeys/create", "/trpc/journeys.create"]) {
-      const res = await fetch(`${server.url}${path}`, json(path.startsWith("/trpc") ? `{"json":${body}}` : body));
-      const answer = (await res.json()) as { error?: unknown };
-      if (message === null) {
-        // Long strings are cut off by the body limit or the string limit, whichever comes first.
-        expect([400, 413]).toContain(res.status);
-      } else {
-        expect(res.status).toBe(400);
-        expect(messageOf(answer)).toMatch(message);
+  ])(
+    "answers 400 to JSON with %s, on REST and tRPC, in each one's error shape",
+    async (_name, body, message) => {
+      for (const path of ["/api/journeys/create", "/trpc/journeys.create"]) {
+        const res = await fetch(
+          `${server.url}${path}`,
+          json(path.startsWith("/trpc") ? `{"json":${body}}` : body),
+        );
+        const answer = (await res.json()) as { error?: unknown };
+        if (message === null) {
+          // Long strings are cut off by the body limit or the string limit, whichever comes first.
+          expect([400, 413]).toContain(res.status);
+        } else {
+          expect(res.status).toBe(400);
+          expect(messageOf(answer)).toMatch(message);
+        }
+        if (path.startsWith("/api")) expect(answer).toEqual({ error: expect.any(String) });
+        else expect(messageOf(answer)).toEqual(expect.any(String));
       }
-      if (path.startsWith("/api")) expect(answer).toEqual({ error: expect.any(String) });
-      else expect(messageOf(answer)).toEqual(expect.any(String));
-    }
-  });
+    },
+  );
 
   it("answers 400 {error} to a body that is not valid UTF-8", async () => {
     const body = Buffer.concat([

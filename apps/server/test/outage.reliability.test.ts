@@ -1,5 +1,5 @@
-import type { ServerType } from "@hono/node-server";
 import { randomUUID } from "node:crypto";
+import type { ServerType } from "@hono/node-server";
 import { createApiKey } from "@odyssey/api";
 import { createDatabase, type DatabaseHandle, queryRows } from "@odyssey/db";
 import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/testing";

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { queryRows } from "@odyssey/db";
 import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/testing";
 import { sql } from "drizzle-orm";
@@ -12,6 +13,7 @@ const tally = new StatusTally();
 let database: TestDatabase;
 let servers: ServerProcess[] = [];
 let key: string;
+const eventFigures = { eventsSent: 0, eventsStored: 0, eventsCounted: 0 };
 
 const call = async (
   server: ServerProcess,
@@ -97,6 +99,50 @@ describe.skipIf(testEngine() !== "postgres")("two server processes on one databa
     );
     const final = await call(servers[1] as ServerProcess, "GET", "/api/journeys/contended");
     expect(final.body).toMatchObject(last);
+  });
+
+  it("count each event once when the same batches reach both processes at once", async () => {
+    const created = await call(servers[0] as ServerProcess, "POST", "/api/journeys/create", {
+      slug: "events-twice",
+      displayName: "Events",
+      steps: [{ stepKey: "s0", index: 0 }],
+    });
+    expect(created.status).toBe(201);
+    const batches = Array.from({ length: 8 }, (_, b) => ({
+      journey: "events-twice",
+      events: Array.from({ length: 25 }, (_, i) => ({
+        id: randomUUID(),
+        type: i === 0 ? "session_start" : "step_view",
+        sessionId: `session-${b}`,
+        stepKey: "s0",
+        timestamp: new Date(Date.now() - 60_000 + i).toISOString(),
+      })),
+    }));
+    // Each batch goes to both processes at the same moment, twice.
+    const answers = await Promise.all(
+      batches.flatMap((batch) =>
+        [0, 1, 0, 1].map((n) => call(servers[n] as ServerProcess, "POST", "/api/events", batch)),
+      ),
+    );
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const total = batches.length * 25;
+    expect(answers.reduce((n, a) => n + Number(a.body.accepted) - Number(a.body.duplicates), 0)).toBe(total);
+    const [stored] = await queryRows<{ events: number; counted: number; sessions: number }>(
+      database.db,
+      sql`select (select count(*)::int from events) as events,
+                 (select coalesce(sum(count), 0)::int from event_hours) as counted,
+                 (select count(*)::int from event_sessions) as sessions`,
+    );
+    expect(stored).toEqual({ events: total, counted: total, sessions: batches.length });
+    Object.assign(eventFigures, {
+      eventsSent: total * 4,
+      eventsStored: stored?.events,
+      eventsCounted: stored?.counted,
+    });
+    const retrieved = await call(servers[1] as ServerProcess, "GET", "/api/journeys/events-twice");
+    const counts = retrieved.body.eventCountsLast24h as Record<string, number>;
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(total);
+    expect((retrieved.body.healthMetrics as { sessionCount: number }).sessionCount).toBe(batches.length);
   });
 
   it("honour one Idempotency-Key across both processes: the work is done once", async () => {

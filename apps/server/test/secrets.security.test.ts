@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import type { ServerType } from "@hono/node-server";
 import { createApiKey, hashKey, revokeApiKey } from "@odyssey/api";
@@ -58,7 +59,30 @@ describe("secrets", () => {
     const keys = [writer.key, reader.key, revoked.key, unknown];
 
     const statuses: number[] = [];
+    // Event values a form might leak: the session id and the field name are data, not log text.
+    const sessionId = "session-SECRET-4f1d2a";
+    const field = "ssn-SECRET-field-9c7e";
+    const sendEvents = async () =>
+      statuses.push(
+        (
+          await call(writer.key, "POST", "/api/events", {
+            journey: "events-secret",
+            events: [
+              {
+                id: randomUUID(),
+                type: "field_focus",
+                sessionId,
+                stepKey: "a",
+                field,
+                timestamp: new Date().toISOString(),
+              },
+              { id: "not-a-uuid", type: "field_error", sessionId, field, timestamp: "yesterday" },
+            ],
+          })
+        ).status,
+      );
     const run = async () => {
+      await sendEvents();
       for (const key of keys) {
         statuses.push(
           (
@@ -73,7 +97,20 @@ describe("secrets", () => {
         statuses.push((await call(`${key} `, "GET", "/api/journeys")).status);
       }
     };
+    const journey = await call(writer.key, "POST", "/api/journeys/create", {
+      slug: "events-secret",
+      displayName: "Events",
+      steps: [{ stepKey: "a", index: 0 }],
+    });
+    expect(journey.status).toBe(201);
     await run();
+    // Storing events fails: the error quotes the insert's parameters, the event values among them.
+    await database.db.execute(sql`alter table event_ids rename to event_ids_away`);
+    try {
+      await sendEvents();
+    } finally {
+      await database.db.execute(sql`alter table event_ids_away rename to event_ids`);
+    }
     // A failing query: its error names the query and its parameters (here, a key's hash).
     await database.db.execute(sql`alter table api_keys rename to api_keys_away`);
     try {
@@ -89,6 +126,9 @@ describe("secrets", () => {
     expect(logText).toMatch(/"msg":"request"/);
     expect(logText).toMatch(/"msg":"unhandled error"/);
     expect(logText).toMatch(/Failed query/);
+    expect(statuses).toContain(200);
+    expect(logText).not.toContain(sessionId);
+    expect(logText).not.toContain(field);
     for (const key of keys) {
       expect(logText).not.toContain(key);
       expect(logText).not.toContain(key.slice(7));
