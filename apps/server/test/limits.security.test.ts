@@ -56,9 +56,11 @@ describe("security headers", () => {
       fetch(`${server.url}/trpc/journeys.list`, { headers: { authorization: `Bearer ${key}` } }),
       fetch(`${server.url}/trpc/journeys.list`),
       fetch(`${server.url}/trpc/no.such.procedure`),
+      fetch(`${server.url}/api/events`, json({ journey: "headers", events: "none" })),
+      fetch(`${server.url}/api/events`, json({ journey: "nope", events: [] })),
     ]);
     expect(answers.map((r) => r.status)).toEqual([
-      200, 200, 200, 201, 400, 401, 404, 400, 413, 415, 404, 200, 401, 404,
+      200, 200, 200, 201, 400, 401, 404, 400, 413, 415, 404, 200, 401, 404, 400, 404,
     ]);
     for (const res of answers) expectSecurityHeaders(res);
   });
