@@ -171,6 +171,7 @@ describe.skipIf(testEngine() !== "postgres")("two server processes on one databa
       processes: servers.length,
       requestsSent: tally.total,
       answersByStatus: tally.counts,
+      ...eventFigures,
     });
   });
 });
