@@ -8,13 +8,6 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import openapiTS, { astToString } from "openapi-typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createJourney,
-  type RestClient,
-  restClient,
-  retrieveJourney,
-  updateJourney,
-} from "./fixtures/rest-consumer/rest-consumer";
 import { startTestServer, type TestServer } from "./support/server";
 
 // The REST side for callers that are not TypeScript: the documented paths called through
@@ -27,6 +20,21 @@ const serverDir = resolve(here, "..");
 const tsc = resolve(here, "../../../node_modules/typescript/bin/tsc");
 
 type Json = Record<string, unknown>;
+
+/** What a documented call gives back through openapi-fetch. */
+type Exchange = { response: Response; data?: unknown; error?: unknown };
+type RestClient = unknown;
+/**
+ * The REST consumer, typed by the types generated from the live document; it is typechecked
+ * against them in a project of its own (below), so here it is loaded by a path tsc does not follow.
+ */
+interface RestConsumer {
+  restClient(baseUrl: string, apiKey?: string): RestClient;
+  createJourney(client: RestClient, body: unknown): Promise<Exchange>;
+  retrieveJourney(client: RestClient, slug: string): Promise<Exchange>;
+  updateJourney(client: RestClient, slug: string, body: unknown): Promise<Exchange>;
+}
+const restConsumerModule = "./fixtures/rest-consumer/rest-consumer.ts";
 interface OpenApiDocument {
   openapi: string;
   paths: Record<
@@ -36,6 +44,9 @@ interface OpenApiDocument {
   components: Json;
 }
 
+let createJourney: RestConsumer["createJourney"];
+let retrieveJourney: RestConsumer["retrieveJourney"];
+let updateJourney: RestConsumer["updateJourney"];
 let server: TestServer;
 let document: OpenApiDocument;
 let writer: RestClient;
@@ -43,6 +54,9 @@ let reader: RestClient;
 let anonymous: RestClient;
 
 beforeAll(async () => {
+  const rest = (await import(/* @vite-ignore */ restConsumerModule)) as RestConsumer;
+  ({ createJourney, retrieveJourney, updateJourney } = rest);
+  const restClient = rest.restClient;
   server = await startTestServer();
   document = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as OpenApiDocument;
   writer = restClient(server.url, await server.key("conformance"));
@@ -80,12 +94,7 @@ function validatorFor(path: string, method: string, status: number): ValidateFun
 }
 
 /** Checks one openapi-fetch result against the document; returns its parsed body. */
-function conforms(
-  path: string,
-  method: string,
-  result: { response: Response; data?: unknown; error?: unknown },
-  expectedStatus: number,
-) {
+function conforms(path: string, method: string, result: Exchange, expectedStatus: number) {
   expect(result.response.status).toBe(expectedStatus);
   expect(result.response.headers.get("content-type")).toMatch(/^application\/json/);
   const body = result.response.ok ? result.data : result.error;
