@@ -1,6 +1,6 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { appRouter, createCaller } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
-import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { bodyLimit } from "hono/body-limit";

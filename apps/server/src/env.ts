@@ -44,7 +44,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? "environment");
-    throw new ConfigError(`Invalid ${name}: ${issue?.message ?? "invalid value"} (got ${JSON.stringify(env[name])})`);
+    throw new ConfigError(
+      `Invalid ${name}: ${issue?.message ?? "invalid value"} (got ${JSON.stringify(env[name])})`,
+    );
   }
   const e = parsed.data;
   return {

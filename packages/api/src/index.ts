@@ -1,3 +1,4 @@
+export type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 export * from "./analytics/schema";
 export * from "./auth/keys";
 export * from "./auth/scopes";
@@ -7,4 +8,3 @@ export * from "./journeys/schema";
 export * from "./keys/operations";
 export * from "./router";
 export * from "./validation";
-export type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";

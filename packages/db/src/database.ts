@@ -45,7 +45,9 @@ export const migrationsFolder = join(dirname(require.resolve("@odyssey/db/packag
 const MIGRATION_LOCK_ID = 727_001;
 
 export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
-  return options.url ? createPostgres(options.url, options.maxConnections ?? 10) : createPglite(options.dataDir);
+  return options.url
+    ? createPostgres(options.url, options.maxConnections ?? 10)
+    : createPglite(options.dataDir);
 }
 
 function createPostgres(url: string, maxConnections: number): DatabaseHandle {

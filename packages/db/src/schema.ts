@@ -57,10 +57,7 @@ export const journeys = pgTable(
     displayName: text("display_name").notNull(),
     sourceSystem: text("source_system").notNull(),
     environment: text("environment").notNull(),
-    allowedOrigins: text("allowed_origins")
-      .array()
-      .notNull()
-      .default(sql`'{}'::text[]`),
+    allowedOrigins: text("allowed_origins").array().notNull().default(sql`'{}'::text[]`),
     ...timestamps,
   },
   (t) => [
@@ -82,10 +79,7 @@ export const journeySteps = pgTable(
     stepType: text("step_type"),
     readingLevel: doublePrecision("reading_level"),
     fieldCount: integer("field_count"),
-    requiredArtifacts: text("required_artifacts")
-      .array()
-      .notNull()
-      .default(sql`'{}'::text[]`),
+    requiredArtifacts: text("required_artifacts").array().notNull().default(sql`'{}'::text[]`),
     ...timestamps,
   },
   (t) => [

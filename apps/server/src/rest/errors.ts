@@ -1,5 +1,5 @@
-import { formatValidationError, type Subject } from "@odyssey/api";
 import { z } from "@hono/zod-openapi";
+import { formatValidationError, type Subject } from "@odyssey/api";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { Context } from "hono";
@@ -32,7 +32,12 @@ export function errorResponses(statuses: number[]) {
   );
 }
 
-export function errorJson(c: Context, status: ContentfulStatusCode, message: string, headers?: Record<string, string>) {
+export function errorJson(
+  c: Context,
+  status: ContentfulStatusCode,
+  message: string,
+  headers?: Record<string, string>,
+) {
   return c.json({ error: message }, status, headers);
 }
 

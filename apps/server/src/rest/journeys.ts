@@ -1,3 +1,4 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   CreateJourneyInput,
   DeletedJourney,
@@ -7,7 +8,6 @@ import {
   JourneyList,
   ListJourneysQuery,
 } from "@odyssey/api";
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Caller, RestEnv } from "./context";
 import { errorResponses, validationHook } from "./errors";
 import { wire } from "./wire";
@@ -20,7 +20,10 @@ const SlugParam = z.object({
   slug: z.string().openapi({ param: { name: "slug", in: "path" }, example: "small-business-grant" }),
 });
 const security = [{ bearerAuth: [] }];
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const json = <T>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 const jsonBody = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
 // Declared before `/{slug}`: Hono matches in declaration order.

@@ -1,10 +1,16 @@
 import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
-import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
 import { createLogger } from "../../src/logger";
+
+/** Test bodies are read loosely: the assertions are what check their shape. */
+export interface TestResponse extends Response {
+  // biome-ignore lint/suspicious/noExplicitAny: assertions, not types, check response bodies here
+  json(): Promise<any>;
+}
 
 export interface TestServer {
   url: string;
@@ -12,7 +18,7 @@ export interface TestServer {
   /** A new secret key in the organization `org` (created if new). */
   key(org: string, scopes?: Scope[]): Promise<string>;
   /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
-  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<Response>;
+  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<TestResponse>;
   close(): Promise<void>;
 }
 

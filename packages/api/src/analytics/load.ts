@@ -13,9 +13,22 @@ export async function loadJourneyAnalytics({
   journey: Journey;
 }): Promise<JourneyAnalytics> {
   return {
-    healthMetrics: { hasSteps: journey.steps.length > 0, hasRecentEvents: false, sessionCount: 0, hasSnapshot: false },
-    behaviorMetrics: { completionRate: null, mobileRate: null, medianTimeToComplete: null, topDropoffStep: null },
-    eventCountsLast24h: Object.fromEntries(EventType.options.map((type) => [type, 0])) as Record<EventType, number>,
+    healthMetrics: {
+      hasSteps: journey.steps.length > 0,
+      hasRecentEvents: false,
+      sessionCount: 0,
+      hasSnapshot: false,
+    },
+    behaviorMetrics: {
+      completionRate: null,
+      mobileRate: null,
+      medianTimeToComplete: null,
+      topDropoffStep: null,
+    },
+    eventCountsLast24h: Object.fromEntries(EventType.options.map((type) => [type, 0])) as Record<
+      EventType,
+      number
+    >,
     unmappedStepIds: journey.steps.map((step) => step.id),
     lastArtifactCreated: null,
   };

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { apiKeys, type Database, randomToken } from "@odyssey/db";
 import { eq } from "drizzle-orm";
-import { UnauthorizedError } from "../errors";
 import type { ApiKeyIdentity } from "../context";
+import { UnauthorizedError } from "../errors";
 import type { Scope } from "./scopes";
 
 export const keyPrefixes = { secret: "ody_sk_", publishable: "ody_pk_" } as const;

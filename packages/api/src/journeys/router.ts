@@ -1,5 +1,5 @@
-import { router, scopedProcedure } from "../trpc";
 import { loadJourneyAnalytics } from "../analytics/load";
+import { router, scopedProcedure } from "../trpc";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
 import {
   CreateJourneyInput,

@@ -54,9 +54,17 @@ export const CreateJourneyInput = z
     const indexes = new Set<number>();
     journey.steps.forEach((step, i) => {
       if (keys.has(step.stepKey))
-        ctx.addIssue({ code: "custom", path: ["steps", i, "stepKey"], message: "must be unique within the journey" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["steps", i, "stepKey"],
+          message: "must be unique within the journey",
+        });
       if (indexes.has(step.index))
-        ctx.addIssue({ code: "custom", path: ["steps", i, "index"], message: "must be unique within the journey" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["steps", i, "index"],
+          message: "must be unique within the journey",
+        });
       keys.add(step.stepKey);
       indexes.add(step.index);
     });
