@@ -3,7 +3,7 @@
 // - the declarations import only @trpc/* (the router's types are inlined);
 // - sizes: the package's own JS, and what an app pays for it, bundled and minified with its
 //   dependencies. `--json` prints the measurements alone.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -13,6 +13,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const dependencies = Object.keys(pkg.dependencies ?? {});
 const problems = [];
+if (!existsSync(join(root, "dist/index.js"))) {
+  console.error("dist/ is missing: run `pnpm --filter @odyssey/client build` first");
+  process.exit(1);
+}
 
 const specifiers = (source) =>
   [...source.matchAll(/(?:from\s+|require\(\s*|import\(\s*)["']([^"']+)["']/g)].map((m) => m[1]);
