@@ -90,11 +90,14 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
 
   it("typechecks under NodeNext (ESM and CommonJS) and Bundler resolution, probes included", async () => {
     // Each config is strict with skipLibCheck off; the @ts-expect-error probes fail on `any`.
-    await sh(project, "node", ["node_modules/typescript/bin/tsc", "-p", "tsconfig.nodenext.json"]);
-    await sh(project, "node", ["node_modules/typescript/bin/tsc", "-p", "tsconfig.bundler.json"]);
+    await Promise.all(
+      ["tsconfig.nodenext.json", "tsconfig.bundler.json"].map((config) =>
+        sh(project, "node", ["node_modules/typescript/bin/tsc", "-p", config]),
+      ),
+    );
   });
 
-  it("creates, gets, updates, and surfaces 404, 409, 403, 400 and 401 as typed errors", async () => {
+  it("creates, gets, updates, and surfaces 404, 409, 403, 400, 401 and 413 as typed errors", async () => {
     const slug = "small-business-grant";
     const options = { baseUrl: server.url, writerKey, readerKey, slug };
     const result = report<Record<string, unknown>>(
@@ -144,6 +147,11 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
       ),
     );
     expect(result.unauthorized).toEqual(error(401, "UNAUTHORIZED", /\S/));
+    expect(result.tooLarge).toMatchObject({
+      status: 413,
+      code: "PAYLOAD_TOO_LARGE",
+      message: expect.stringMatching(/larger than/),
+    });
   });
 
   it("sends the same message text as the REST API for the same failure", async () => {
@@ -175,6 +183,14 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
     );
     expect(result.unauthorized?.message).toBe(
       await restError("ody_sk_unknown", "GET", `/api/journeys/${slug}`),
+    );
+    const oversized = {
+      slug: "big",
+      displayName: "Big",
+      allowedOrigins: Array(60_000).fill("https://a.example.com"),
+    };
+    expect(result.tooLarge?.message).toBe(
+      await restError(writerKey, "POST", "/api/journeys/create", oversized),
     );
   });
 

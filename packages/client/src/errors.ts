@@ -16,10 +16,13 @@ export class RequestTimeoutError extends Error {
   }
 }
 
-/** Thrown by the request wrapper for an error answer that is not JSON, e.g. a proxy's 502 page. */
+/** Thrown by the request wrapper for an error answer tRPC did not write, e.g. a proxy's 502 page. */
 export class HttpStatusError extends Error {
-  constructor(readonly status: number) {
-    super(`The server answered HTTP ${status}`);
+  constructor(
+    readonly status: number,
+    message = `The server answered HTTP ${status}`,
+  ) {
+    super(message);
     this.name = "HttpStatusError";
   }
 }

@@ -5,7 +5,8 @@ export type FetchLike = (input: string | URL | Request, init?: RequestInit) => P
 
 /**
  * Wraps `fetch` so one request, body included, is bounded by `timeoutMs`, and an error answer
- * that is not JSON (a proxy's 502 page) still reports its status.
+ * that tRPC did not write (a proxy's 502 page, the server's 413 for a body over its limit)
+ * still reports its status and message.
  */
 export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike {
   return async (input, init) => {
@@ -22,9 +23,9 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
       const response = await fetchImpl(input, { ...init, signal: controller.signal });
       // Read the body under the same deadline: a stalled body is as bad as a stalled answer.
       const body = await response.text();
-      if (!response.ok && !isJson(response.headers.get("content-type")))
-        throw new HttpStatusError(response.status);
       const { status, statusText, headers } = response;
+      if (!response.ok && !isTrpcError(headers.get("content-type"), body))
+        throw new HttpStatusError(status, restErrorMessage(body));
       return new Response(nullBodyStatuses.has(status) ? null : body, { status, statusText, headers });
     } catch (error) {
       // fetch rejects with the abort reason; make sure a timeout is reported as one.
@@ -40,6 +41,27 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
 
 const nullBodyStatuses = new Set([101, 204, 205, 304]);
 
-function isJson(contentType: string | null): boolean {
-  return contentType !== null && /^application\/(.+\+)?json/i.test(contentType);
+/** tRPC writes its errors as JSON: a batch (an array) or `{"error": {…}}`. */
+function isTrpcError(contentType: string | null, body: string): boolean {
+  if (contentType === null || !/^application\/(.+\+)?json/i.test(contentType)) return false;
+  const json = parseJson(body);
+  return Array.isArray(json) || (isObject(json) && isObject(json.error));
+}
+
+/** The text of an answer from outside tRPC in the REST error shape, `{"error": "…"}`. */
+function restErrorMessage(body: string): string | undefined {
+  const json = parseJson(body);
+  return isObject(json) && typeof json.error === "string" ? json.error : undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
 }

@@ -79,6 +79,16 @@ describe("errors", () => {
     expect(error.retryable).toBe(false);
   });
 
+  it("reports an answer in the REST error shape by its status and message", async () => {
+    fake.script("json-413");
+    const error = await failure(client().journeys.create.mutate({ slug: "a", displayName: "A" }));
+    expect(error).toMatchObject({
+      status: 413,
+      code: "PAYLOAD_TOO_LARGE",
+      message: "Request body is larger than 1048576 bytes",
+    });
+  });
+
   it("reports an error page that is not JSON by its status", async () => {
     fake.script("html-502");
     const error = await failure(client({ retries: 0 }).journeys.get.query({ slug: "a" }));

@@ -10,7 +10,7 @@ import superjson from "superjson";
 // request at a time. The live server is exercised by the consumer test in apps/server.
 
 /** What the next HTTP request gets: a normal answer, a tRPC error, or a failure below tRPC. */
-export type Behaviour = "ok" | TRPC_ERROR_CODE_KEY | "hang" | "drop" | "html-502";
+export type Behaviour = "ok" | TRPC_ERROR_CODE_KEY | "hang" | "drop" | "html-502" | "json-413";
 
 export interface SeenRequest {
   method: string;
@@ -59,6 +59,11 @@ export async function startFakeOdyssey(): Promise<FakeOdyssey> {
       hanging.add(release);
       res.on("close", () => hanging.delete(release));
       return;
+    }
+    if (behaviour === "json-413") {
+      // What the real server's body limit answers, in front of tRPC.
+      res.writeHead(413, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ error: "Request body is larger than 1048576 bytes" }));
     }
     if (behaviour === "html-502") {
       res.writeHead(502, { "content-type": "text/html" });
