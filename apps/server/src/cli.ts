@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { allScopes, type CreatedKey, type KeySummary, Scope } from "@odyssey/api";
+import { allScopes, type CreatedKey, type DemoSeedResult, type KeySummary, Scope } from "@odyssey/api";
 import { DataDirLockedError, dataDirHolder } from "@odyssey/db";
 import { adminSocketPath, sendAdminCommand } from "./admin-socket";
 import type { Command, Progress } from "./commands";
@@ -17,6 +17,9 @@ const usage = `Usage: odyssey <command>
                                             prints the key alone on stdout
   keys list --org <org-slug>                list an organization's keys
   keys revoke <key id>                      revoke a key at once
+  seed --demo [--org <org-slug>] [--days <n>]
+                                            create a sample journey with <n> days (default 21)
+                                            of realistic events (organization default: default)
 
 Scopes: ${allScopes.join(", ")} (default: all). Publishable keys (ody_pk_…) may only write events.
 The database is DATABASE_URL's, else the embedded one in ODYSSEY_DATA_DIR (default ./.odyssey).`;
@@ -32,6 +35,8 @@ function parseCommand(argv: string[]): Command {
       scopes: { type: "string" },
       name: { type: "string" },
       publishable: { type: "boolean", default: false },
+      demo: { type: "boolean", default: false },
+      days: { type: "string" },
     },
   });
   const [group, action, arg] = positionals;
@@ -55,6 +60,13 @@ function parseCommand(argv: string[]): Command {
   }
   if (group === "keys" && action === "list") return { name: "keys.list", org: org() };
   if (group === "keys" && action === "revoke" && arg) return { name: "keys.revoke", keyId: arg };
+  if (group === "seed" && !action) {
+    if (!values.demo) throw new UsageError("seed needs --demo (the only data it makes is demo data)");
+    const days = values.days === undefined ? 21 : Number(values.days);
+    if (!Number.isInteger(days) || days < 1 || days > 60)
+      throw new UsageError("--days must be a whole number from 1 to 60");
+    return { name: "seed.demo", org: values.org ?? "default", days };
+  }
   throw new UsageError(group ? `Unknown command: ${positionals.join(" ")}` : "No command given");
 }
 
@@ -86,6 +98,14 @@ function print(command: Command, result: unknown): void {
     case "keys.revoke":
       console.error(`Revoked ${(result as { id: string }).id}.`);
       return;
+    case "seed.demo": {
+      const seeded = result as DemoSeedResult;
+      console.error(
+        `Created journey "${seeded.journey}" in organization "${seeded.orgSlug}": ${seeded.sessions} sessions, ${seeded.events} events.`,
+      );
+      console.error(`See its analytics: GET /api/journeys/${seeded.journey}`);
+      return;
+    }
   }
 }
 

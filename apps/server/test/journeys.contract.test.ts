@@ -14,6 +14,17 @@ const createBody = {
   ],
 };
 
+/** The fields of a journey answer the assertions read; the assertions check the rest. */
+interface JourneyBody {
+  id: string;
+  orgId: string;
+  displayName: string;
+  steps: { id: string; stepKey: string }[];
+  unmappedStepIds: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
 const isoDate = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 
 let server: TestServer;
@@ -30,7 +41,7 @@ describe("POST /api/journeys/create", () => {
     const res = await server.call(key, "POST", "/api/journeys/create", createBody);
     expect(res.status).toBe(201);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-    const body = await res.json();
+    const body = (await res.json()) as JourneyBody;
     expect(Object.keys(body).sort()).toEqual(
       [
         "id",
@@ -173,7 +184,7 @@ describe("GET /api/journeys/{slug}", () => {
   it("answers the journey with its steps and every analytics field", async () => {
     const res = await server.call(key, "GET", "/api/journeys/small-business-grant");
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as JourneyBody;
     expect(body).toMatchObject({
       slug: "small-business-grant",
       displayName: "Small Business Grant Application",
@@ -212,13 +223,15 @@ describe("GET /api/journeys/{slug}", () => {
 
 describe("PUT /api/journeys/{slug}", () => {
   it("changes what the body names and keeps the rest", async () => {
-    const before = await (await server.call(key, "GET", "/api/journeys/small-business-grant")).json();
+    const before = (await (
+      await server.call(key, "GET", "/api/journeys/small-business-grant")
+    ).json()) as JourneyBody;
     const res = await server.call(key, "PUT", "/api/journeys/small-business-grant", {
       displayName: "SBA Small Business Grant",
       allowedOrigins: ["https://grants.example.com", "https://apply.example.com"],
     });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as JourneyBody;
     expect(body).toMatchObject({
       id: before.id,
       orgId: before.orgId,
@@ -233,7 +246,9 @@ describe("PUT /api/journeys/{slug}", () => {
     expect(Date.parse(body.updatedAt)).toBeGreaterThan(Date.parse(before.updatedAt));
     expect(body).not.toHaveProperty("healthMetrics");
 
-    const again = await (await server.call(key, "GET", "/api/journeys/small-business-grant")).json();
+    const again = (await (
+      await server.call(key, "GET", "/api/journeys/small-business-grant")
+    ).json()) as JourneyBody;
     expect(again.displayName).toBe("SBA Small Business Grant");
   });
 
@@ -333,6 +348,6 @@ describe("transport errors", () => {
   it("answers a JSON body that is not an object with 400", async () => {
     const res = await server.call(key, "POST", "/api/journeys/create", "[1,2]");
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatch(/^Invalid journey data: /);
+    expect(((await res.json()) as { error: string }).error).toMatch(/^Invalid journey data: /);
   });
 });

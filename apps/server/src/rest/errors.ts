@@ -56,6 +56,7 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
     if (status === 503) return errorJson(c, 503, error.message, { "Retry-After": "1" });
     error = error.cause ?? error;
   }
+  if (error instanceof HTTPException && error.res) return error.getResponse();
   if (error instanceof HTTPException && error.status < 500) {
     return errorJson(c, error.status as ContentfulStatusCode, error.message || "Bad request");
   }

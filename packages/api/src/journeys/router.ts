@@ -1,4 +1,5 @@
 import { loadJourneyAnalytics } from "../analytics/load";
+import { snapshotsRouter } from "../snapshots/router";
 import { router, scopedProcedure } from "../trpc";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
 import {
@@ -39,4 +40,5 @@ export const journeysRouter = router({
     .input(SlugRef)
     .output(DeletedJourney)
     .mutation(({ ctx, input }) => deleteJourney({ ctx, input })),
+  snapshots: snapshotsRouter,
 });
