@@ -97,7 +97,7 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
     );
   });
 
-  it("creates, gets, updates, and surfaces 404, 409, 403, 400, 401 and 413 as typed errors", async () => {
+  it("creates, gets, updates, sends events, snapshots, and surfaces 404, 409, 403, 400, 401 and 413 as typed errors", async () => {
     const slug = "small-business-grant";
     const options = { baseUrl: server.url, writerKey, readerKey, slug };
     const result = report<Record<string, unknown>>(
@@ -116,6 +116,14 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
       stepCreatedAtIsDate: true,
       sessionCount: 0,
     });
+    expect(result.events).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      rejectedIndexes: [2],
+      sessionStarts: 1,
+      hasRecentEvents: true,
+    });
+    expect(result.snapshot).toEqual({ createdAtIsDate: true, slug });
     expect(result.updated).toEqual({
       displayName: "Renamed",
       environment: "staging",

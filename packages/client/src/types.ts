@@ -26,7 +26,19 @@ export type StepInput = NonNullable<CreateJourneyInput["steps"]>[number];
 export type HealthMetrics = JourneyDetail["healthMetrics"];
 export type BehaviorMetrics = JourneyDetail["behaviorMetrics"];
 
+/** A frozen copy of a journey's configuration and analytics. */
+export type Snapshot = RouterOutputs["journeys"]["snapshots"]["create"];
+
 /** The kinds of event a journey's forms send. */
 export type EventType = keyof JourneyDetail["eventCountsLast24h"];
 /** Counts of events by type, every type present. */
 export type EventCounts = JourneyDetail["eventCountsLast24h"];
+/**
+ * A batch of events for `events.ingest`. The server checks each event on its own (one bad
+ * event does not sink the batch), so `events` is typed `unknown[]`; see the README for their fields.
+ */
+export type IngestEventsInput = RouterInputs["events"]["ingest"];
+/** What `events.ingest` answers once the batch is committed. */
+export type IngestEventsResult = RouterOutputs["events"]["ingest"];
+/** An event of the batch the server refused, by its index, with the reason. */
+export type RejectedEvent = IngestEventsResult["rejected"][number];
