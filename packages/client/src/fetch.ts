@@ -28,9 +28,9 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
         throw new HttpStatusError(status, restErrorMessage(body));
       return new Response(nullBodyStatuses.has(status) ? null : body, { status, statusText, headers });
     } catch (error) {
-      // fetch rejects with the abort reason; make sure a timeout is reported as one.
-      if (controller.signal.aborted && controller.signal.reason instanceof RequestTimeoutError)
-        throw controller.signal.reason;
+      // fetch rejects with the abort reason, which may be anything: name the two causes.
+      if (controller.signal.reason instanceof RequestTimeoutError) throw controller.signal.reason;
+      if (outer?.aborted) throw new DOMException("The call was aborted", "AbortError");
       throw error;
     } finally {
       clearTimeout(timer);

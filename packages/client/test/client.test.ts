@@ -162,4 +162,14 @@ describe("timeouts and aborts", () => {
     expect(error.retryable).toBe(false);
     expect(fake.requests).toHaveLength(1);
   });
+
+  it("reports an abort with a reason of the caller's own as ABORTED too", async () => {
+    fake.script("hang");
+    const controller = new AbortController();
+    const pending = client({ retries: 3 }).journeys.get.query({ slug: "a" }, { signal: controller.signal });
+    while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(new Error("the user left the page"));
+    expect(await failure(pending)).toMatchObject({ status: 0, code: "ABORTED" });
+    expect(fake.requests).toHaveLength(1);
+  });
 });
