@@ -181,6 +181,13 @@ describe("no bad input gives a 500", () => {
     expect(Object.keys((await res.json()) as object)).toEqual(["error"]);
   });
 
+  it("DELETE with an oversized body answers 413, as its OpenAPI entry says", async () => {
+    const res = await server.call(key, "DELETE", "/api/journeys/existing", "x".repeat(2_000_000));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: "Request body is larger than 1048576 bytes" });
+    expect((await server.call(key, "GET", "/api/journeys/existing")).status).toBe(200);
+  });
+
   it("DELETE and PUT of a slug with a NUL character answer 400", async () => {
     expect((await server.call(key, "DELETE", "/api/journeys/%00")).status).toBe(400);
     expect((await server.call(key, "PUT", "/api/journeys/%00", { displayName: "x" })).status).toBe(400);
