@@ -108,6 +108,56 @@ describe("tRPC at /trpc", () => {
   });
 });
 
+describe("tRPC and REST say the same thing", () => {
+  const trpcMessage = async (procedure: string, input: unknown, type: "query" | "mutation") => {
+    const encoded = JSON.stringify({ json: input });
+    const error =
+      type === "query"
+        ? await trpc("GET", procedure, { query: `?input=${encodeURIComponent(encoded)}` })
+        : await trpc("POST", procedure, { body: encoded, contentType: json });
+    return [error.status, error.message];
+  };
+  const restMessage = async (method: string, path: string, body?: unknown) => {
+    const res = await server.call(key, method, path, body);
+    return [res.status, ((await res.json()) as { error: string }).error];
+  };
+
+  it.each([
+    [{ slug: "Not A Slug", displayName: "X" }],
+    [{ slug: "a" }],
+    [{ slug: "a", displayName: "x".repeat(256) }],
+    [{ slug: "a", displayName: "A", sourceSystem: "sap" }],
+    [{ slug: "a", displayName: "A", allowedOrigins: ["not a url"] }],
+    [{ slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 1.5 }] }],
+    [{ slug: "existing", displayName: "Again" }],
+  ])("on create with %j", async (body) => {
+    expect(await trpcMessage("journeys.create", body, "mutation")).toEqual(
+      await restMessage("POST", "/api/journeys/create", body),
+    );
+  });
+
+  it("on update, retrieve, delete and list", async () => {
+    expect(
+      await trpcMessage("journeys.update", { slug: "existing", environment: "dev" }, "mutation"),
+    ).toEqual(await restMessage("PUT", "/api/journeys/existing", { environment: "dev" }));
+    expect(await trpcMessage("journeys.update", { slug: "missing", displayName: "X" }, "mutation")).toEqual(
+      await restMessage("PUT", "/api/journeys/missing", { displayName: "X" }),
+    );
+    expect(await trpcMessage("journeys.get", { slug: "missing" }, "query")).toEqual(
+      await restMessage("GET", "/api/journeys/missing"),
+    );
+    expect(await trpcMessage("journeys.delete", { slug: "missing" }, "mutation")).toEqual(
+      await restMessage("DELETE", "/api/journeys/missing"),
+    );
+    expect(await trpcMessage("journeys.list", { limit: 1000 }, "query")).toEqual(
+      await restMessage("GET", "/api/journeys?limit=1000"),
+    );
+    expect(await trpcMessage("journeys.list", { cursor: "garbage" }, "query")).toEqual(
+      await restMessage("GET", "/api/journeys?cursor=garbage"),
+    );
+  });
+});
+
 // Inputs that once reached the database or a parser unchecked; each must be a 4xx.
 const hostileBodies: [string, unknown][] = [
   ["a NUL character in displayName", { slug: "nul", displayName: "a\u0000b" }],
