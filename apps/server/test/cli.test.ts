@@ -7,6 +7,7 @@ import {
   runCli,
   runMain,
   startServer,
+  stopAllServers,
 } from "./support/processes";
 
 // The operator CLI and the server's start, as real subprocesses on a fresh database of the
@@ -65,7 +66,7 @@ describe("the server and the CLI together", () => {
     db = await freshDatabase();
   });
   afterAll(async () => {
-    await server?.stop();
+    await stopAllServers();
     await db.drop();
   });
 
