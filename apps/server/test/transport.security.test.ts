@@ -191,6 +191,8 @@ const hostileBodies: [string, unknown][] = [
   ["a string body", "just text"],
 ];
 
+const forgedCursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
 describe("no bad input gives a 500", () => {
   it.each(hostileBodies)("REST create with %s answers 400", async (_, body) => {
     const res = await server.call(key, "POST", "/api/journeys/create", JSON.stringify(body));
@@ -224,6 +226,12 @@ describe("no bad input gives a 500", () => {
     ["/api/journeys?limit=abc", 400],
     ["/api/journeys?limit=0", 400],
     ["/api/journeys?cursor=%00", 400],
+    [`/api/journeys?cursor=${forgedCursor({ createdAt: "99999-01-01", id: "journey_x" })}`, 400],
+    [
+      `/api/journeys?cursor=${forgedCursor({ createdAt: "2020-01-01T00:00:00.000Z", id: "journey_\u0000" })}`,
+      400,
+    ],
+    [`/api/journeys?cursor=${forgedCursor({ createdAt: "2020-13-45T00:00:00.000Z", id: "journey_x" })}`, 400],
     [`/api/journeys?cursor=${"a".repeat(600)}`, 400],
   ])("GET %s answers %i", async (path, status) => {
     const res = await server.call(key, "GET", path);
