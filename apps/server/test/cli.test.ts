@@ -176,6 +176,7 @@ onceForBothEngines("usage errors", () => {
     [["keys", "list"], "--org <org-slug> is required"],
     [["keys", "revoke"], "Unknown command: keys revoke"],
     [["keys", "create", "--org", "acme", "--bogus"], "Unknown option '--bogus'"],
+    [["keys", "create", "--org", "acme", "--name", "n".repeat(256)], "--name must be at most 255 characters"],
     [["frobnicate"], "Unknown command: frobnicate"],
     [[], "Usage: odyssey"],
   ])("%j exits 2 with the usage on stderr", async (args, message) => {
