@@ -51,7 +51,10 @@ function toJourney(row: JourneyRow, steps: StepRow[]): Journey {
 const alreadyExists = (slug: string) =>
   new ConflictError(`Journey with slug "${slug}" already exists in this organization`);
 
-export async function createJourney({ ctx, input }: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
+export async function createJourney({
+  ctx,
+  input,
+}: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
   const journeyId = newId("journey");
   try {
     return await ctx.db.transaction(async (tx) => {
@@ -154,9 +157,9 @@ interface Cursor {
 }
 
 const encodeCursor = (row: JourneyRow) =>
-  Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor)).toString(
-    "base64url",
-  );
+  Buffer.from(
+    JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor),
+  ).toString("base64url");
 
 // Exactly what encodeCursor writes: anything else (a far-off year, a NUL in the id) would
 // otherwise reach Postgres and fail there.
@@ -179,7 +182,10 @@ function decodeCursor(cursor: string): Cursor {
 }
 
 /** Newest first, by keyset on (created_at, id), so pages stay stable while journeys are added. */
-export async function listJourneys({ ctx, input }: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
+export async function listJourneys({
+  ctx,
+  input,
+}: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
   const after = input.cursor ? decodeCursor(input.cursor) : undefined;
   const rows = await ctx.db
     .select()
