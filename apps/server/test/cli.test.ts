@@ -163,6 +163,25 @@ describe("the server and the CLI together", () => {
   });
 });
 
+describe.runIf(testEngine() === "postgres")("two servers starting together on one empty database", () => {
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(async () => {
+    await stopAllServers();
+    await db.drop();
+  });
+
+  it("migrate once and print one default key between them", async () => {
+    const servers = await Promise.all([startServer(db.env), startServer(db.env)]);
+    const printed = servers.filter((server) => /ody_sk_/.test(server.stdout()));
+    expect(printed).toHaveLength(1);
+    expect(await db.count("organizations")).toBe(1);
+    expect(await db.count("api_keys")).toBe(1);
+  });
+});
+
 // These fail before any database is opened: one engine's run is enough.
 const onceForBothEngines = describe.runIf(testEngine() === "postgres");
 
