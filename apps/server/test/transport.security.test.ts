@@ -160,6 +160,11 @@ describe("tRPC and REST say the same thing", () => {
 
 // Inputs that once reached the database or a parser unchecked; each must be a 4xx.
 const hostileBodies: [string, unknown][] = [
+  ["a lone surrogate in displayName", { slug: "lone", displayName: "\u202e\udfff" }],
+  [
+    "a lone surrogate in a step name",
+    { slug: "lone", displayName: "N", steps: [{ stepKey: "a", index: 0, name: "a\ud800b" }] },
+  ],
   ["a NUL character in displayName", { slug: "nul", displayName: "a\u0000b" }],
   [
     "a NUL character in a step key",
