@@ -91,6 +91,44 @@ async function trpcAnswer(procedure: string, input: unknown) {
   return res.status;
 }
 
+/** What a URL can carry once percent-encoded (lone surrogates cannot be). */
+const urlText = fc.string({
+  unit: fc.constantFrom(
+    "a",
+    "-",
+    "0",
+    "\u0000",
+    "é",
+    "😀",
+    "\\",
+    "'",
+    '"',
+    "%",
+    "/",
+    "?",
+    "#",
+    " ",
+    "\n",
+    "\u202e",
+  ),
+  maxLength: 30,
+});
+
+describe("generated slugs and list queries", () => {
+  it("REST retrieve, delete and list answer a documented status", async () => {
+    await fc.assert(
+      fc.asyncProperty(urlText, urlText, fc.oneof(fc.integer(), urlText), async (slug, cursor, limit) => {
+        const path = `/api/journeys/${encodeURIComponent(slug)}`;
+        expect([200, 400, 404]).toContain((await server.call(key, "GET", path)).status);
+        expect([200, 400, 404]).toContain((await server.call(key, "DELETE", path)).status);
+        const query = `?cursor=${encodeURIComponent(cursor)}&limit=${encodeURIComponent(String(limit))}`;
+        expect([200, 400]).toContain((await server.call(key, "GET", `/api/journeys${query}`)).status);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
 describe("generated bodies", () => {
   it("REST and tRPC create answer 201, 400 or 409", async () => {
     await fc.assert(
