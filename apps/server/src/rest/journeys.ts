@@ -91,7 +91,7 @@ const remove = createRoute({
   request: { params: SlugParam },
   responses: {
     200: json(DeletedJourney, "The journey was deleted."),
-    ...errorResponses([400, 401, 403, 404, 500, 503]),
+    ...errorResponses([400, 401, 403, 404, 413, 500, 503]),
   },
 });
 
