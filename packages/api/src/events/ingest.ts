@@ -19,8 +19,8 @@ const FUTURE_LIMIT_MS = 5 * 60_000;
 const PAST_LIMIT_MS = 365 * 24 * 3_600_000;
 
 /**
- * Stores a batch of events and folds the new ones into the summaries, all in one transaction,
- * and answers only once it has committed. Duplicates (same journey and id, in earlier batches or
+ * Stores a batch of events and folds the new ones into the summaries, atomically, and answers
+ * only once that has committed. Duplicates (same journey and id, in earlier batches or
  * earlier in this one) are accepted and never counted twice.
  */
 export async function ingestEvents({
@@ -95,10 +95,15 @@ export async function ingestEvents({
     });
   });
 
+  // One statement: the events and every summary commit together, before the answer is sent.
   const stored = fresh.length
-    ? await ctx.db.transaction((tx) =>
-        storeEvents(tx, { orgId: ctx.orgId, journeyId: journey.id, receivedAt, events: fresh }),
-      )
+    ? await storeEvents(ctx.db, {
+        orgId: ctx.orgId,
+        journeyId: journey.id,
+        journeySlug: input.journey,
+        receivedAt,
+        events: fresh,
+      })
     : 0;
   // Every valid event is accepted; those whose id the journey already had are also duplicates.
   return {
