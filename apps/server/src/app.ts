@@ -1,12 +1,14 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { appRouter, createCaller } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
-import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { timeout } from "hono/timeout";
 import type { Config } from "./env";
 import type { Logger } from "./logger";
 import type { RestEnv } from "./rest/context";
@@ -14,10 +16,11 @@ import { errorJson, restError } from "./rest/errors";
 import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
 import { snapshotRoutes } from "./rest/snapshots";
+import { trpcErrorJson } from "./trpc-errors";
 
 export interface AppDeps {
   database: DatabaseHandle;
-  config: Pick<Config, "maxBodyBytes">;
+  config: Pick<Config, "maxBodyBytes" | "requestTimeoutMs">;
   logger: Logger;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   isAccepting?: () => boolean;
@@ -54,14 +57,40 @@ export function createApp({
     );
   });
 
-  const limit = bodyLimit({
-    maxSize: config.maxBodyBytes,
-    // The rest of the body is never read, so the connection cannot carry another request.
-    onError: (c) =>
-      errorJson(c, 413, `Request body is larger than ${config.maxBodyBytes} bytes`, { Connection: "close" }),
+  // Bodies past the limit are never read, so the connection cannot carry another request.
+  const tooLarge = `Request body is larger than ${config.maxBodyBytes} bytes`;
+  const close = { Connection: "close" };
+  app.use(
+    "/api/*",
+    bodyLimit({ maxSize: config.maxBodyBytes, onError: (c) => errorJson(c, 413, tooLarge, close) }),
+  );
+  app.use(
+    "/trpc/*",
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: (c) => trpcErrorJson(c, "PAYLOAD_TOO_LARGE", 413, tooLarge, close),
+    }),
+  );
+
+  const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
+  const retry = { "Retry-After": "1" };
+  app.use(
+    "/api/*",
+    timeout(config.requestTimeoutMs, (c) => deadline(errorJson(c, 503, lateMessage, retry))),
+  );
+  app.use(
+    "/trpc/*",
+    timeout(config.requestTimeoutMs, (c) =>
+      deadline(trpcErrorJson(c, "SERVICE_UNAVAILABLE", 503, lateMessage, retry)),
+    ),
+  );
+
+  const notJson = "Content-Type must be application/json";
+  app.use("/trpc/*", async (c, next) => {
+    if (c.req.method === "POST" && !jsonTypes.test(c.req.header("content-type") ?? ""))
+      return trpcErrorJson(c, "UNSUPPORTED_MEDIA_TYPE", 415, notJson);
+    await next();
   });
-  app.use("/api/*", limit);
-  app.use("/trpc/*", limit);
   app.use("/api/events", eventsCors, eventsBodyLimit);
 
   const requestContext = (c: Context) => {
@@ -83,8 +112,7 @@ export function createApp({
       (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") &&
       (c.req.header("transfer-encoding") !== undefined || (length !== undefined && length !== "0"));
     const accepted = c.req.path === "/api/events" ? eventBodyTypes : jsonTypes;
-    if (hasBody && !accepted.test(c.req.header("content-type") ?? ""))
-      return errorJson(c, 415, "Content-Type must be application/json");
+    if (hasBody && !accepted.test(c.req.header("content-type") ?? "")) return errorJson(c, 415, notJson);
     c.set("caller", createCaller(requestContext(c)));
     await next();
   });
@@ -131,5 +159,8 @@ export function createApp({
   app.onError((error, c) => restError(error, c, logger));
   return app;
 }
+
+/** The answer sent when a request outlives its deadline (hono/timeout throws it). */
+const deadline = (res: Response) => new HTTPException(503, { res });
 
 export type App = ReturnType<typeof createApp>;

@@ -77,7 +77,9 @@ function print(command: Command, result: unknown): void {
       return;
     case "keys.create": {
       const key = result as CreatedKey;
-      console.error(`Created ${key.kind} key ${key.id} for organization "${key.orgSlug}" (${key.scopes.join(", ")}).`);
+      console.error(
+        `Created ${key.kind} key ${key.id} for organization "${key.orgSlug}" (${key.scopes.join(", ")}).`,
+      );
       console.error("Store it now: it is shown only once.");
       console.log(key.key);
       return;
@@ -86,7 +88,9 @@ function print(command: Command, result: unknown): void {
       const keys = result as KeySummary[];
       for (const key of keys) {
         const state = key.revokedAt ? `revoked ${new Date(key.revokedAt).toISOString()}` : "active";
-        console.log([key.id, `${key.displayPrefix}…`, key.kind, key.scopes.join(","), state, key.name ?? ""].join("\t"));
+        console.log(
+          [key.id, `${key.displayPrefix}…`, key.kind, key.scopes.join(","), state, key.name ?? ""].join("\t"),
+        );
       }
       if (keys.length === 0) console.error("No keys.");
       return;
@@ -131,7 +135,9 @@ export async function main(argv: string[]): Promise<number> {
     print(command, await execute(command, progressBar()));
     return 0;
   } catch (error) {
-    const badArguments = error instanceof TypeError && String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS");
+    const badArguments =
+      error instanceof TypeError &&
+      String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS");
     if (error instanceof UsageError || badArguments) {
       console.error(`odyssey: ${error.message}\n\n${usage}`);
       return 2;

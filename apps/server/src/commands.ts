@@ -26,7 +26,11 @@ export type Command = z.infer<typeof Command>;
 
 export type Progress = (done: number, total: number, label: string) => void;
 
-export async function runCommand(database: DatabaseHandle, command: Command, progress: Progress): Promise<unknown> {
+export async function runCommand(
+  database: DatabaseHandle,
+  command: Command,
+  progress: Progress,
+): Promise<unknown> {
   const { db } = database;
   switch (command.name) {
     case "migrate":

@@ -1,3 +1,4 @@
+export type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 export * from "./analytics/schema";
 export * from "./auth/keys";
 export * from "./auth/scopes";
@@ -10,5 +11,5 @@ export * from "./journeys/schema";
 export * from "./keys/operations";
 export * from "./router";
 export * from "./snapshots/schema";
+export type { ProcedureMeta } from "./trpc";
 export * from "./validation";
-export type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";

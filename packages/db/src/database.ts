@@ -45,7 +45,9 @@ export const migrationsFolder = join(dirname(require.resolve("@odyssey/db/packag
 const MIGRATION_LOCK_ID = 727_001;
 
 export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
-  return options.url ? createPostgres(options.url, options.maxConnections ?? 10) : createPglite(options.dataDir);
+  return options.url
+    ? createPostgres(options.url, options.maxConnections ?? 10)
+    : createPglite(options.dataDir);
 }
 
 function createPostgres(url: string, maxConnections: number): DatabaseHandle {
@@ -128,4 +130,36 @@ export function pgErrorCode(error: unknown): { code?: string; constraint?: strin
     current = (current as { cause?: unknown }).cause;
   }
   return {};
+}
+
+// Node socket errors, postgres.js connection errors, SQLSTATE class 08 (connection exception)
+// and the server refusing work while it shuts down, starts or is full.
+const connectionErrorCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+]);
+
+/** True when the error says the database could not be reached, rather than that a query failed. */
+export function isConnectionError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && (connectionErrorCodes.has(code) || code.startsWith("08"))) return true;
+    if (message === "PGlite is closed") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -2,19 +2,12 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { Snapshot, SnapshotList } from "@odyssey/api";
 import type { Caller, RestEnv } from "./context";
 import { errorResponses, validationHook } from "./errors";
+import { json, SlugParam } from "./route-parts";
+import { bearerWithScopeOf } from "./security";
 import { wire } from "./wire";
 
 const SnapshotJson = wire(Snapshot).openapi("Snapshot");
 const SnapshotListJson = wire(SnapshotList).openapi("SnapshotList");
-
-const SlugParam = z.object({
-  slug: z.string().openapi({ param: { name: "slug", in: "path" }, example: "small-business-grant" }),
-});
-const security = [{ bearerAuth: [] }];
-const json = <T>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 const create = createRoute({
   method: "post",
@@ -23,7 +16,7 @@ const create = createRoute({
   summary: "Freeze the journey's configuration and analytics",
   description:
     "Takes no body. Retrieve's `hasSnapshot` and `lastArtifactCreated` follow the newest snapshot.",
-  security,
+  security: bearerWithScopeOf("journeys.snapshots.create"),
   request: { params: SlugParam },
   responses: {
     201: json(SnapshotJson, "The snapshot."),
@@ -36,7 +29,7 @@ const list = createRoute({
   path: "/api/journeys/{slug}/snapshots",
   tags: ["Snapshots"],
   summary: "List the journey's snapshots, newest first",
-  security,
+  security: bearerWithScopeOf("journeys.snapshots.list"),
   request: { params: SlugParam },
   responses: {
     200: json(SnapshotListJson, "Every snapshot of the journey, newest first."),

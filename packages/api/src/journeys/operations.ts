@@ -52,7 +52,10 @@ function toJourney(row: JourneyRow, steps: StepRow[]): Journey {
 const alreadyExists = (slug: string) =>
   new ConflictError(`Journey with slug "${slug}" already exists in this organization`);
 
-export async function createJourney({ ctx, input }: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
+export async function createJourney({
+  ctx,
+  input,
+}: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
   const journeyId = newId("journey");
   try {
     return await ctx.db.transaction(async (tx) => {
@@ -160,21 +163,28 @@ interface Cursor {
 }
 
 const encodeCursor = (row: JourneyRow) =>
-  Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor)).toString(
-    "base64url",
-  );
+  Buffer.from(
+    JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor),
+  ).toString("base64url");
 
 function decodeCursor(cursor: string): Cursor {
   try {
     const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<Cursor>;
-    if (typeof value.createdAt === "string" && typeof value.id === "string" && !Number.isNaN(Date.parse(value.createdAt)))
+    if (
+      typeof value.createdAt === "string" &&
+      typeof value.id === "string" &&
+      !Number.isNaN(Date.parse(value.createdAt))
+    )
       return { createdAt: value.createdAt, id: value.id };
   } catch {}
   throw new ValidationError("Invalid journey data: cursor is not a cursor this API returned");
 }
 
 /** Newest first, by keyset on (created_at, id), so pages stay stable while journeys are added. */
-export async function listJourneys({ ctx, input }: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
+export async function listJourneys({
+  ctx,
+  input,
+}: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
   const after = input.cursor ? decodeCursor(input.cursor) : undefined;
   const rows = await ctx.db
     .select()

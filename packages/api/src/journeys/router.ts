@@ -1,6 +1,6 @@
-import { router, scopedProcedure } from "../trpc";
 import { loadJourneyAnalytics } from "../analytics/load";
 import { snapshotsRouter } from "../snapshots/router";
+import { router, scopedProcedure } from "../trpc";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
 import {
   CreateJourneyInput,
