@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import {
   allScopes,
   appRouter,
@@ -40,6 +40,12 @@ interface TrpcSample {
 }
 
 const fresh = () => `sec-${randomBytes(5).toString("hex")}`;
+const sampleEvent = () => ({
+  id: randomUUID(),
+  type: "session_start",
+  sessionId: "matrix",
+  timestamp: new Date().toISOString(),
+});
 
 const restSamples: Record<string, RestSample> = {
   "POST /api/journeys/create": {
@@ -56,6 +62,18 @@ const restSamples: Record<string, RestSample> = {
     target: "journey",
     request: (slug) => ({ path: `/api/journeys/${slug}` }),
   },
+  "POST /api/journeys/{slug}/snapshots": {
+    target: "journey",
+    request: (slug) => ({ path: `/api/journeys/${slug}/snapshots` }),
+  },
+  "GET /api/journeys/{slug}/snapshots": {
+    target: "journey",
+    request: (slug) => ({ path: `/api/journeys/${slug}/snapshots` }),
+  },
+  "POST /api/events": {
+    target: "journey",
+    request: (slug) => ({ path: "/api/events", body: { journey: slug, events: [sampleEvent()] } }),
+  },
 };
 
 const trpcSamples: Record<string, TrpcSample> = {
@@ -64,6 +82,12 @@ const trpcSamples: Record<string, TrpcSample> = {
   "journeys.update": { target: "journey", input: (slug) => ({ slug, displayName: "Changed" }) },
   "journeys.list": { target: "collection", input: () => ({ limit: 100 }) },
   "journeys.delete": { target: "journey", input: (slug) => ({ slug }) },
+  "journeys.snapshots.create": { target: "journey", input: (slug) => ({ slug }) },
+  "journeys.snapshots.list": { target: "journey", input: (slug) => ({ slug }) },
+  "events.ingest": {
+    target: "journey",
+    input: (slug) => ({ journey: slug, events: [sampleEvent()] }),
+  },
 };
 
 interface Route {

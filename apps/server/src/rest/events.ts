@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { RestEnv } from "./context";
 import { errorJson, errorResponses } from "./errors";
+import { bearerWithScopeOf } from "./security";
 
 /** `application/json`, or `text/plain` as `navigator.sendBeacon` sends a string. */
 export const eventBodyTypes = /^(application\/(.+\+)?json|text\/plain)\s*(;|$)/i;
@@ -51,7 +52,8 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       '`Authorization: Bearer`, or a publishable key as `"key"` in the body. A JSON body sent as ' +
       "`text/plain` is accepted. Answers after the events are committed; invalid events are listed " +
       "by index in `rejected` and do not sink the batch.",
-    security: [{ bearerAuth: [] }, {}],
+    // A publishable key may ride in the body instead (`"key"`), for beacons.
+    security: bearerWithScopeOf("events.ingest"),
     request: {
       body: {
         required: true,
