@@ -32,7 +32,8 @@ const int = (name: string, fallback: number) => {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
   return value;
 };
-const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const setting = (name: string) => process.env[name];
+const adminUrl = setting("BENCH_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const HTTP_EVENTS = int("BENCH_EVENTS", 60_000);
 const CLIENTS = int("BENCH_CLIENTS", 4);
 const LARGE_EVENTS = int("BENCH_LARGE_EVENTS", 1_000_000);

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { Snapshot, SnapshotList } from "@odyssey/api";
 import type { Caller, RestEnv } from "./context";
 import { errorResponses, validationHook } from "./errors";

@@ -2,8 +2,8 @@ import { type Database, journeySteps, journeys, newId, pgErrorCode } from "@odys
 import { and, asc, desc, eq, inArray, lt, or } from "drizzle-orm";
 import type { z } from "zod";
 import type { OrgContext } from "../context";
-import { deleteJourneyEvents } from "../events/store";
 import { ConflictError, journeyNotFound, ValidationError } from "../errors";
+import { deleteJourneyEvents } from "../events/store";
 import type {
   CreateJourneyInput,
   Journey,
