@@ -192,6 +192,13 @@ describe("CORS on /api/events", () => {
     expect(await eventCount("cors-trpc")).toBe(0);
   });
 
+  it("matches origins as origins: a trailing slash in the list does not matter", async () => {
+    await createJourney(server, key, "slashed", { allowedOrigins: ["https://forms.example.com/"] });
+    const res = await send("slashed", "https://forms.example.com", "cors-slashed");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://forms.example.com");
+  });
+
   it("allows every origin when the list is empty", async () => {
     const res = await send("open", "https://anywhere.example.org", "cors-open");
     expect(res.status).toBe(200);

@@ -35,11 +35,7 @@ export async function ingestEvents({
       `A batch may carry at most ${MAX_EVENTS_PER_BATCH} events; this one has ${input.events.length}`,
     );
   const journey = await findJourneyForEvents(ctx, input.journey);
-  if (
-    ctx.origin !== undefined &&
-    journey.allowedOrigins.length > 0 &&
-    !journey.allowedOrigins.includes(ctx.origin)
-  )
+  if (ctx.origin !== undefined && !originAllowed(ctx.origin, journey.allowedOrigins))
     throw new ForbiddenError(
       `Origin ${ctx.origin} is not allowed to send events for journey "${input.journey}"`,
     );
@@ -112,6 +108,21 @@ export async function ingestEvents({
     rejected,
     unknownStepKeys: [...unknownStepKeys],
   };
+}
+
+/** An empty list allows every origin; an entry may end in a slash where the header does not. */
+function originAllowed(origin: string, allowed: string[]): boolean {
+  if (allowed.length === 0) return true;
+  const normal = normalOrigin(origin);
+  return normal !== null && allowed.some((entry) => normalOrigin(entry) === normal);
+}
+
+function normalOrigin(value: string): string | null {
+  try {
+    return new URL(value).origin;
+  } catch {
+    return null;
+  }
 }
 
 async function findJourneyForEvents(ctx: OrgContext, slug: string) {
