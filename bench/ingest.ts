@@ -12,7 +12,7 @@
 // BENCH_RETRIEVES (Retrieve calls per journey, default 300). Every loop is bounded by these counts
 // and by BENCH_DEADLINE_S (default 900): past it the run stops with an error.
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { createApp } from "../apps/server/src/app.ts";
@@ -40,9 +40,25 @@ const SMALL_EVENTS = 10_000;
 const RETRIEVES = int("BENCH_RETRIEVES", 300);
 const BATCH = 100;
 const deadline = Date.now() + int("BENCH_DEADLINE_S", 900) * 1000;
+let interrupted = false;
+// Ctrl-C stops at the next batch, so the bench database is still dropped.
+process.once("SIGINT", () => {
+  interrupted = true;
+});
 const checkDeadline = () => {
+  if (interrupted) throw new Error("Interrupted: stopping");
   if (Date.now() > deadline) throw new Error("BENCH_DEADLINE_S passed: stopping");
 };
+
+/** A version 7 UUID (time-ordered), as the tracker makes them: ids of one moment sort together. */
+function uuidv7(atMs: number): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(Math.max(0, Math.floor(atMs)), 0, 6);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
@@ -67,7 +83,7 @@ function events(count: number, fromMs: number, toMs: number, prefix: string): Be
     const sessionId = `${prefix}-${session++}`;
     let t = fromMs + Math.floor(Math.random() * (toMs - fromMs));
     out.push({
-      id: randomUUID(),
+      id: uuidv7(t),
       type: "session_start",
       sessionId,
       timestamp: new Date(t).toISOString(),
@@ -78,7 +94,7 @@ function events(count: number, fromMs: number, toMs: number, prefix: string): Be
       const type = i === 8 && Math.random() < 0.5 ? "submit_success" : (TYPES[i % TYPES.length] as string);
       const stepKey = STEPS[Math.min(Math.floor(i / 2), STEPS.length - 1)];
       out.push({
-        id: randomUUID(),
+        id: uuidv7(Math.min(t, toMs)),
         type,
         sessionId,
         timestamp: new Date(Math.min(t, toMs)).toISOString(),
