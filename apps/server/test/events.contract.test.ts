@@ -270,6 +270,21 @@ describe("POST /api/events", () => {
     expect(await res.json()).toEqual({ error: 'Journey with slug "nope" not found' });
   });
 
+  it("deletes a journey's events and summaries with the journey", async () => {
+    const doomed = await createJourney(server, key, "doomed", { steps: 1 });
+    const events = [event({ sessionId: "doomed" }), event({ sessionId: "doomed", type: "submit_success" })];
+    expect((await postEvents(server, { journey: "doomed", events }, { key })).status).toBe(200);
+    expect((await server.call(key, "DELETE", "/api/journeys/doomed")).status).toBe(200);
+    const [left] = await queryRows<{ n: number }>(
+      server.database.db,
+      sql`select ((select count(*) from events where journey_id = ${doomed.id})
+        + (select count(*) from event_ids where journey_id = ${doomed.id})
+        + (select count(*) from event_sessions where journey_id = ${doomed.id})
+        + (select count(*) from event_hours where journey_id = ${doomed.id}))::int as n`,
+    );
+    expect(left?.n).toBe(0);
+  });
+
   it("is the tRPC procedure events.ingest too", async () => {
     const e = event({ sessionId: "trpc" });
     const res = await fetch(`${server.url}/trpc/events.ingest`, {

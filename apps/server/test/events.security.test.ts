@@ -52,9 +52,7 @@ describe("authentication", () => {
   it("answers 401 without a key, with a malformed header, or with an unknown key", async () => {
     const noKey = await postEvents(server, { journey: "open", events: [event("auth")] });
     expect(noKey.status).toBe(401);
-    expect(await errorOf(noKey)).toBe(
-      'Missing API key: send Authorization: Bearer <key>, or a publishable key as "key" in the body',
-    );
+    expect(await errorOf(noKey)).toBe("Missing API key: send it as Authorization: Bearer <key>");
     const malformed = await postEvents(
       server,
       { journey: "open", events: [event("auth")] },
@@ -192,6 +190,13 @@ describe("CORS on /api/events", () => {
     });
     expect(res.status).toBe(403);
     expect(await eventCount("cors-trpc")).toBe(0);
+  });
+
+  it("matches origins as origins: a trailing slash in the list does not matter", async () => {
+    await createJourney(server, key, "slashed", { allowedOrigins: ["https://forms.example.com/"] });
+    const res = await send("slashed", "https://forms.example.com", "cors-slashed");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://forms.example.com");
   });
 
   it("allows every origin when the list is empty", async () => {

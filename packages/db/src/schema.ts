@@ -128,10 +128,11 @@ export const events = pgTable(
     field: text("field"),
     device: text("device"),
   },
-  (t) => [
-    primaryKey({ columns: [t.orgId, t.journeyId, t.occurredAt, t.id] }),
-    journeyFk("events_journey_fk", t),
-  ],
+  // No foreign key on the two per-event tables: a check per row would cost ingestion more than
+  // everything else it does. The batch's statement also upserts `event_sessions`, whose foreign
+  // key fails the whole statement when the journey is gone, and deleting a journey deletes its
+  // rows here explicitly (journeys/operations.ts).
+  (t) => [primaryKey({ columns: [t.orgId, t.journeyId, t.occurredAt, t.id] })],
 );
 
 /** One row per stored event: the first insert of a client id wins, retries find it taken. */
@@ -143,7 +144,7 @@ export const eventIds = pgTable(
     id: text("id").notNull(),
     occurredAt: instant("occurred_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.orgId, t.journeyId, t.id] }), journeyFk("event_ids_journey_fk", t)],
+  (t) => [primaryKey({ columns: [t.orgId, t.journeyId, t.id] })],
 );
 
 /** Per session: what the definitions need, folded with min/max so arrival order never matters. */

@@ -52,8 +52,8 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       '`Authorization: Bearer`, or a publishable key as `"key"` in the body. A JSON body sent as ' +
       "`text/plain` is accepted. Answers after the events are committed; invalid events are listed " +
       "by index in `rejected` and do not sink the batch.",
-    // A secret key in the header, or a publishable key in the body (the empty requirement).
-    security: [...bearerWithScopeOf("events.ingest"), {}],
+    // A publishable key may ride in the body instead (`"key"`), for beacons.
+    security: bearerWithScopeOf("events.ingest"),
     request: {
       body: {
         required: true,

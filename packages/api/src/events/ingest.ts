@@ -19,8 +19,8 @@ const FUTURE_LIMIT_MS = 5 * 60_000;
 const PAST_LIMIT_MS = 365 * 24 * 3_600_000;
 
 /**
- * Stores a batch of events and folds the new ones into the summaries, all in one transaction,
- * and answers only once it has committed. Duplicates (same journey and id, in earlier batches or
+ * Stores a batch of events and folds the new ones into the summaries, atomically, and answers
+ * only once that has committed. Duplicates (same journey and id, in earlier batches or
  * earlier in this one) are accepted and never counted twice.
  */
 export async function ingestEvents({
@@ -35,11 +35,7 @@ export async function ingestEvents({
       `A batch may carry at most ${MAX_EVENTS_PER_BATCH} events; this one has ${input.events.length}`,
     );
   const journey = await findJourneyForEvents(ctx, input.journey);
-  if (
-    ctx.origin !== undefined &&
-    journey.allowedOrigins.length > 0 &&
-    !journey.allowedOrigins.includes(ctx.origin)
-  )
+  if (ctx.origin !== undefined && !originAllowed(ctx.origin, journey.allowedOrigins))
     throw new ForbiddenError(
       `Origin ${ctx.origin} is not allowed to send events for journey "${input.journey}"`,
     );
@@ -95,10 +91,15 @@ export async function ingestEvents({
     });
   });
 
+  // One statement: the events and every summary commit together, before the answer is sent.
   const stored = fresh.length
-    ? await ctx.db.transaction((tx) =>
-        storeEvents(tx, { orgId: ctx.orgId, journeyId: journey.id, receivedAt, events: fresh }),
-      )
+    ? await storeEvents(ctx.db, {
+        orgId: ctx.orgId,
+        journeyId: journey.id,
+        journeySlug: input.journey,
+        receivedAt,
+        events: fresh,
+      })
     : 0;
   // Every valid event is accepted; those whose id the journey already had are also duplicates.
   return {
@@ -107,6 +108,21 @@ export async function ingestEvents({
     rejected,
     unknownStepKeys: [...unknownStepKeys],
   };
+}
+
+/** An empty list allows every origin; an entry may end in a slash where the header does not. */
+function originAllowed(origin: string, allowed: string[]): boolean {
+  if (allowed.length === 0) return true;
+  const normal = normalOrigin(origin);
+  return normal !== null && allowed.some((entry) => normalOrigin(entry) === normal);
+}
+
+function normalOrigin(value: string): string | null {
+  try {
+    return new URL(value).origin;
+  } catch {
+    return null;
+  }
 }
 
 async function findJourneyForEvents(ctx: OrgContext, slug: string) {

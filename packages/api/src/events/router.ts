@@ -14,19 +14,13 @@ const eventWriterProcedure = publicProcedure
     const raw = (await getRawInput()) as { key?: unknown } | undefined;
     const bodyKey =
       typeof raw === "object" && raw !== null && typeof raw.key === "string" ? raw.key : undefined;
-    let presented: string;
-    if (ctx.authorization !== undefined && ctx.authorization.trim() !== "")
-      presented = keyFromAuthorization(ctx.authorization);
-    else if (bodyKey !== undefined) {
-      if (!bodyKey.startsWith(keyPrefixes.publishable))
-        throw new UnauthorizedError(
-          `Only publishable keys (${keyPrefixes.publishable}…) may be sent in the body; send secret keys as Authorization: Bearer <key>`,
-        );
-      presented = bodyKey;
-    } else
+    const hasHeader = ctx.authorization !== undefined && ctx.authorization.trim() !== "";
+    if (!hasHeader && bodyKey !== undefined && !bodyKey.startsWith(keyPrefixes.publishable))
       throw new UnauthorizedError(
-        'Missing API key: send Authorization: Bearer <key>, or a publishable key as "key" in the body',
+        `Only publishable keys (${keyPrefixes.publishable}…) may be sent in the body; send secret keys as Authorization: Bearer <key>`,
       );
+    // Without a body key the header decides, with the same 401 messages as every other route.
+    const presented = !hasHeader && bodyKey !== undefined ? bodyKey : keyFromAuthorization(ctx.authorization);
     const verified = await verifyKey(ctx.db, presented);
     if (!verified.key.scopes.includes("events:write"))
       throw new ForbiddenError("API key does not have required scope: events:write");

@@ -3,6 +3,7 @@ import { and, asc, desc, eq, inArray, lt, or } from "drizzle-orm";
 import type { z } from "zod";
 import type { OrgContext } from "../context";
 import { ConflictError, journeyNotFound, ValidationError } from "../errors";
+import { deleteJourneyEvents } from "../events/store";
 import type {
   CreateJourneyInput,
   Journey,
@@ -143,10 +144,15 @@ export async function updateJourney({
 }
 
 export async function deleteJourney({ ctx, input }: Op<{ slug: string }>) {
-  const [row] = await ctx.db
-    .delete(journeys)
-    .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug)))
-    .returning({ id: journeys.id, slug: journeys.slug });
+  const row = await ctx.db.transaction(async (tx) => {
+    const [deleted] = await tx
+      .delete(journeys)
+      .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug)))
+      .returning({ id: journeys.id, slug: journeys.slug });
+    // Steps, summaries and snapshots cascade; the per-event tables carry no foreign key.
+    if (deleted) await deleteJourneyEvents(tx, ctx.orgId, deleted.id);
+    return deleted;
+  });
   if (!row) throw journeyNotFound(input.slug);
   return { id: row.id, slug: row.slug, deleted: true as const };
 }
