@@ -184,11 +184,10 @@ export const eventSessionSteps = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.orgId, t.journeyId, t.sessionId, t.stepIndex] }),
-    foreignKey({
-      name: "event_session_steps_session_fk",
-      columns: [t.orgId, t.journeyId, t.sessionId],
-      foreignColumns: [eventSessions.orgId, eventSessions.journeyId, eventSessions.sessionId],
-    }).onDelete("cascade"),
+    // To the journey, not the session: a foreign key to `event_sessions` would add a lookup per
+    // row whose plan Postgres may take through the wrong index of that table while its statistics
+    // are young; the session row is written by the same statement anyway.
+    journeyFk("event_session_steps_journey_fk", t),
   ],
 );
 
