@@ -164,30 +164,14 @@ export const eventSessions = pgTable(
     deviceAt: instant("device_at"),
     deviceEventId: text("device_event_id"),
     furthestStepIndex: integer("furthest_step_index"),
+    /** Indexes of the steps the session viewed (known steps only), sorted: the funnel's "reached". */
+    viewedStepIndexes: integer("viewed_step_indexes").array().notNull().default(sql`'{}'::integer[]`),
     firstSuccessAt: instant("first_success_at"),
   },
   (t) => [
     primaryKey({ columns: [t.orgId, t.journeyId, t.sessionId] }),
     index("event_sessions_entry_idx").on(t.orgId, t.journeyId, t.entryAt),
     journeyFk("event_sessions_journey_fk", t),
-  ],
-);
-
-/** Which steps each session viewed (known steps only): the funnel's "reached". */
-export const eventSessionSteps = pgTable(
-  "event_session_steps",
-  {
-    orgId: text("org_id").notNull(),
-    journeyId: text("journey_id").notNull(),
-    sessionId: text("session_id").notNull(),
-    stepIndex: integer("step_index").notNull(),
-  },
-  (t) => [
-    primaryKey({ columns: [t.orgId, t.journeyId, t.sessionId, t.stepIndex] }),
-    // To the journey, not the session: a foreign key to `event_sessions` would add a lookup per
-    // row whose plan Postgres may take through the wrong index of that table while its statistics
-    // are young; the session row is written by the same statement anyway.
-    journeyFk("event_session_steps_journey_fk", t),
   ],
 );
 

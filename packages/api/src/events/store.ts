@@ -72,7 +72,8 @@ export async function storeEvents(
       returning 1
     ), sessions as (
       insert into event_sessions as s (org_id, journey_id, session_id, first_start_at, first_event_at,
-        last_event_at, device, device_at, device_event_id, furthest_step_index, first_success_at)
+        last_event_at, device, device_at, device_event_id, furthest_step_index, viewed_step_indexes,
+        first_success_at)
       select ${org}, ${journey}, session_id,
         min(occurred_at) filter (where type = 'session_start'),
         min(occurred_at),
@@ -81,6 +82,8 @@ export async function storeEvents(
         min(occurred_at) filter (where device is not null),
         (array_agg(id order by occurred_at, id collate "C") filter (where device is not null))[1],
         max(step_index) filter (where type = 'step_view'),
+        coalesce(array_agg(distinct step_index order by step_index)
+          filter (where type = 'step_view' and step_index is not null), '{}'),
         min(occurred_at) filter (where type = 'submit_success')
       from new_events
       group by session_id
@@ -90,18 +93,12 @@ export async function storeEvents(
         first_event_at = least(s.first_event_at, excluded.first_event_at),
         last_event_at = greatest(s.last_event_at, excluded.last_event_at),
         furthest_step_index = greatest(s.furthest_step_index, excluded.furthest_step_index),
+        viewed_step_indexes = array(
+          select distinct x from unnest(s.viewed_step_indexes || excluded.viewed_step_indexes) as x order by x),
         first_success_at = least(s.first_success_at, excluded.first_success_at),
         device = case when ${newDeviceWins} then excluded.device else s.device end,
         device_at = case when ${newDeviceWins} then excluded.device_at else s.device_at end,
         device_event_id = case when ${newDeviceWins} then excluded.device_event_id else s.device_event_id end
-      returning 1
-    ), viewed as (
-      insert into event_session_steps (org_id, journey_id, session_id, step_index)
-      select distinct ${org}, ${journey}, session_id, step_index
-      from new_events
-      where type = 'step_view' and step_index is not null
-      order by 3, 4
-      on conflict do nothing
       returning 1
     ), hours as (
       insert into event_hours as h (org_id, journey_id, hour, type, count)
