@@ -8,6 +8,7 @@ import {
   jsonb,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   unique,
@@ -175,6 +176,13 @@ export const eventSessions = pgTable(
   ],
 );
 
+/**
+ * Every batch of live traffic updates the current hour's rows and the step keys' rows; one row
+ * each would make concurrent batches queue on its lock until commit. Each batch writes one of
+ * `SUMMARY_SHARDS` rows instead, and readers add (or take the latest of) the shards.
+ */
+export const SUMMARY_SHARDS = 8;
+
 /** Events per UTC hour and type. */
 export const eventHours = pgTable(
   "event_hours",
@@ -183,10 +191,11 @@ export const eventHours = pgTable(
     journeyId: text("journey_id").notNull(),
     hour: instant("hour").notNull(),
     type: text("type").notNull(),
+    shard: smallint("shard").notNull().default(0),
     count: integer("count").notNull(),
   },
   (t) => [
-    primaryKey({ columns: [t.orgId, t.journeyId, t.hour, t.type] }),
+    primaryKey({ columns: [t.orgId, t.journeyId, t.hour, t.type, t.shard] }),
     journeyFk("event_hours_journey_fk", t),
   ],
 );
@@ -198,11 +207,12 @@ export const eventStepKeys = pgTable(
     orgId: text("org_id").notNull(),
     journeyId: text("journey_id").notNull(),
     stepKey: text("step_key").notNull(),
+    shard: smallint("shard").notNull().default(0),
     lastSeenAt: instant("last_seen_at").notNull(),
     eventCount: integer("event_count").notNull(),
   },
   (t) => [
-    primaryKey({ columns: [t.orgId, t.journeyId, t.stepKey] }),
+    primaryKey({ columns: [t.orgId, t.journeyId, t.stepKey, t.shard] }),
     journeyFk("event_step_keys_journey_fk", t),
   ],
 );

@@ -93,9 +93,14 @@ export async function loadJourneyAnalytics({
             .where(and(recentKeys, inArray(eventStepKeys.stepKey, stepKeys)))
         : [],
       db
-        .select({ stepKey: eventStepKeys.stepKey, lastSeenAt: eventStepKeys.lastSeenAt })
+        .select({
+          stepKey: eventStepKeys.stepKey,
+          // The latest of the key's shards.
+          lastSeenAt: sql<Date>`max(${eventStepKeys.lastSeenAt})`.mapWith(eventStepKeys.lastSeenAt),
+        })
         .from(eventStepKeys)
         .where(stepKeys.length ? and(recentKeys, notInArray(eventStepKeys.stepKey, stepKeys)) : recentKeys)
+        .groupBy(eventStepKeys.stepKey)
         .orderBy(sql`${eventStepKeys.stepKey} collate "C"`)
         .limit(UNKNOWN_STEP_KEYS_LIMIT),
       db

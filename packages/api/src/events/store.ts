@@ -1,4 +1,4 @@
-import { eventIds, events, pgErrorCode, type Queryable, queryRows } from "@odyssey/db";
+import { eventIds, events, pgErrorCode, type Queryable, queryRows, SUMMARY_SHARDS } from "@odyssey/db";
 import { and, eq, sql } from "drizzle-orm";
 import type { EventType } from "../analytics/schema";
 import { journeyNotFound } from "../errors";
@@ -48,6 +48,8 @@ export async function storeEvents(
     field: e.field,
     device: e.device,
   }));
+  // Live traffic's hot summary rows (this hour, the step keys) are spread over shards.
+  const shard = sql`${Math.floor(Math.random() * SUMMARY_SHARDS)}::smallint`;
   const org = sql`${orgId}::text`;
   const journey = sql`${journeyId}::text`;
   const [result] = await queryRows<{ stored: number }>(
@@ -101,21 +103,21 @@ export async function storeEvents(
         device_event_id = case when ${newDeviceWins} then excluded.device_event_id else s.device_event_id end
       returning 1
     ), hours as (
-      insert into event_hours as h (org_id, journey_id, hour, type, count)
-      select ${org}, ${journey}, hour, type, count(*)
+      insert into event_hours as h (org_id, journey_id, hour, type, shard, count)
+      select ${org}, ${journey}, hour, type, ${shard}, count(*)
       from new_events
       group by hour, type
       order by hour, type
-      on conflict (org_id, journey_id, hour, type) do update set count = h.count + excluded.count
+      on conflict (org_id, journey_id, hour, type, shard) do update set count = h.count + excluded.count
       returning 1
     ), step_keys as (
-      insert into event_step_keys as k (org_id, journey_id, step_key, last_seen_at, event_count)
-      select ${org}, ${journey}, step_key, max(occurred_at), count(*)
+      insert into event_step_keys as k (org_id, journey_id, step_key, shard, last_seen_at, event_count)
+      select ${org}, ${journey}, step_key, ${shard}, max(occurred_at), count(*)
       from new_events
       where step_key is not null
       group by step_key
       order by step_key
-      on conflict (org_id, journey_id, step_key) do update set
+      on conflict (org_id, journey_id, step_key, shard) do update set
         last_seen_at = greatest(k.last_seen_at, excluded.last_seen_at),
         event_count = k.event_count + excluded.event_count
       returning 1

@@ -1,0 +1,2 @@
+ALTER TABLE "event_hours" ADD COLUMN "shard" smallint DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "event_step_keys" ADD COLUMN "shard" smallint DEFAULT 0 NOT NULL;
