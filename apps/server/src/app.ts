@@ -5,11 +5,14 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { timeout } from "hono/timeout";
 import type { Config } from "./env";
+import { jsonBodyLimits } from "./guards/json-body";
+import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
@@ -20,7 +23,10 @@ import { trpcErrorJson } from "./trpc-errors";
 
 export interface AppDeps {
   database: DatabaseHandle;
-  config: Pick<Config, "maxBodyBytes" | "requestTimeoutMs">;
+  config: Pick<
+    Config,
+    "maxBodyBytes" | "requestTimeoutMs" | "maxJsonDepth" | "maxJsonStringChars" | "rateLimits" | "adminOrigin"
+  >;
   logger: Logger;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   isAccepting?: () => boolean;
@@ -29,6 +35,8 @@ export interface AppDeps {
 }
 
 const jsonTypes = /^application\/(.+\+)?json\s*(;|$)/i;
+/** Event ingestion has its own rate limit and its own CORS (browsers send events). */
+const isIngestion = (path: string) => path === "/api/events" || path.startsWith("/api/events/");
 
 export function createApp({
   database,
@@ -56,6 +64,23 @@ export function createApp({
       "request",
     );
   });
+
+  app.use(async (c, next) => {
+    const request = c.req.raw;
+    await next();
+    // No connection is kept for another request once shutdown has begun, nor after an answer
+    // given without reading the body (the server would drop the connection while draining it).
+    const unreadBody = request.body !== null && !request.bodyUsed;
+    if (!isAccepting() || unreadBody) c.res.headers.set("Connection", "close");
+  });
+
+  // The control plane answers browsers only from the admin UI's origin; ingestion has its own CORS.
+  const controlCors = cors({ origin: (origin) => (origin === config.adminOrigin ? origin : null) });
+  const controlLimit = rateLimit("control", config.rateLimits.control);
+  const ingestLimit = rateLimit("ingest", config.rateLimits.ingest);
+  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : controlCors(c, next)));
+  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? ingestLimit(c, next) : controlLimit(c, next)));
+  app.use("/trpc/*", controlCors, controlLimit);
 
   // Bodies past the limit are never read, so the connection cannot carry another request.
   const tooLarge = `Request body is larger than ${config.maxBodyBytes} bytes`;
@@ -101,6 +126,7 @@ export function createApp({
       origin: c.req.header("origin"),
       userAgent: c.req.header("user-agent"),
       uaMobile: c.req.header("sec-ch-ua-mobile"),
+      idempotencyKey: c.req.header("idempotency-key"),
       receivedAt: now,
       now,
     };
@@ -116,6 +142,12 @@ export function createApp({
     c.set("caller", createCaller(requestContext(c)));
     await next();
   });
+  const jsonLimits = jsonBodyLimits({
+    maxDepth: config.maxJsonDepth,
+    maxStringChars: config.maxJsonStringChars,
+  });
+  app.use("/api/*", jsonLimits);
+  app.use("/trpc/*", jsonLimits);
 
   app.route("/", journeyRoutes());
   app.route("/", snapshotRoutes());
@@ -127,7 +159,16 @@ export function createApp({
       req: c.req.raw,
       router: appRouter,
       createContext: () => requestContext(c),
+      responseMeta: ({ errors }) =>
+        errors.some((error) => error.code === "SERVICE_UNAVAILABLE")
+          ? { headers: { "Retry-After": "1" } }
+          : {},
       onError: ({ error, path }) => {
+        if (error.code === "SERVICE_UNAVAILABLE")
+          logger.warn(
+            { err: error.cause ?? error, path, requestId: c.get("requestId") },
+            "database unavailable",
+          );
         if (error.code === "INTERNAL_SERVER_ERROR")
           logger.error({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "unhandled error");
       },

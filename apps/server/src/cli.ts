@@ -50,6 +50,8 @@ function parseCommand(argv: string[]): Command {
     for (const scope of scopes ?? [])
       if (!Scope.safeParse(scope).success)
         throw new UsageError(`Unknown scope "${scope}"; scopes are: ${allScopes.join(", ")}`);
+    if (values.name !== undefined && values.name.length > 255)
+      throw new UsageError("--name must be at most 255 characters");
     return {
       name: "keys.create",
       org: org(),

@@ -21,7 +21,31 @@ const Env = z.object({
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** How long a graceful shutdown waits for requests in flight. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(8_000),
+  /** Slow clients: time allowed to send the request headers, and the whole request. */
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  CLIENT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
+  /** Largest request head (request line and headers) accepted; larger ones get 431. */
+  MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(65_536).default(16_384),
+  /** JSON bodies: deepest nesting and longest string accepted. */
+  MAX_JSON_DEPTH: z.coerce.number().int().min(4).max(1000).default(32),
+  MAX_JSON_STRING_CHARS: z.coerce.number().int().min(256).max(1_048_576).default(16_384),
+  /** Per-key token buckets: sustained requests a second, and the burst allowed above it. 0 turns a limit off. */
+  RATE_LIMIT_CONTROL_PER_SECOND: z.coerce.number().min(0).max(100_000).default(20),
+  RATE_LIMIT_CONTROL_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  RATE_LIMIT_INGEST_PER_SECOND: z.coerce.number().min(0).max(100_000).default(200),
+  RATE_LIMIT_INGEST_BURST: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+  /** The admin UI's origin, the only browser origin the control plane answers (CORS); unset: none. */
+  ADMIN_ORIGIN: z
+    .string()
+    .regex(/^https?:\/\/[^/\s]+$/, { error: "must be an origin such as https://admin.example.com" })
+    .optional(),
 });
+
+export interface RateLimit {
+  /** Tokens added a second; 0 means unlimited. */
+  perSecond: number;
+  burst: number;
+}
 
 export type Config = {
   port: number;
@@ -33,6 +57,13 @@ export type Config = {
   maxBodyBytes: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  headersTimeoutMs: number;
+  clientRequestTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxJsonDepth: number;
+  maxJsonStringChars: number;
+  rateLimits: { control: RateLimit; ingest: RateLimit };
+  adminOrigin: string | undefined;
 };
 
 export class ConfigError extends Error {}
@@ -59,5 +90,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    clientRequestTimeoutMs: e.CLIENT_REQUEST_TIMEOUT_MS,
+    maxHeaderBytes: e.MAX_HEADER_BYTES,
+    maxJsonDepth: e.MAX_JSON_DEPTH,
+    maxJsonStringChars: e.MAX_JSON_STRING_CHARS,
+    rateLimits: {
+      control: { perSecond: e.RATE_LIMIT_CONTROL_PER_SECOND, burst: e.RATE_LIMIT_CONTROL_BURST },
+      ingest: { perSecond: e.RATE_LIMIT_INGEST_PER_SECOND, burst: e.RATE_LIMIT_INGEST_BURST },
+    },
+    adminOrigin: e.ADMIN_ORIGIN,
   };
 }

@@ -2,8 +2,30 @@ import pino from "pino";
 
 export type Logger = pino.Logger;
 
+/**
+ * Database errors quote their query's parameters (drizzle: "Failed query: … params: …"), and
+ * those may be a key's hash or an event's field values: they are cut from every logged error.
+ */
+function withoutParameters(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return value.replace(/\nparams: [^\n]*/g, "\nparams: [redacted]");
+  if (!value || typeof value !== "object" || depth > 5) return value;
+  if (Array.isArray(value)) return value.map((v) => withoutParameters(v, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) =>
+      k === "params" || k === "parameters" || k === "args"
+        ? [k, "[redacted]"]
+        : [k, withoutParameters(v, depth + 1)],
+    ),
+  );
+}
+
+const errSerializer = (err: unknown) => withoutParameters(pino.stdSerializers.errWithCause(err as Error));
+
 /** Structured logs on stderr, so stdout stays free for what the CLI prints. */
-export function createLogger(level: string): Logger {
+export function createLogger(
+  level: string,
+  destination: pino.DestinationStream = pino.destination(2),
+): Logger {
   return pino(
     {
       level,
@@ -20,7 +42,8 @@ export function createLogger(level: string): Logger {
         ],
         censor: "[redacted]",
       },
+      serializers: { err: errSerializer, error: errSerializer },
     },
-    pino.destination(2),
+    destination,
   );
 }

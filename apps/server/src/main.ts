@@ -1,10 +1,9 @@
-import type { Server } from "node:net";
-import { serve } from "@hono/node-server";
 import { bootstrapDefaultKey } from "@odyssey/api";
 import { serveAdminSocket } from "./admin-socket";
 import { createApp } from "./app";
 import { describeDatabase, openDatabase } from "./database";
 import { ConfigError, loadConfig } from "./env";
+import { listen } from "./http";
 import { createLogger } from "./logger";
 
 async function start() {
@@ -23,9 +22,8 @@ async function start() {
 
   let accepting = true;
   const app = createApp({ database, config, logger, isAccepting: () => accepting });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    logger.info({ port: info.port, host: config.host, database: describeDatabase(config) }, "listening");
-  }) as Server;
+  const { server, port } = await listen(app.fetch, config, { port: config.port, host: config.host });
+  logger.info({ port, host: config.host, database: describeDatabase(config) }, "listening");
   const admin =
     database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;
 

@@ -7,6 +7,7 @@ import {
   runCli,
   runMain,
   startServer,
+  stopAllServers,
 } from "./support/processes";
 
 // The operator CLI and the server's start, as real subprocesses on a fresh database of the
@@ -65,7 +66,7 @@ describe("the server and the CLI together", () => {
     db = await freshDatabase();
   });
   afterAll(async () => {
-    await server?.stop();
+    await stopAllServers();
     await db.drop();
   });
 
@@ -162,6 +163,25 @@ describe("the server and the CLI together", () => {
   });
 });
 
+describe.runIf(testEngine() === "postgres")("two servers starting together on one empty database", () => {
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(async () => {
+    await stopAllServers();
+    await db.drop();
+  });
+
+  it("migrate once and print one default key between them", async () => {
+    const servers = await Promise.all([startServer(db.env), startServer(db.env)]);
+    const printed = servers.filter((server) => /ody_sk_/.test(server.stdout()));
+    expect(printed).toHaveLength(1);
+    expect(await db.count("organizations")).toBe(1);
+    expect(await db.count("api_keys")).toBe(1);
+  });
+});
+
 // These fail before any database is opened: one engine's run is enough.
 const onceForBothEngines = describe.runIf(testEngine() === "postgres");
 
@@ -175,6 +195,7 @@ onceForBothEngines("usage errors", () => {
     [["keys", "list"], "--org <org-slug> is required"],
     [["keys", "revoke"], "Unknown command: keys revoke"],
     [["keys", "create", "--org", "acme", "--bogus"], "Unknown option '--bogus'"],
+    [["keys", "create", "--org", "acme", "--name", "n".repeat(256)], "--name must be at most 255 characters"],
     [["frobnicate"], "Unknown command: frobnicate"],
     [[], "Usage: odyssey"],
   ])("%j exits 2 with the usage on stderr", async (args, message) => {

@@ -311,7 +311,7 @@ describe("POST /api/events", () => {
     };
     const post = doc.paths["/api/events"]?.post;
     expect(Object.keys(post?.responses ?? {}).sort()).toEqual(
-      ["200", "400", "401", "403", "404", "413", "415", "500", "503"].sort(),
+      ["200", "400", "401", "403", "404", "413", "415", "429", "500", "503"].sort(),
     );
     expect(Object.keys(post?.requestBody.content ?? {})).toEqual(["application/json", "text/plain"]);
   });

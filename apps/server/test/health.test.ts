@@ -2,9 +2,10 @@ import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { createApiKey } from "@odyssey/api";
 import { createDatabase, type DatabaseHandle } from "@odyssey/db";
-import { testEngine } from "@odyssey/db/testing";
+import { testEngine, testServerUrl } from "@odyssey/db/testing";
 import { createTRPCUntypedClient, httpLink } from "@trpc/client";
 import { sql } from "drizzle-orm";
+import postgres from "postgres";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
@@ -85,6 +86,47 @@ describe("with the database unreachable", () => {
       message: "The database is unavailable; retry shortly",
       data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 },
     });
+  });
+});
+
+describe.runIf(testEngine() === "postgres")("a Postgres outage on a running server", () => {
+  let server: TestServer;
+  let key: string;
+  const admin = () => postgres(testServerUrl(), { max: 1, onnotice: () => {} });
+  const databaseName = () => new URL(server.database.url ?? "").pathname.slice(1);
+  const status = async (path: string) => (await fetch(`${server.url}${path}`)).status;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    key = await server.key("outage");
+  });
+  afterAll(() => server.close());
+
+  it("makes the server not ready until the database is back, then ready again", async () => {
+    expect(await status("/readyz")).toBe(200);
+    const sql = admin();
+    try {
+      await sql.unsafe(`alter database ${databaseName()} allow_connections false`);
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${databaseName()}`;
+      expect(await status("/readyz")).toBe(503);
+      expect(await status("/healthz")).toBe(200);
+      const res = await server.call(key, "GET", "/api/journeys");
+      expect([res.status, await res.json()]).toEqual([
+        503,
+        { error: "The database is unavailable; retry shortly" },
+      ]);
+    } finally {
+      await sql.unsafe(`alter database ${databaseName()} allow_connections true`);
+      await sql.end();
+    }
+    // Bounded: the pool reconnects within a few short backoffs.
+    let ready = 0;
+    for (let attempt = 0; attempt < 50 && ready !== 200; attempt++) {
+      ready = await status("/readyz");
+      if (ready !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(ready).toBe(200);
+    expect((await server.call(key, "GET", "/api/journeys")).status).toBe(200);
   });
 });
 

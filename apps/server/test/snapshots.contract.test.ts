@@ -137,10 +137,10 @@ describe("snapshots", () => {
     };
     const path = doc.paths["/api/journeys/{slug}/snapshots"];
     expect(Object.keys(path?.post?.responses ?? {}).sort()).toEqual(
-      ["201", "400", "401", "403", "404", "413", "415", "500", "503"].sort(),
+      ["201", "400", "401", "403", "404", "413", "415", "429", "500", "503"].sort(),
     );
     expect(Object.keys(path?.get?.responses ?? {}).sort()).toEqual(
-      ["200", "400", "401", "403", "404", "500", "503"].sort(),
+      ["200", "400", "401", "403", "404", "429", "500", "503"].sort(),
     );
     const detail = JSON.stringify(doc.paths["/api/journeys/{slug}"]?.get?.responses["200"]);
     expect(detail).toContain("JourneyDetail");

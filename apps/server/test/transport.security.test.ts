@@ -108,8 +108,63 @@ describe("tRPC at /trpc", () => {
   });
 });
 
+describe("tRPC and REST say the same thing", () => {
+  const trpcMessage = async (procedure: string, input: unknown, type: "query" | "mutation") => {
+    const encoded = JSON.stringify({ json: input });
+    const error =
+      type === "query"
+        ? await trpc("GET", procedure, { query: `?input=${encodeURIComponent(encoded)}` })
+        : await trpc("POST", procedure, { body: encoded, contentType: json });
+    return [error.status, error.message];
+  };
+  const restMessage = async (method: string, path: string, body?: unknown) => {
+    const res = await server.call(key, method, path, body);
+    return [res.status, ((await res.json()) as { error: string }).error];
+  };
+
+  it.each([
+    [{ slug: "Not A Slug", displayName: "X" }],
+    [{ slug: "a" }],
+    [{ slug: "a", displayName: "x".repeat(256) }],
+    [{ slug: "a", displayName: "A", sourceSystem: "sap" }],
+    [{ slug: "a", displayName: "A", allowedOrigins: ["not a url"] }],
+    [{ slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 1.5 }] }],
+    [{ slug: "existing", displayName: "Again" }],
+  ])("on create with %j", async (body) => {
+    expect(await trpcMessage("journeys.create", body, "mutation")).toEqual(
+      await restMessage("POST", "/api/journeys/create", body),
+    );
+  });
+
+  it("on update, retrieve, delete and list", async () => {
+    expect(
+      await trpcMessage("journeys.update", { slug: "existing", environment: "dev" }, "mutation"),
+    ).toEqual(await restMessage("PUT", "/api/journeys/existing", { environment: "dev" }));
+    expect(await trpcMessage("journeys.update", { slug: "missing", displayName: "X" }, "mutation")).toEqual(
+      await restMessage("PUT", "/api/journeys/missing", { displayName: "X" }),
+    );
+    expect(await trpcMessage("journeys.get", { slug: "missing" }, "query")).toEqual(
+      await restMessage("GET", "/api/journeys/missing"),
+    );
+    expect(await trpcMessage("journeys.delete", { slug: "missing" }, "mutation")).toEqual(
+      await restMessage("DELETE", "/api/journeys/missing"),
+    );
+    expect(await trpcMessage("journeys.list", { limit: 1000 }, "query")).toEqual(
+      await restMessage("GET", "/api/journeys?limit=1000"),
+    );
+    expect(await trpcMessage("journeys.list", { cursor: "garbage" }, "query")).toEqual(
+      await restMessage("GET", "/api/journeys?cursor=garbage"),
+    );
+  });
+});
+
 // Inputs that once reached the database or a parser unchecked; each must be a 4xx.
 const hostileBodies: [string, unknown][] = [
+  ["a lone surrogate in displayName", { slug: "lone", displayName: "\u202e\udfff" }],
+  [
+    "a lone surrogate in a step name",
+    { slug: "lone", displayName: "N", steps: [{ stepKey: "a", index: 0, name: "a\ud800b" }] },
+  ],
   ["a NUL character in displayName", { slug: "nul", displayName: "a\u0000b" }],
   [
     "a NUL character in a step key",
@@ -140,6 +195,8 @@ const hostileBodies: [string, unknown][] = [
   ["a null body", null],
   ["a string body", "just text"],
 ];
+
+const forgedCursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 describe("no bad input gives a 500", () => {
   it.each(hostileBodies)("REST create with %s answers 400", async (_, body) => {
@@ -174,11 +231,24 @@ describe("no bad input gives a 500", () => {
     ["/api/journeys?limit=abc", 400],
     ["/api/journeys?limit=0", 400],
     ["/api/journeys?cursor=%00", 400],
+    [`/api/journeys?cursor=${forgedCursor({ createdAt: "99999-01-01", id: "journey_x" })}`, 400],
+    [
+      `/api/journeys?cursor=${forgedCursor({ createdAt: "2020-01-01T00:00:00.000Z", id: "journey_\u0000" })}`,
+      400,
+    ],
+    [`/api/journeys?cursor=${forgedCursor({ createdAt: "2020-13-45T00:00:00.000Z", id: "journey_x" })}`, 400],
     [`/api/journeys?cursor=${"a".repeat(600)}`, 400],
   ])("GET %s answers %i", async (path, status) => {
     const res = await server.call(key, "GET", path);
     expect(res.status).toBe(status);
     expect(Object.keys((await res.json()) as object)).toEqual(["error"]);
+  });
+
+  it("DELETE with an oversized body answers 413, as its OpenAPI entry says", async () => {
+    const res = await server.call(key, "DELETE", "/api/journeys/existing", "x".repeat(2_000_000));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: "Request body is larger than 1048576 bytes" });
+    expect((await server.call(key, "GET", "/api/journeys/existing")).status).toBe(200);
   });
 
   it("DELETE and PUT of a slug with a NUL character answer 400", async () => {

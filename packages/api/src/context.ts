@@ -11,6 +11,8 @@ export interface BaseContext {
   /** The `User-Agent` and `Sec-CH-UA-Mobile` headers, used to tell a device when events omit it. */
   userAgent?: string | undefined;
   uaMobile?: string | undefined;
+  /** The `Idempotency-Key` header: a retry with the same key replays the first answer. */
+  idempotencyKey?: string | undefined;
   /** Time of receipt, fixed once per request so every event in a batch shares it. */
   receivedAt?: Date;
   /** "Now" for analytics windows; absent means the wall clock. Tests set it. */

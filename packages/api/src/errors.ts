@@ -20,6 +20,7 @@ export type DomainErrorKind =
   | "NotFound"
   | "Conflict"
   | "PayloadTooLarge"
+  | "Unprocessable"
   | "Unavailable";
 
 export class ValidationError extends DomainError {
@@ -50,6 +51,12 @@ export class ConflictError extends DomainError {
 export class PayloadTooLargeError extends DomainError {
   constructor(message: string) {
     super("PayloadTooLarge", message);
+  }
+}
+/** Well-formed but not acceptable as sent, e.g. an idempotency key reused with another request. */
+export class UnprocessableError extends DomainError {
+  constructor(message: string) {
+    super("Unprocessable", message);
   }
 }
 /** The database could not be reached; the caller may retry. */

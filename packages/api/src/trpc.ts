@@ -4,14 +4,17 @@ import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import superjson from "superjson";
 import { ZodError } from "zod";
 import { keyFromAuthorization, verifyKey } from "./auth/keys";
-import type { Scope } from "./auth/scopes";
+import type { Scope, ScopeName } from "./auth/scopes";
 import type { BaseContext } from "./context";
 import { DomainError, type DomainErrorKind, ForbiddenError } from "./errors";
 import { formatValidationError, type Subject } from "./validation";
 
-/** What a procedure declares about itself; `scope` is read by the docs and the security tests. */
+/**
+ * What a procedure declares about itself; `scope` is read by the docs and the security tests.
+ * It is part of the router's type, which @odyssey/client publishes: keep it free of zod types.
+ */
 export interface ProcedureMeta {
-  scope?: Scope;
+  scope?: ScopeName;
 }
 
 const t = initTRPC
@@ -33,6 +36,7 @@ const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   NotFound: "NOT_FOUND",
   Conflict: "CONFLICT",
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
+  Unprocessable: "UNPROCESSABLE_CONTENT",
   Unavailable: "SERVICE_UNAVAILABLE",
 };
 

@@ -132,8 +132,8 @@ export function pgErrorCode(error: unknown): { code?: string; constraint?: strin
   return {};
 }
 
-// Node socket errors, postgres.js connection errors, SQLSTATE class 08 (connection exception)
-// and the server refusing work while it shuts down, starts or is full.
+// Node socket errors, postgres.js connection errors, SQLSTATE class 08 (connection exception),
+// the server refusing work while it shuts down, starts or is full, and the database being gone.
 const connectionErrorCodes = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -150,6 +150,7 @@ const connectionErrorCodes = new Set([
   "57P02",
   "57P03",
   "53300",
+  "3D000",
 ]);
 
 /** True when the error says the database could not be reached, rather than that a query failed. */
@@ -159,6 +160,13 @@ export function isConnectionError(error: unknown): boolean {
     const { code, message } = current as { code?: unknown; message?: unknown };
     if (typeof code === "string" && (connectionErrorCodes.has(code) || code.startsWith("08"))) return true;
     if (message === "PGlite is closed") return true;
+    // 55000 is a generic state error; at connect time it means the database refuses connections.
+    if (
+      code === "55000" &&
+      typeof message === "string" &&
+      message.includes("not currently accepting connections")
+    )
+      return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;

@@ -235,3 +235,26 @@ export const snapshots = pgTable(
     journeyFk("snapshots_journey_fk", t),
   ],
 );
+
+/**
+ * `Idempotency-Key` records: the first request with a key claims it (`in_flight`), and its
+ * answer is stored with the work it did (`done`), so a retry on any process replays it.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    /** SHA-256 of the operation and its input: a reuse with another request is refused. */
+    fingerprint: text("fingerprint").notNull(),
+    state: text("state", { enum: ["in_flight", "done"] }).notNull(),
+    /** Until when the claim of an `in_flight` request holds; past it, a crashed request's key is free again. */
+    leaseUntil: timestamp("lease_until", { withTimezone: true, precision: 3 }).notNull(),
+    /** The stored answer (superjson of the result, or the domain error). */
+    response: jsonb("response"),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.key] })],
+);

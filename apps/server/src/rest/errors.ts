@@ -15,20 +15,24 @@ const describe: Record<number, string> = {
   401: "No API key, a malformed Authorization header, an unknown key or a revoked key.",
   403: "The key lacks the scope this route needs.",
   404: "No such journey in the caller's organization.",
-  409: "The slug is taken in this organization.",
+  409: "The slug is taken in this organization, or a request with the same Idempotency-Key is still in progress.",
   413: "The body is larger than the limit.",
   415: "The body is not JSON.",
+  422: "The Idempotency-Key was already used with a different request.",
+  429: "Too many requests for this key; retry after the Retry-After delay.",
   500: "An unexpected error; details are logged, never sent.",
   503: "The database is unreachable; retry after the Retry-After delay.",
 };
 
-/** OpenAPI `responses` entries for the error statuses a route can answer. */
+/** OpenAPI `responses` entries for the error statuses a route can answer (429: every route is rate limited). */
 export function errorResponses(statuses: number[]) {
   return Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { description: describe[status] ?? "Error", content: { "application/json": { schema: ErrorBody } } },
-    ]),
+    [...new Set([...statuses, 429])]
+      .sort()
+      .map((status) => [
+        status,
+        { description: describe[status] ?? "Error", content: { "application/json": { schema: ErrorBody } } },
+      ]),
   );
 }
 
@@ -53,7 +57,10 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
   if (error instanceof TRPCError) {
     const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
     if (status < 500) return errorJson(c, status, error.message);
-    if (status === 503) return errorJson(c, 503, error.message, { "Retry-After": "1" });
+    if (status === 503) {
+      logger.warn({ err: error.cause ?? error, requestId: c.get("requestId") }, "database unavailable");
+      return errorJson(c, 503, error.message, { "Retry-After": "1" });
+    }
     error = error.cause ?? error;
   }
   if (error instanceof HTTPException && error.res) return error.getResponse();

@@ -18,6 +18,14 @@ const JourneyJson = wire(Journey).openapi("Journey");
 const JourneyDetailJson = wire(JourneyDetail).openapi("JourneyDetail");
 const JourneyListJson = wire(JourneyList).openapi("JourneyList");
 
+const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().optional().openapi({
+    description:
+      "Makes retries safe: a retry with the same key and body replays the first answer; the same key with another body is 422; while the first request runs, 409.",
+    example: "6f1c2d4e-create-grant",
+  }),
+});
+
 // Declared before `/{slug}`: Hono matches in declaration order.
 const create = createRoute({
   method: "post",
@@ -25,10 +33,13 @@ const create = createRoute({
   tags: ["Journeys"],
   summary: "Create a journey",
   security: bearerWithScopeOf("journeys.create"),
-  request: { body: jsonBody(CreateJourneyInput) },
+  request: { headers: IdempotencyHeader, body: jsonBody(CreateJourneyInput) },
   responses: {
-    201: json(JourneyJson, "The journey with its steps."),
-    ...errorResponses([400, 401, 403, 409, 413, 415, 500, 503]),
+    201: json(
+      JourneyJson,
+      "The journey with its steps (or, for a retried Idempotency-Key, the first answer again).",
+    ),
+    ...errorResponses([400, 401, 403, 409, 413, 415, 422, 500, 503]),
   },
 });
 
@@ -80,7 +91,7 @@ const remove = createRoute({
   request: { params: SlugParam },
   responses: {
     200: json(DeletedJourney, "The journey was deleted."),
-    ...errorResponses([400, 401, 403, 404, 500, 503]),
+    ...errorResponses([400, 401, 403, 404, 413, 500, 503]),
   },
 });
 

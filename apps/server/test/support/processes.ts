@@ -79,6 +79,13 @@ export interface RunningServer {
   stop(): Promise<number | null>;
 }
 
+const running = new Set<RunningServer>();
+
+/** Stops every server startServer() started that is still running (for afterAll). */
+export async function stopAllServers(): Promise<void> {
+  await Promise.all([...running].map((server) => server.stop()));
+}
+
 /** Starts `node apps/server/dist/main.js` on a port the OS picks; resolves once it listens. */
 export function startServer(env: Record<string, string>): Promise<RunningServer> {
   const child: ChildProcess = spawn(process.execPath, [mainPath], {
@@ -99,16 +106,19 @@ export function startServer(env: Record<string, string>): Promise<RunningServer>
       const line = stderr.split("\n").find((l) => l.includes('"msg":"listening"'));
       if (!line) return;
       const { port } = JSON.parse(line) as { port: number };
-      resolve({
+      const server: RunningServer = {
         url: `http://127.0.0.1:${port}`,
         stdout: () => stdout,
         async stop() {
           child.kill("SIGTERM");
           const code = await exited;
           clearTimeout(killer);
+          running.delete(server);
           return code;
         },
-      });
+      };
+      running.add(server);
+      resolve(server);
     });
     void exited.then((code) => {
       clearTimeout(killer);

@@ -1,9 +1,8 @@
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
 import { type App, createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
+import { listen } from "../../src/http";
 import { createLogger } from "../../src/logger";
 
 /** Test bodies are read loosely: the assertions are what check their shape. */
@@ -29,14 +28,18 @@ export interface TestServer {
 /** The real app over real HTTP on a free port, on a fresh database of the run's engine. */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
-  const config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? "silent" });
+  // Rate limits are off unless a test turns them on: test files drive many requests with one key.
+  const config = loadConfig({
+    RATE_LIMIT_CONTROL_PER_SECOND: "0",
+    RATE_LIMIT_INGEST_PER_SECOND: "0",
+    ...env,
+    LOG_LEVEL: env.LOG_LEVEL ?? "silent",
+  });
   let fixedNow: Date | undefined;
   const clock = () => fixedNow ?? new Date();
   const app = createApp({ database, config, logger: createLogger(config.logLevel), clock });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { server, port } = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" });
+  const url = `http://127.0.0.1:${port}`;
   return {
     url,
     database,

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { apiKeys, type Database, randomToken } from "@odyssey/db";
 import { eq } from "drizzle-orm";
 import type { ApiKeyIdentity } from "../context";
@@ -35,12 +35,16 @@ export interface VerifiedKey {
 }
 
 /**
- * Finds the key by the hash of what was presented. The lookup is by an index on the hash, so
- * no comparison of secrets happens in this process at all (and none that could leak timing).
+ * Finds the key by the hash of what was presented. The lookup is by an index on the hash: what
+ * the index compares is a SHA-256 digest, which a caller cannot steer byte by byte towards a
+ * stored one, so its timing reveals nothing usable. The row found is still checked against
+ * the digest in constant time, so no comparison here depends on where two values differ.
  */
 export async function verifyKey(db: Database, presented: string): Promise<VerifiedKey> {
+  const digest = hashKey(presented);
   const [row] = await db
     .select({
+      hash: apiKeys.hash,
       id: apiKeys.id,
       orgId: apiKeys.orgId,
       kind: apiKeys.kind,
@@ -48,9 +52,15 @@ export async function verifyKey(db: Database, presented: string): Promise<Verifi
       revokedAt: apiKeys.revokedAt,
     })
     .from(apiKeys)
-    .where(eq(apiKeys.hash, hashKey(presented)))
+    .where(eq(apiKeys.hash, digest))
     .limit(1);
-  if (!row) throw new UnauthorizedError("Invalid API key");
+  if (!row || !sameDigest(row.hash, digest)) throw new UnauthorizedError("Invalid API key");
   if (row.revokedAt) throw new UnauthorizedError("API key has been revoked");
   return { orgId: row.orgId, key: { id: row.id, kind: row.kind, scopes: row.scopes as Scope[] } };
+}
+
+function sameDigest(a: string, b: string): boolean {
+  const left = Buffer.from(a, "hex");
+  const right = Buffer.from(b, "hex");
+  return left.length === right.length && timingSafeEqual(left, right);
 }

@@ -167,13 +167,20 @@ const encodeCursor = (row: JourneyRow) =>
     JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor),
   ).toString("base64url");
 
+// Exactly what encodeCursor writes: anything else (a far-off year, a NUL in the id) would
+// otherwise reach Postgres and fail there.
+const cursorTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const cursorId = /^journey_[A-Za-z0-9]{1,64}$/;
+
 function decodeCursor(cursor: string): Cursor {
   try {
     const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<Cursor>;
     if (
       typeof value.createdAt === "string" &&
       typeof value.id === "string" &&
-      !Number.isNaN(Date.parse(value.createdAt))
+      cursorTimestamp.test(value.createdAt) &&
+      !Number.isNaN(Date.parse(value.createdAt)) &&
+      cursorId.test(value.id)
     )
       return { createdAt: value.createdAt, id: value.id };
   } catch {}

@@ -1,4 +1,5 @@
 import { loadJourneyAnalytics } from "../analytics/load";
+import { runIdempotent } from "../idempotency/run";
 import { snapshotsRouter } from "../snapshots/router";
 import { router, scopedProcedure } from "../trpc";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
@@ -20,7 +21,9 @@ export const journeysRouter = router({
   create: write
     .input(CreateJourneyInput)
     .output(Journey)
-    .mutation(({ ctx, input }) => createJourney({ ctx, input })),
+    .mutation(({ ctx, input }) =>
+      runIdempotent(ctx, "journeys.create", input, (db) => createJourney({ ctx: { ...ctx, db }, input })),
+    ),
   get: read
     .input(SlugRef)
     .output(JourneyDetail)

@@ -1,0 +1,285 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TokenBuckets } from "../src/guards/rate-limit";
+import { bodyOf, rawRequest, statusOf } from "./support/raw-http";
+import { startTestServer, type TestServer } from "./support/server";
+
+// Limits on what a client may send and how slowly, the headers every answer carries, and CORS.
+
+const ADMIN_ORIGIN = "https://admin.example.com";
+
+let server: TestServer;
+let key: string;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    ADMIN_ORIGIN,
+    MAX_BODY_BYTES: "4096",
+    MAX_HEADER_BYTES: "4096",
+    HEADERS_TIMEOUT_MS: "500",
+    CLIENT_REQUEST_TIMEOUT_MS: "1000",
+  });
+  key = await server.key("limits");
+});
+afterAll(() => server.close());
+
+const json = (body: unknown) => ({
+  method: "POST",
+  headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+  body: typeof body === "string" ? body : JSON.stringify(body),
+});
+
+describe("security headers", () => {
+  const expectSecurityHeaders = (res: Response) => {
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+    expect(res.headers.get("strict-transport-security")).toMatch(/max-age=\d+/);
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(res.headers.get("cross-origin-opener-policy")).toBe("same-origin");
+  };
+
+  it("are on every kind of answer: success, each error, unknown routes, tRPC, documents", async () => {
+    const answers = await Promise.all([
+      fetch(`${server.url}/healthz`),
+      fetch(`${server.url}/readyz`),
+      fetch(`${server.url}/api/openapi.json`),
+      fetch(`${server.url}/api/journeys/create`, json({ slug: "headers", displayName: "Headers" })),
+      fetch(`${server.url}/api/journeys/create`, json({ slug: "Not A Slug", displayName: "x" })),
+      fetch(`${server.url}/api/journeys`),
+      fetch(`${server.url}/api/journeys/nope`, { headers: { authorization: `Bearer ${key}` } }),
+      fetch(`${server.url}/api/journeys/create`, json("{not json")),
+      fetch(`${server.url}/api/journeys/create`, json({ displayName: "x".repeat(5000) })),
+      fetch(`${server.url}/api/journeys/create`, {
+        ...json("{}"),
+        headers: { "content-type": "text/plain" },
+      }),
+      fetch(`${server.url}/no/such/route`),
+      fetch(`${server.url}/trpc/journeys.list`, { headers: { authorization: `Bearer ${key}` } }),
+      fetch(`${server.url}/trpc/journeys.list`),
+      fetch(`${server.url}/trpc/no.such.procedure`),
+      fetch(`${server.url}/api/events`, json({ journey: "headers", events: "none" })),
+      fetch(`${server.url}/api/events`, json({ journey: "nope", events: [] })),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([
+      200, 200, 200, 201, 400, 401, 404, 400, 413, 415, 404, 200, 401, 404, 400, 404,
+    ]);
+    for (const res of answers) expectSecurityHeaders(res);
+  });
+});
+
+describe("CORS on the control plane", () => {
+  it("answers the admin UI's origin, preflight included", async () => {
+    const preflight = await fetch(`${server.url}/api/journeys/create`, {
+      method: "OPTIONS",
+      headers: {
+        origin: ADMIN_ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
+    });
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(ADMIN_ORIGIN);
+    const res = await fetch(`${server.url}/trpc/journeys.list`, {
+      headers: { origin: ADMIN_ORIGIN, authorization: `Bearer ${key}` },
+    });
+    expect(res.headers.get("access-control-allow-origin")).toBe(ADMIN_ORIGIN);
+  });
+
+  it("gives any other origin nothing a browser would accept", async () => {
+    for (const origin of [
+      "https://evil.example.com",
+      "null",
+      `${ADMIN_ORIGIN}.evil.com`,
+      "http://admin.example.com",
+    ]) {
+      const preflight = await fetch(`${server.url}/api/journeys/create`, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST" },
+      });
+      expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+      for (const path of ["/api/journeys", "/trpc/journeys.list"]) {
+        const res = await fetch(`${server.url}${path}`, {
+          headers: { origin, authorization: `Bearer ${key}` },
+        });
+        expect(res.headers.get("access-control-allow-origin")).toBeNull();
+        expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+      }
+    }
+  });
+});
+
+describe("request limits", () => {
+  it("answers 413 {error} to a body over the limit, with or without Content-Length", async () => {
+    const big = JSON.stringify({
+      slug: "big",
+      displayName: "x",
+      steps: Array(200).fill({ stepKey: "k", index: 1 }),
+    });
+    const declared = await fetch(`${server.url}/api/journeys/create`, json(big));
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toEqual({ error: expect.stringMatching(/larger than 4096 bytes/) });
+    const streamed = await fetch(`${server.url}/api/journeys/create`, {
+      ...json(undefined),
+      body: new Blob([big]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+  });
+
+  it("answers 431 to a request head over the limit", async () => {
+    const res = await fetch(`${server.url}/api/journeys`, { headers: { "x-padding": "p".repeat(8000) } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(await res.json()).toEqual({ error: "Request headers are too large" });
+  });
+
+  it("disconnects a client that sends its headers too slowly", async () => {
+    const { response, closedByServer } = await rawRequest(
+      server.url,
+      ["GET /api/journeys HTTP/1.1\r\n", "Host: x\r\n", "X-Slow: 1\r\n", "X-Slow: 2\r\n", "X-Slow: 3\r\n"],
+      { pauseMs: 400, waitMs: 8000 },
+    );
+    expect(closedByServer).toBe(true);
+    expect([undefined, 408]).toContain(statusOf(response));
+  });
+
+  it("disconnects a client that sends its body too slowly", async () => {
+    const head = `POST /api/journeys/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n`;
+    const { response, closedByServer } = await rawRequest(server.url, [head, '{"slug":', '"slow",'], {
+      pauseMs: 800,
+      waitMs: 8000,
+    });
+    expect(closedByServer).toBe(true);
+    expect([undefined, 408]).toContain(statusOf(response));
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
+  /** The message of an error answer: REST's {"error": text} or tRPC's envelope. */
+  const messageOf = (body: { error?: unknown }) =>
+    typeof body.error === "string"
+      ? body.error
+      : (body.error as { json?: { message?: string } })?.json?.message;
+
+  it.each([
+    ["nesting past the depth limit", `{"slug":"deep","displayName":"x","steps":${nested(100)}}`, /nesting/],
+    [
+      "a string past the length limit",
+      JSON.stringify({ slug: "long", displayName: "é".repeat(17_000) }),
+      null,
+    ],
+    ["a NUL character", '{"slug":"nul","displayName":"a\\u0000b"}', /NUL/],
+  ])(
+    "answers 400 to JSON with %s, on REST and tRPC, in each one's error shape",
+    async (_name, body, message) => {
+      for (const path of ["/api/journeys/create", "/trpc/journeys.create"]) {
+        const res = await fetch(
+          `${server.url}${path}`,
+          json(path.startsWith("/trpc") ? `{"json":${body}}` : body),
+        );
+        const answer = (await res.json()) as { error?: unknown };
+        if (message === null) {
+          // Long strings are cut off by the body limit or the string limit, whichever comes first.
+          expect([400, 413]).toContain(res.status);
+        } else {
+          expect(res.status).toBe(400);
+          expect(messageOf(answer)).toMatch(message);
+        }
+        if (path.startsWith("/api")) expect(answer).toEqual({ error: expect.any(String) });
+        else expect(messageOf(answer)).toEqual(expect.any(String));
+      }
+    },
+  );
+
+  it("answers 400 {error} to a body that is not valid UTF-8", async () => {
+    const body = Buffer.concat([
+      Buffer.from('{"slug":"utf","displayName":"'),
+      Buffer.from([0xc3, 0x28, 0xff]),
+      Buffer.from('"}'),
+    ]);
+    const head = `POST /api/journeys/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    const { response } = await rawRequest(server.url, [head, body]);
+    expect(statusOf(response)).toBe(400);
+    expect(bodyOf(response)).toEqual({ error: "The request body is not valid UTF-8" });
+  });
+
+  it("answers 400 to NUL characters in the path, not a database error", async () => {
+    const res = await fetch(`${server.url}/api/journeys/a%00b`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: expect.stringMatching(/NUL/) });
+  });
+
+  it("treats __proto__ and constructor keys as plain data that changes nothing", async () => {
+    const body =
+      '{"slug":"proto","displayName":"Proto","__proto__":{"isAdmin":true,"orgId":"org_other"},' +
+      '"constructor":{"prototype":{"polluted":true}},"steps":[{"stepKey":"a","index":0,"__proto__":{"index":7}}]}';
+    const created = await fetch(`${server.url}/api/journeys/create`, json(body));
+    expect(created.status).toBe(201);
+    const journey = (await created.json()) as Record<string, unknown> & { steps: { index: number }[] };
+    expect(journey).not.toHaveProperty("isAdmin");
+    expect(journey.orgId).not.toBe("org_other");
+    expect(journey.steps.map((s) => s.index)).toEqual([0]);
+    const update = await fetch(`${server.url}/api/journeys/proto`, {
+      ...json('{"__proto__":{"displayName":"Hacked"},"constructor":{"name":"x"}}'),
+      method: "PUT",
+    });
+    expect(update.status).toBe(200);
+    expect(((await update.json()) as { displayName: string }).displayName).toBe("Proto");
+    const trpc = await fetch(
+      `${server.url}/trpc/journeys.create`,
+      json('{"json":{"slug":"proto2","displayName":"P","__proto__":{"x":1}}}'),
+    );
+    expect(trpc.status).toBe(200);
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty("x");
+  });
+});
+
+describe("rate limits", () => {
+  it("refill a token bucket at the configured rate, up to the burst", () => {
+    let now = 0;
+    const buckets = new TokenBuckets({ perSecond: 2, burst: 3 }, () => now);
+    expect([1, 2, 3, 4].map(() => buckets.take("a").allowed)).toEqual([true, true, true, false]);
+    expect(buckets.take("b").allowed).toBe(true);
+    expect(buckets.take("a").retryAfterSeconds).toBe(1);
+    now += 500;
+    expect(buckets.take("a").allowed).toBe(true);
+    expect(buckets.take("a").allowed).toBe(false);
+    now += 60_000;
+    expect([1, 2, 3, 4].map(() => buckets.take("a").allowed)).toEqual([true, true, true, false]);
+  });
+
+  it("answer 429 {error} with Retry-After and RateLimit-* per key, control plane and ingestion apart", async () => {
+    const limited = await startTestServer({
+      RATE_LIMIT_CONTROL_PER_SECOND: "0.1",
+      RATE_LIMIT_CONTROL_BURST: "3",
+      RATE_LIMIT_INGEST_PER_SECOND: "0.1",
+      RATE_LIMIT_INGEST_BURST: "5",
+    });
+    try {
+      const [first, second] = [await limited.key("rl-a"), await limited.key("rl-b")];
+      const control = [];
+      for (let i = 0; i < 4; i++) control.push(await limited.call(first, "GET", "/api/journeys"));
+      expect(control.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+      expect(control.map((r) => r.headers.get("ratelimit-remaining"))).toEqual(["2", "1", "0", "0"]);
+      const refused = control[3] as Response;
+      expect(await refused.json()).toEqual({ error: expect.stringMatching(/^Rate limit exceeded/) });
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(refused.headers.get("ratelimit-limit")).toBe("3");
+      expect(refused.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(refused.headers.get("ratelimit-policy")).toMatch(/^3;w=\d+/);
+      expect(Number(refused.headers.get("ratelimit-reset"))).toBeGreaterThan(0);
+      // tRPC shares the control plane's bucket; another key has its own; ingestion has its own.
+      expect((await limited.call(first, "GET", "/trpc/journeys.list")).status).toBe(429);
+      expect((await limited.call(second, "GET", "/api/journeys")).status).toBe(200);
+      const ingest = [];
+      for (let i = 0; i < 6; i++) ingest.push((await limited.call(first, "POST", "/api/events", {})).status);
+      expect(ingest.slice(0, 5)).not.toContain(429);
+      expect(ingest[5]).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -1,0 +1,171 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { queryRows } from "@odyssey/db";
+import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/testing";
+import { sql } from "drizzle-orm";
+import { afterEach, describe, expect, it } from "vitest";
+import { type ServerProcess, startServerProcess } from "./support/built-server";
+import { StatusTally, writeFigures } from "./support/figures";
+import { bodyOf, rawRequest, statusOf } from "./support/raw-http";
+
+// SIGTERM on the built server under load, on the run's engine (a Postgres database of its own,
+// or the embedded database in a folder of its own).
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startOnOwnDatabase(
+  env: Record<string, string> = {},
+): Promise<{ server: ServerProcess; database?: TestDatabase }> {
+  if (testEngine() === "postgres") {
+    const database = await createTestDatabase({ maxConnections: 1 });
+    cleanups.push(() => database.close());
+    const server = await startServerProcess({ DATABASE_URL: database.url ?? "", ...env });
+    cleanups.push(() => server.kill("SIGKILL"));
+    return { server, database };
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), "odyssey-shutdown-"));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const server = await startServerProcess({ ODYSSEY_DATA_DIR: dataDir, ...env });
+  cleanups.push(() => server.kill("SIGKILL"));
+  return { server };
+}
+
+/** One GET on a connection of its own: its status, or how it failed when no answer came. */
+function getOnce(url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/healthz`, { agent: false }, (res) => {
+      let body = "";
+      res.on("data", (d) => {
+        body += d;
+      });
+      res.on("end", () =>
+        resolve(body === '{"status":"ok"}' ? (res.statusCode ?? 0) : `truncated ${res.statusCode}`),
+      );
+      res.on("error", () => resolve(`broken ${res.statusCode}`));
+    });
+    req.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
+    req.end();
+  });
+}
+
+const uploadHead = (key: string, length: number) =>
+  `POST /api/journeys/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+
+describe("graceful shutdown of the built server", () => {
+  it("on SIGTERM: readiness fails, new connections are refused, requests in flight finish, the pool closes, exit 0 within 10 s", async () => {
+    const { server, database } = await startOnOwnDatabase();
+    const key = server.firstKey ?? "";
+    expect(key).toMatch(/^ody_sk_/);
+
+    // Requests in flight at the signal: their bodies are half sent, so they cannot finish before it.
+    const bodies = Array.from({ length: 4 }, (_, i) =>
+      JSON.stringify({
+        slug: `in-flight-${i}`,
+        displayName: `In flight ${i}`,
+        steps: [{ stepKey: "a", index: 0 }],
+      }),
+    );
+    const halves = bodies.map((b) => b.slice(0, 20));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const uploads = bodies.map((body, i) =>
+      rawRequest(
+        server.url,
+        [uploadHead(key, Buffer.byteLength(body)), halves[i] ?? "", released.then(() => body.slice(20))],
+        {
+          waitMs: 15_000,
+        },
+      ),
+    );
+    // A readiness probe in flight too: its head is not complete yet.
+    const probe = rawRequest(
+      server.url,
+      ["GET /readyz HTTP/1.1\r\nHost: x\r\n", released.then(() => "\r\n")],
+      {
+        waitMs: 15_000,
+      },
+    );
+
+    // Load on fresh connections, before and after the signal.
+    const load = new StatusTally();
+    let loading = true;
+    const loaders = Array.from({ length: 3 }, async () => {
+      for (let n = 0; loading && n < 2000; n++) load.add(await getOnce(server.url));
+    });
+
+    await new Promise((r) => setTimeout(r, 300));
+    const activeBefore = database ? await backends(database) : undefined;
+    const signalledAt = performance.now();
+    server.kill("SIGTERM");
+    await server.waitForLog(/"msg":"shutting down"/);
+    const refused = await getOnce(server.url);
+    release();
+    const [answers, readiness] = await Promise.all([Promise.all(uploads), probe]);
+    const exit = await server.exited;
+    const exitMs = performance.now() - signalledAt;
+    loading = false;
+    await Promise.all(loaders);
+
+    expect(refused).toBe("ECONNREFUSED");
+    expect(statusOf(readiness.response)).toBe(503);
+    expect(bodyOf(readiness.response)).toEqual({ ready: false });
+    for (const [i, answer] of answers.entries()) {
+      expect(statusOf(answer.response)).toBe(201);
+      expect(bodyOf(answer.response)).toMatchObject({ slug: `in-flight-${i}`, steps: [{ stepKey: "a" }] });
+    }
+    // Load requests either got their full answer or were never let in.
+    expect(
+      Object.keys(load.counts).filter((k) => !["200", "ECONNREFUSED", "ECONNRESET"].includes(k)),
+    ).toEqual([]);
+    expect(load.counts["200"]).toBeGreaterThan(0);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(exitMs).toBeLessThan(10_000);
+    expect(server.logs()).toMatch(/"msg":"stopped"/);
+    if (database) {
+      expect(activeBefore).toBeGreaterThan(0);
+      expect(await backends(database)).toBe(0);
+      const stored = await queryRows<{ n: number }>(
+        database.db,
+        sql`select count(*)::int as n from journeys where slug like 'in-flight-%'`,
+      );
+      expect(stored[0]?.n).toBe(bodies.length);
+    }
+    writeFigures("shutdown", {
+      requestsInFlightAtSignal: bodies.length + 1,
+      loadRequests: load.total,
+      loadAnswers: load.counts,
+      exitCode: exit.code,
+      exitMs: Math.round(exitMs),
+    });
+  });
+
+  it("exits at once, with a failure code, on a second signal while requests still run", async () => {
+    const { server } = await startOnOwnDatabase({ SHUTDOWN_TIMEOUT_MS: "30000" });
+    // A request that will not finish: its body never comes.
+    const stuck = rawRequest(server.url, [uploadHead(server.firstKey ?? "", 100), "{"], { waitMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    server.kill("SIGTERM");
+    await server.waitForLog(/"msg":"shutting down"/);
+    server.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 1, signal: null });
+    expect(server.logs()).toMatch(/second signal/);
+    expect((await stuck).closedByServer).toBe(true);
+  });
+});
+
+/** Connections the server process holds to its database. */
+async function backends(database: TestDatabase): Promise<number> {
+  const name = new URL(database.url ?? "").pathname.slice(1);
+  const rows = await queryRows<{ n: number }>(
+    database.db,
+    sql`select count(*)::int as n from pg_stat_activity where datname = ${name} and application_name = 'odyssey' and pid <> pg_backend_pid()`,
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,117 @@
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readdirSync, rmdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// The built server (apps/server/dist/main.js) as a child process, for tests of what only a
+// whole process shows: signals, exit codes, several processes on one database.
+
+const serverDir = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const repoDir = join(serverDir, "../..");
+const entry = join(serverDir, "dist/main.js");
+const sources = [
+  join(serverDir, "src"),
+  join(repoDir, "packages/api/src"),
+  join(repoDir, "packages/db/src"),
+  join(repoDir, "packages/db/drizzle"),
+];
+
+function newestChange(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newestChange(join(path, name))));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Builds the server unless dist is newer than every source; a lock keeps parallel test files from building at once. */
+export async function buildServer(): Promise<string> {
+  const lock = join(serverDir, ".build-lock");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (attempt > 600) throw new Error(`could not take ${lock}`);
+      // A lock left by a test run that was killed mid-build.
+      if (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now() < Date.now() - 60_000)
+        rmdirSync(lock);
+      await sleep(100);
+    }
+  }
+  try {
+    const built = (() => {
+      try {
+        return statSync(entry).mtimeMs;
+      } catch {
+        return 0;
+      }
+    })();
+    if (built < Math.max(...sources.map(newestChange)))
+      execFileSync(join(serverDir, "node_modules/.bin/tsup"), { cwd: serverDir, stdio: "pipe" });
+  } finally {
+    rmdirSync(lock);
+  }
+  return entry;
+}
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  /** The key the server printed when it created the first organization, if it did. */
+  firstKey: string | undefined;
+  /** Everything the process wrote to stderr (its logs) so far. */
+  logs(): string;
+  /** Resolves once a log line matches. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const main = await buildServer();
+  const child = spawn(process.execPath, [main], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      LOG_LEVEL: "info",
+      RATE_LIMIT_CONTROL_PER_SECOND: "0",
+      RATE_LIMIT_INGEST_PER_SECOND: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d.toString();
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const waitForLog = async (pattern: RegExp, timeoutMs = 30_000) => {
+    const until = Date.now() + timeoutMs;
+    while (!pattern.test(stderr)) {
+      if (child.exitCode !== null || Date.now() > until)
+        throw new Error(`no log line matching ${pattern}; stderr:\n${stderr}\nstdout:\n${stdout}`);
+      await sleep(20);
+    }
+  };
+  await waitForLog(/"msg":"listening"/);
+  const port = /"port":(\d+)/.exec(stderr)?.[1];
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? 0,
+    firstKey: /(ody_sk_[A-Za-z0-9_]+)/.exec(stdout)?.[1],
+    logs: () => stderr,
+    waitForLog,
+    exited,
+    kill: (signal = "SIGTERM") => {
+      child.kill(signal);
+    },
+  };
+}
