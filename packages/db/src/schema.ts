@@ -8,6 +8,7 @@ import {
   jsonb,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   unique,
@@ -164,6 +165,8 @@ export const eventSessions = pgTable(
     deviceAt: instant("device_at"),
     deviceEventId: text("device_event_id"),
     furthestStepIndex: integer("furthest_step_index"),
+    /** Indexes of the steps the session viewed (known steps only), sorted: the funnel's "reached". */
+    viewedStepIndexes: integer("viewed_step_indexes").array().notNull().default(sql`'{}'::integer[]`),
     firstSuccessAt: instant("first_success_at"),
   },
   (t) => [
@@ -173,24 +176,12 @@ export const eventSessions = pgTable(
   ],
 );
 
-/** Which steps each session viewed (known steps only): the funnel's "reached". */
-export const eventSessionSteps = pgTable(
-  "event_session_steps",
-  {
-    orgId: text("org_id").notNull(),
-    journeyId: text("journey_id").notNull(),
-    sessionId: text("session_id").notNull(),
-    stepIndex: integer("step_index").notNull(),
-  },
-  (t) => [
-    primaryKey({ columns: [t.orgId, t.journeyId, t.sessionId, t.stepIndex] }),
-    foreignKey({
-      name: "event_session_steps_session_fk",
-      columns: [t.orgId, t.journeyId, t.sessionId],
-      foreignColumns: [eventSessions.orgId, eventSessions.journeyId, eventSessions.sessionId],
-    }).onDelete("cascade"),
-  ],
-);
+/**
+ * Every batch of live traffic updates the current hour's rows and the step keys' rows; one row
+ * each would make concurrent batches queue on its lock until commit. Each batch writes one of
+ * `SUMMARY_SHARDS` rows instead, and readers add (or take the latest of) the shards.
+ */
+export const SUMMARY_SHARDS = 8;
 
 /** Events per UTC hour and type. */
 export const eventHours = pgTable(
@@ -200,10 +191,11 @@ export const eventHours = pgTable(
     journeyId: text("journey_id").notNull(),
     hour: instant("hour").notNull(),
     type: text("type").notNull(),
+    shard: smallint("shard").notNull().default(0),
     count: integer("count").notNull(),
   },
   (t) => [
-    primaryKey({ columns: [t.orgId, t.journeyId, t.hour, t.type] }),
+    primaryKey({ columns: [t.orgId, t.journeyId, t.hour, t.type, t.shard] }),
     journeyFk("event_hours_journey_fk", t),
   ],
 );
@@ -215,11 +207,12 @@ export const eventStepKeys = pgTable(
     orgId: text("org_id").notNull(),
     journeyId: text("journey_id").notNull(),
     stepKey: text("step_key").notNull(),
+    shard: smallint("shard").notNull().default(0),
     lastSeenAt: instant("last_seen_at").notNull(),
     eventCount: integer("event_count").notNull(),
   },
   (t) => [
-    primaryKey({ columns: [t.orgId, t.journeyId, t.stepKey] }),
+    primaryKey({ columns: [t.orgId, t.journeyId, t.stepKey, t.shard] }),
     journeyFk("event_step_keys_journey_fk", t),
   ],
 );

@@ -1,4 +1,4 @@
-import { eventIds, events, pgErrorCode, type Queryable, queryRows } from "@odyssey/db";
+import { eventIds, events, pgErrorCode, type Queryable, queryRows, SUMMARY_SHARDS } from "@odyssey/db";
 import { and, eq, sql } from "drizzle-orm";
 import type { EventType } from "../analytics/schema";
 import { journeyNotFound } from "../errors";
@@ -48,6 +48,8 @@ export async function storeEvents(
     field: e.field,
     device: e.device,
   }));
+  // Live traffic's hot summary rows (this hour, the step keys) are spread over shards.
+  const shard = sql`${Math.floor(Math.random() * SUMMARY_SHARDS)}::smallint`;
   const org = sql`${orgId}::text`;
   const journey = sql`${journeyId}::text`;
   const [result] = await queryRows<{ stored: number }>(
@@ -72,7 +74,8 @@ export async function storeEvents(
       returning 1
     ), sessions as (
       insert into event_sessions as s (org_id, journey_id, session_id, first_start_at, first_event_at,
-        last_event_at, device, device_at, device_event_id, furthest_step_index, first_success_at)
+        last_event_at, device, device_at, device_event_id, furthest_step_index, viewed_step_indexes,
+        first_success_at)
       select ${org}, ${journey}, session_id,
         min(occurred_at) filter (where type = 'session_start'),
         min(occurred_at),
@@ -81,6 +84,8 @@ export async function storeEvents(
         min(occurred_at) filter (where device is not null),
         (array_agg(id order by occurred_at, id collate "C") filter (where device is not null))[1],
         max(step_index) filter (where type = 'step_view'),
+        coalesce(array_agg(distinct step_index order by step_index)
+          filter (where type = 'step_view' and step_index is not null), '{}'),
         min(occurred_at) filter (where type = 'submit_success')
       from new_events
       group by session_id
@@ -90,35 +95,29 @@ export async function storeEvents(
         first_event_at = least(s.first_event_at, excluded.first_event_at),
         last_event_at = greatest(s.last_event_at, excluded.last_event_at),
         furthest_step_index = greatest(s.furthest_step_index, excluded.furthest_step_index),
+        viewed_step_indexes = array(
+          select distinct x from unnest(s.viewed_step_indexes || excluded.viewed_step_indexes) as x order by x),
         first_success_at = least(s.first_success_at, excluded.first_success_at),
         device = case when ${newDeviceWins} then excluded.device else s.device end,
         device_at = case when ${newDeviceWins} then excluded.device_at else s.device_at end,
         device_event_id = case when ${newDeviceWins} then excluded.device_event_id else s.device_event_id end
       returning 1
-    ), viewed as (
-      insert into event_session_steps (org_id, journey_id, session_id, step_index)
-      select distinct ${org}, ${journey}, session_id, step_index
-      from new_events
-      where type = 'step_view' and step_index is not null
-      order by 3, 4
-      on conflict do nothing
-      returning 1
     ), hours as (
-      insert into event_hours as h (org_id, journey_id, hour, type, count)
-      select ${org}, ${journey}, hour, type, count(*)
+      insert into event_hours as h (org_id, journey_id, hour, type, shard, count)
+      select ${org}, ${journey}, hour, type, ${shard}, count(*)
       from new_events
       group by hour, type
       order by hour, type
-      on conflict (org_id, journey_id, hour, type) do update set count = h.count + excluded.count
+      on conflict (org_id, journey_id, hour, type, shard) do update set count = h.count + excluded.count
       returning 1
     ), step_keys as (
-      insert into event_step_keys as k (org_id, journey_id, step_key, last_seen_at, event_count)
-      select ${org}, ${journey}, step_key, max(occurred_at), count(*)
+      insert into event_step_keys as k (org_id, journey_id, step_key, shard, last_seen_at, event_count)
+      select ${org}, ${journey}, step_key, ${shard}, max(occurred_at), count(*)
       from new_events
       where step_key is not null
       group by step_key
       order by step_key
-      on conflict (org_id, journey_id, step_key) do update set
+      on conflict (org_id, journey_id, step_key, shard) do update set
         last_seen_at = greatest(k.last_seen_at, excluded.last_seen_at),
         event_count = k.event_count + excluded.event_count
       returning 1
