@@ -33,11 +33,10 @@ export type Snapshot = RouterOutputs["journeys"]["snapshots"]["create"];
 export type EventType = keyof JourneyDetail["eventCountsLast24h"];
 /** Counts of events by type, every type present. */
 export type EventCounts = JourneyDetail["eventCountsLast24h"];
-/**
- * A batch of events for `events.ingest`. The server checks each event on its own (one bad
- * event does not sink the batch), so `events` is typed `unknown[]`; see the README for their fields.
- */
+/** A batch of events for `events.ingest`; the server checks each event on its own, so one bad event does not sink the batch. */
 export type IngestEventsInput = RouterInputs["events"]["ingest"];
+/** One event as a form sends it. */
+export type TrackedEvent = IngestEventsInput["events"][number];
 /** What `events.ingest` answers once the batch is committed. */
 export type IngestEventsResult = RouterOutputs["events"]["ingest"];
 /** An event of the batch the server refused, by its index, with the reason. */

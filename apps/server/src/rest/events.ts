@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { IngestInput, IngestResult, MAX_BATCH_BYTES } from "@odyssey/api";
+import { EventInput, IngestInput, IngestResult, MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { RestEnv } from "./context";
@@ -40,6 +40,11 @@ export const eventsCors: MiddlewareHandler<RestEnv> = async (c, next) => {
   if (origin && c.res.status === 200) c.header("Access-Control-Allow-Origin", origin);
 };
 
+/** The batch as documented: each event's fields, which the operation checks one event at a time. */
+const IngestBody = IngestInput.extend({ events: EventInput.array().max(MAX_EVENTS_PER_BATCH) }).openapi(
+  "EventBatch",
+);
+
 /** POST /api/events: thin; the body is read here because beacons send it as text/plain. */
 export function eventRoutes(app: OpenAPIHono<RestEnv>) {
   app.openAPIRegistry.registerPath({
@@ -57,7 +62,7 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
     request: {
       body: {
         required: true,
-        content: { "application/json": { schema: IngestInput }, "text/plain": { schema: IngestInput } },
+        content: { "application/json": { schema: IngestBody }, "text/plain": { schema: IngestBody } },
       },
     },
     responses: {
