@@ -1,59 +1,13 @@
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, rmdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 // The built server (apps/server/dist/main.js) as a child process, for tests of what only a
 // whole process shows: signals, exit codes, several processes on one database.
 
-const serverDir = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const repoDir = join(serverDir, "../..");
-const entry = join(serverDir, "dist/main.js");
-const sources = [
-  join(serverDir, "src"),
-  join(repoDir, "packages/api/src"),
-  join(repoDir, "packages/db/src"),
-  join(repoDir, "packages/db/drizzle"),
-];
-
-function newestChange(path: string): number {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newestChange(join(path, name))));
-}
+/** Built once per run by the global setup (`build-server.ts`). */
+const entry = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Builds the server unless dist is newer than every source; a lock keeps parallel test files from building at once. */
-export async function buildServer(): Promise<string> {
-  const lock = join(serverDir, ".build-lock");
-  for (let attempt = 0; ; attempt++) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (attempt > 600) throw new Error(`could not take ${lock}`);
-      // A lock left by a test run that was killed mid-build.
-      if (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now() < Date.now() - 60_000)
-        rmdirSync(lock);
-      await sleep(100);
-    }
-  }
-  try {
-    const built = (() => {
-      try {
-        return statSync(entry).mtimeMs;
-      } catch {
-        return 0;
-      }
-    })();
-    if (built < Math.max(...sources.map(newestChange)))
-      execFileSync(join(serverDir, "node_modules/.bin/tsup"), { cwd: serverDir, stdio: "pipe" });
-  } finally {
-    rmdirSync(lock);
-  }
-  return entry;
-}
 
 export interface ServerProcess {
   url: string;
@@ -69,8 +23,7 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const main = await buildServer();
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [entry], {
     env: {
       PATH: process.env.PATH ?? "",
       HOST: "127.0.0.1",
