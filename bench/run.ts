@@ -17,13 +17,15 @@ const usage = `Usage: pnpm bench [--quick] [--profile] [--only <id,id>]
 
   --quick     small seeds and short runs (under a minute), for CI smoke; writes JSON only
   --profile   run the server under node --cpu-prof; profiles go to the results folder
-  --only      run only these scenario ids (healthz, rest-get, trpc-get, rest-create, rest-put, …)`;
+  --only      run only these scenario ids (healthz, rest-get, trpc-get, rest-create, rest-put, …)
+  --duration  seconds per measured run (default 10, quick 1)`;
 
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
     only: { type: "string" },
+    duration: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -34,8 +36,10 @@ if (values.help) {
 
 const quick = values.quick;
 const settings = quick
-  ? { timing: { connections: 50, duration: 1, warmup: 0.5 }, repeats: 1, updateJourneys: 50, coldStarts: 1 }
+  ? { timing: { connections: 50, duration: 1, warmup: 0 }, repeats: 1, updateJourneys: 50, coldStarts: 1 }
   : { timing: { connections: 50, duration: 10, warmup: 3 }, repeats: 2, updateJourneys: 1000, coldStarts: 3 };
+
+if (values.duration) settings.timing.duration = Number(values.duration);
 
 const MiB = 2 ** 20;
 const memoryLimitMiB = 200;
@@ -74,36 +78,43 @@ function build() {
 const best = (results: LoadResult[]) =>
   results.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
 
-async function measure(scenario: Scenario, serverUrl: string, baselineUrl: string, replays: LoadSpec[]) {
+interface Target {
+  url: string;
+  pid: number;
+}
+
+async function measure(scenario: Scenario, server: Target, baseline: Target, replays: LoadSpec[]) {
   const samples = { server: [] as LoadResult[], baseline: [] as LoadResult[] };
   for (let rep = 0; rep < settings.repeats; rep++) {
     // Alternating sides, so drift in the machine's load falls on both.
-    const serverSpec = scenario.server(serverUrl, `s${rep}x${runId}`);
+    const serverSpec = scenario.server(server.url, `s${rep}x${runId}`);
     replays.push(serverSpec);
-    samples.server.push(await runLoad(serverSpec));
-    samples.baseline.push(await runLoad(scenario.baseline(baselineUrl, `b${rep}x${runId}`)));
+    samples.server.push(await runLoad(serverSpec, server.pid));
+    samples.baseline.push(await runLoad(scenario.baseline(baseline.url, `b${rep}x${runId}`), baseline.pid));
   }
-  const server = best(samples.server);
-  const baseline = best(samples.baseline);
-  const ratio = server.requestsPerSecond / baseline.requestsPerSecond;
+  const serverBest = best(samples.server);
+  const baselineBest = best(samples.baseline);
+  const ratio = serverBest.requestsPerSecond / baselineBest.requestsPerSecond;
   const met =
     ratio >= scenario.target.minRatio &&
-    (scenario.target.maxP99Ms === undefined || server.p99 < scenario.target.maxP99Ms) &&
-    server.failed === 0;
+    (scenario.target.maxP99Ms === undefined || serverBest.p99 < scenario.target.maxP99Ms) &&
+    serverBest.failed === 0;
   const result: ScenarioResult = {
     id: scenario.id,
     title: scenario.title,
     baselineTitle: scenario.baselineTitle,
     unit: scenario.rowsPerRequest > 1 ? "rows/s" : "req/s",
-    server,
-    baseline,
+    server: serverBest,
+    baseline: baselineBest,
     samples,
     ratio,
     target: scenario.target,
     met,
   };
+  const s = serverBest;
+  const b = baselineBest;
   log(
-    `  ${scenario.id}: server ${Math.round(server.requestsPerSecond)} req/s p99 ${server.p99} ms, baseline ${Math.round(baseline.requestsPerSecond)} req/s → ${Math.round(ratio * 100)}%${server.failed ? ` (${server.failed} failed: ${JSON.stringify(server.failures)})` : ""}`,
+    `  ${scenario.id}: server ${Math.round(s.requestsPerSecond)} req/s p99 ${s.p99} ms ${s.cpuMicrosPerRequest} µs CPU/req, baseline ${Math.round(b.requestsPerSecond)} req/s p99 ${b.p99} ms ${b.cpuMicrosPerRequest} µs CPU/req → ${Math.round(ratio * 100)}%${s.failed ? ` (${s.failed} failed: ${JSON.stringify(s.failures)})` : ""}`,
   );
   return result;
 }
@@ -147,13 +158,14 @@ async function main() {
     nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(resultsDir, "profiles")}`] : [],
   });
   const baseline = await startBaseline(database.url);
+  const targets = { server: { url: server.url, pid: server.pid }, baseline: { url: baseline.url, pid: baseline.child.pid ?? -1 } };
   log(`Server ${server.url} (pid ${server.pid}), baseline ${baseline.url}`);
 
   const only = values.only?.split(",");
   const chosen = scenarios(seeded, settings.timing).filter((s) => !only || only.includes(s.id));
   const replays: LoadSpec[] = [];
   const results: ScenarioResult[] = [];
-  for (const scenario of chosen) results.push(await measure(scenario, server.url, baseline.url, replays));
+  for (const scenario of chosen) results.push(await measure(scenario, targets.server, targets.baseline, replays));
   const rssAfterFirstPass = rssOf(server.pid);
 
   log("Second identical pass on the server, for memory growth");

@@ -41,6 +41,13 @@ export function rssOf(pid: number): number {
   return Number(kb) * 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in microseconds. */
+export function cpuMicrosOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface StartedServer {
@@ -123,10 +130,20 @@ export async function startBaseline(databaseUrl: string): Promise<{ child: Child
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-/** Runs one load in its own process (so it does not share this process's event loop). */
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+/**
+ * Runs one load in its own process (so it does not share this process's event loop). With the
+ * target's pid, also answers the CPU time the target spent per request: steadier than
+ * throughput on a machine that other work shares.
+ */
+export async function runLoad(spec: LoadSpec, targetPid?: number): Promise<LoadResult> {
+  const cpuBefore = targetPid ? cpuMicrosOf(targetPid) : 0;
   const child = spawnScript("load/main.ts", [JSON.stringify(spec)]);
   const line = await firstLine(child);
   await exited(child);
-  return JSON.parse(line) as LoadResult;
+  const result = JSON.parse(line) as LoadResult;
+  if (targetPid) {
+    const requests = result.ok + result.failed + result.warmupRequests;
+    result.cpuMicrosPerRequest = requests ? Math.round((cpuMicrosOf(targetPid) - cpuBefore) / requests) : undefined;
+  }
+  return result;
 }

@@ -59,13 +59,13 @@ function targetText(s: ScenarioResult) {
 /** The one table: Markdown, so the same text goes to the terminal and to docs/benchmarks.md. */
 export function table(report: Report): string {
   const lines = [
-    "| scenario | server req/s | p50 ms | p99 ms | baseline | baseline req/s | p50 ms | p99 ms | ratio | target | met |",
-    "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|",
+    "| scenario | server req/s | p50 ms | p99 ms | baseline | baseline req/s | p50 ms | p99 ms | ratio | target | met | CPU µs/req server / baseline |",
+    "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|---:|",
   ];
   for (const s of report.scenarios) {
     const failed = s.server.failed || s.baseline.failed ? ` (failed: ${s.server.failed}/${s.baseline.failed})` : "";
     lines.push(
-      `| ${s.title}${failed} | ${throughput(s, s.server)} | ${ms(s.server.p50)} | ${ms(s.server.p99)} | ${s.baselineTitle} | ${throughput(s, s.baseline)} | ${ms(s.baseline.p50)} | ${ms(s.baseline.p99)} | ${Math.round(s.ratio * 100)}% | ${targetText(s)} | ${mark(s.met)} |`,
+      `| ${s.title}${failed} | ${throughput(s, s.server)} | ${ms(s.server.p50)} | ${ms(s.server.p99)} | ${s.baselineTitle} | ${throughput(s, s.baseline)} | ${ms(s.baseline.p50)} | ${ms(s.baseline.p99)} | ${Math.round(s.ratio * 100)}% | ${targetText(s)} | ${mark(s.met)} | ${s.server.cpuMicrosPerRequest ?? "?"} / ${s.baseline.cpuMicrosPerRequest ?? "?"} |`,
     );
   }
   const checks = ["", "| check | measured | target | met |", "|---|---:|---|---|"];

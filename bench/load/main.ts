@@ -46,6 +46,7 @@ async function runHttp(spec: HttpLoad): Promise<LoadResult> {
     failed: result.non2xx + result.errors,
     failures,
     duration: result.duration,
+    warmupRequests: 0,
   };
 }
 
@@ -81,6 +82,7 @@ async function closedLoop(spec: { connections: number; duration: number }, call:
     failed,
     failures,
     duration,
+    warmupRequests: 0,
   };
 }
 
@@ -108,8 +110,9 @@ function run(spec: LoadSpec): Promise<LoadResult> {
 }
 
 async function warmThenMeasure(spec: LoadSpec): Promise<LoadResult> {
-  if (spec.warmup > 0) await run({ ...spec, duration: spec.warmup, tag: `${spec.tag}w` });
-  return run(spec);
+  const warm = spec.warmup > 0 ? await run({ ...spec, duration: spec.warmup, tag: `${spec.tag}w` }) : undefined;
+  const measured = await run(spec);
+  return { ...measured, warmupRequests: warm ? warm.ok + warm.failed : 0 };
 }
 
 warmThenMeasure(JSON.parse(process.argv[2] ?? "null") as LoadSpec).then(

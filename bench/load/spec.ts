@@ -47,4 +47,8 @@ export interface LoadResult {
   /** The status codes of failed requests, with counts. */
   failures: Record<string, number>;
   duration: number;
+  /** Requests answered during the warm-up, so CPU time per request can count them too. */
+  warmupRequests: number;
+  /** CPU time of the server (or baseline) process per request, in µs, when measured. */
+  cpuMicrosPerRequest?: number;
 }
