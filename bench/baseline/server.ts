@@ -61,24 +61,38 @@ const stepsOf = (orgId: string, journeyId: unknown) =>
   sql`select * from journey_steps where org_id = ${orgId} and journey_id in (${journeyId as string}) order by journey_id, index`;
 
 async function retrieve(orgId: string, slug: string) {
-  const [row] = await sql`select * from journeys where org_id = ${orgId} and slug = ${slug}`;
-  if (!row) return undefined;
-  const steps = await stepsOf(orgId, row.id);
-  const found = journey(row, steps);
+  // One row per step, the journey's columns first (their names are prefixed: j_…).
+  const rows = await sql`select j.org_id as j_org_id, j.id as j_id, j.slug as j_slug, j.display_name as j_display_name,
+      j.source_system as j_source_system, j.environment as j_environment, j.allowed_origins as j_allowed_origins,
+      j.created_at as j_created_at, j.updated_at as j_updated_at, s.*
+    from journeys j left join journey_steps s on s.org_id = j.org_id and s.journey_id = j.id
+    where j.org_id = ${orgId} and j.slug = ${slug} order by s.index`;
+  const first = rows[0];
+  if (!first) return undefined;
+  const row = Object.fromEntries(
+    Object.entries(first)
+      .filter(([k]) => k.startsWith("j_"))
+      .map(([k, v]) => [k.slice(2), v]),
+  );
+  const found = journey(
+    row,
+    rows.filter((r) => r.id !== null),
+  );
   return { ...found, ...(await emptyAnalytics(found.steps)) };
 }
 
 async function create(orgId: string, input: Row) {
   const id = newId("journey");
+  const now = new Date();
   return sql.begin(async (tx) => {
-    const [row] = await tx`insert into journeys (org_id, id, slug, display_name, source_system, environment, allowed_origins)
+    // Sent together, as the server does: the steps need nothing back from the journey's insert.
+    const insertJourney = tx`insert into journeys (org_id, id, slug, display_name, source_system, environment, allowed_origins, created_at, updated_at)
       values (${orgId}, ${id}, ${input.slug as string}, ${input.displayName as string},
         ${(input.sourceSystem as string) ?? "unknown"}, ${(input.environment as string) ?? "production"},
-        ${(input.allowedOrigins as string[]) ?? []}) returning *`;
-    if (!row) throw new Error("no row");
+        ${(input.allowedOrigins as string[]) ?? []}, ${now}, ${now}) returning *`;
     const steps = (input.steps as Row[]) ?? [];
-    const stepRows = steps.length
-      ? await tx`insert into journey_steps ${tx(
+    const insertSteps = steps.length
+      ? tx`insert into journey_steps ${tx(
           steps.map((s) => ({
             org_id: orgId,
             id: newId("step"),
@@ -90,11 +104,13 @@ async function create(orgId: string, input: Row) {
             reading_level: (s.readingLevel as number) ?? null,
             field_count: (s.fieldCount as number) ?? null,
             required_artifacts: (s.requiredArtifacts as string[]) ?? [],
-            created_at: row.created_at as Date,
-            updated_at: row.created_at as Date,
+            created_at: now,
+            updated_at: now,
           })),
         )} returning *`
-      : [];
+      : Promise.resolve([]);
+    const [[row], stepRows] = await Promise.all([insertJourney, insertSteps]);
+    if (!row) throw new Error("no row");
     return journey(
       row,
       [...stepRows].sort((a, b) => (a.index as number) - (b.index as number)),

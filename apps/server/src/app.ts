@@ -4,10 +4,9 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { bodyLimit } from "hono/body-limit";
-import { requestId } from "hono/request-id";
-import { secureHeaders } from "hono/secure-headers";
 import type { Config } from "./env";
 import type { Logger } from "./logger";
+import { requestContext, responseHeaders } from "./request-context";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
 import { journeyRoutes } from "./rest/journeys";
@@ -26,22 +25,7 @@ export function createApp({ database, config, logger, isAccepting = () => true }
   const { db } = database;
   const app = new OpenAPIHono<RestEnv>();
 
-  app.use(requestId());
-  app.use(secureHeaders({ crossOriginResourcePolicy: false }));
-  app.use(async (c, next) => {
-    const started = performance.now();
-    await next();
-    logger.info(
-      {
-        requestId: c.get("requestId"),
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Math.round(performance.now() - started),
-      },
-      "request",
-    );
-  });
+  app.use(requestContext(logger));
 
   const limit = bodyLimit({
     maxSize: config.maxBodyBytes,
@@ -68,6 +52,8 @@ export function createApp({ database, config, logger, isAccepting = () => true }
       req: c.req.raw,
       router: appRouter,
       createContext: () => ({ db, authorization: c.req.header("authorization") }),
+      // tRPC builds its own Response, so the headers set on the context do not reach it.
+      responseMeta: () => ({ headers: responseHeaders(c.get("requestId")) }),
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR")
           logger.error({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "unhandled error");

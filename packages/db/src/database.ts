@@ -58,7 +58,7 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
     idle_timeout: 30,
     connection: { application_name: "odyssey" },
   });
-  const db = drizzlePostgres(client, { schema }) as unknown as Database;
+  const db = drizzlePostgres(preparing(client), { schema }) as unknown as Database;
   return {
     db,
     kind: "postgres",
@@ -75,6 +75,28 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
     ping: (timeoutMs) => ping(db, timeoutMs),
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * Drizzle runs its queries unprepared, which postgres.js sends as two round trips (describe,
+ * then execute). Prepared, each query is one round trip once a connection has seen its text;
+ * postgres.js keeps the statements per connection, keyed by that text.
+ */
+function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property === "unsafe")
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, params, { ...options, prepare: true });
+      if (property === "begin" || property === "savepoint")
+        return (...args: unknown[]) => {
+          const callback = args.pop() as (tx: postgres.TransactionSql) => unknown;
+          const run = (target as unknown as Record<string, (...a: unknown[]) => unknown>)[property];
+          return run?.call(target, ...args, (tx: postgres.TransactionSql) => callback(preparing(tx)));
+        };
+      return Reflect.get(target, property, receiver);
+    },
+  });
 }
 
 function createPglite(dataDir?: string): DatabaseHandle {

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { apiKeys, type Database, randomToken } from "@odyssey/db";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { UnauthorizedError } from "../errors";
 import type { ApiKeyIdentity } from "../context";
+import { preparedPerDatabase } from "../prepared";
 import type { Scope } from "./scopes";
 
 export const keyPrefixes = { secret: "ody_sk_", publishable: "ody_pk_" } as const;
@@ -37,8 +38,8 @@ export interface VerifiedKey {
  * Finds the key by the hash of what was presented. The lookup is by an index on the hash, so
  * no comparison of secrets happens in this process at all (and none that could leak timing).
  */
-export async function verifyKey(db: Database, presented: string): Promise<VerifiedKey> {
-  const [row] = await db
+const keyByHash = preparedPerDatabase((db) =>
+  db
     .select({
       id: apiKeys.id,
       orgId: apiKeys.orgId,
@@ -47,8 +48,13 @@ export async function verifyKey(db: Database, presented: string): Promise<Verifi
       revokedAt: apiKeys.revokedAt,
     })
     .from(apiKeys)
-    .where(eq(apiKeys.hash, hashKey(presented)))
-    .limit(1);
+    .where(eq(apiKeys.hash, sql.placeholder("hash")))
+    .limit(1)
+    .prepare("key_by_hash"),
+);
+
+export async function verifyKey(db: Database, presented: string): Promise<VerifiedKey> {
+  const [row] = await keyByHash(db).execute({ hash: hashKey(presented) });
   if (!row) throw new UnauthorizedError("Invalid API key");
   if (row.revokedAt) throw new UnauthorizedError("API key has been revoked");
   return { orgId: row.orgId, key: { id: row.id, kind: row.kind, scopes: row.scopes as Scope[] } };
