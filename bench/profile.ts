@@ -40,11 +40,14 @@ const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
 profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-const total = [...self.values()].reduce((a, b) => a + b, 0);
+const isIdle = (id: number) => byId.get(id)?.callFrame.functionName === "(idle)";
+// Percentages are of busy time: idle samples are left out.
+const total = [...self].filter(([id]) => !isIdle(id)).reduce((a, [, t]) => a + t, 0);
 
 const byFunction = new Map<string, number>();
 const byPackage = new Map<string, number>();
 for (const [id, time] of self) {
+  if (isIdle(id)) continue;
   const frame = byId.get(id)?.callFrame;
   if (!frame) continue;
   const name = `${frame.functionName || "(anonymous)"} ${frame.url.split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`;
@@ -58,6 +61,6 @@ const show = (title: string, map: Map<string, number>) => {
   console.log(`\n${title}`);
   for (const [name, time] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(time)}  ${name}`);
 };
-console.log(`${file}: ${(total / 1e6).toFixed(1)} s sampled`);
+console.log(`${file}: ${(total / 1e6).toFixed(1)} s busy`);
 show("Self time by package", byPackage);
 show("Self time by function", byFunction);

@@ -33,8 +33,14 @@ export function createApp({ database, config, logger, isAccepting = () => true }
     onError: (c) =>
       errorJson(c, 413, `Request body is larger than ${config.maxBodyBytes} bytes`, { Connection: "close" }),
   });
-  app.use("/api/*", limit);
-  app.use("/trpc/*", limit);
+  // Only requests that carry a body: asking a bodiless one for its body would make the adapter
+  // build a full Request object for nothing.
+  const limitBody: typeof limit = (c, next) =>
+    c.req.header("content-length") !== undefined || c.req.header("transfer-encoding") !== undefined
+      ? limit(c, next)
+      : next();
+  app.use("/api/*", limitBody);
+  app.use("/trpc/*", limitBody);
 
   app.use("/api/*", async (c, next) => {
     const hasBody = c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
