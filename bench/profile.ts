@@ -39,7 +39,9 @@ const top = Number(process.argv[3] ?? 30);
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+profile.samples.forEach((id, i) => {
+  self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
 const isIdle = (id: number) => byId.get(id)?.callFrame.functionName === "(idle)";
 // Percentages are of busy time: idle samples are left out.
 const total = [...self].filter(([id]) => !isIdle(id)).reduce((a, [, t]) => a + t, 0);
@@ -59,7 +61,8 @@ for (const [id, time] of self) {
 const pct = (t: number) => `${((t / total) * 100).toFixed(1).padStart(5)}%`;
 const show = (title: string, map: Map<string, number>) => {
   console.log(`\n${title}`);
-  for (const [name, time] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(time)}  ${name}`);
+  for (const [name, time] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top))
+    console.log(`${pct(time)}  ${name}`);
 };
 console.log(`${file}: ${(total / 1e6).toFixed(1)} s busy`);
 show("Self time by package", byPackage);

@@ -5,13 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import type { LoadResult, LoadSpec } from "./load/spec";
 import { type BenchDatabase, createBenchDatabase } from "./lib/database";
 import { updateDocs } from "./lib/docs";
-import { type Check, machine, type Report, type ScenarioResult, summary, table } from "./lib/report";
 import { root, rssOf, runLoad, startBaseline, startServer, stop, stopAll } from "./lib/processes";
+import { type Check, machine, type Report, type ScenarioResult, summary, table } from "./lib/report";
 import { type Scenario, scenarios } from "./lib/scenarios";
 import { seed } from "./lib/seed";
+import type { LoadResult, LoadSpec } from "./load/spec";
 
 const usage = `Usage: pnpm bench [--quick] [--profile] [--only <id,id>]
 
@@ -68,10 +68,14 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function build() {
   log("Building the server (turbo)…");
-  const result = spawnSync("pnpm", ["turbo", "run", "build", "--filter=@odyssey/server", "--output-logs=errors-only"], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  const result = spawnSync(
+    "pnpm",
+    ["turbo", "run", "build", "--filter=@odyssey/server", "--output-logs=errors-only"],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
   if (result.status !== 0) throw new Error("The build failed");
 }
 
@@ -158,14 +162,18 @@ async function main() {
     nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(resultsDir, "profiles")}`] : [],
   });
   const baseline = await startBaseline(database.url);
-  const targets = { server: { url: server.url, pid: server.pid }, baseline: { url: baseline.url, pid: baseline.child.pid ?? -1 } };
+  const targets = {
+    server: { url: server.url, pid: server.pid },
+    baseline: { url: baseline.url, pid: baseline.child.pid ?? -1 },
+  };
   log(`Server ${server.url} (pid ${server.pid}), baseline ${baseline.url}`);
 
   const only = values.only?.split(",");
   const chosen = scenarios(seeded, settings.timing).filter((s) => !only || only.includes(s.id));
   const replays: LoadSpec[] = [];
   const results: ScenarioResult[] = [];
-  for (const scenario of chosen) results.push(await measure(scenario, targets.server, targets.baseline, replays));
+  for (const scenario of chosen)
+    results.push(await measure(scenario, targets.server, targets.baseline, replays));
   const rssAfterFirstPass = rssOf(server.pid);
 
   log("Second identical pass on the server, for memory growth");

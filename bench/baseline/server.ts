@@ -25,7 +25,8 @@ async function orgOf(req: IncomingMessage, scope: string): Promise<string | unde
   const key = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
   if (!key) return undefined;
   const hash = createHash("sha256").update(key).digest("hex");
-  const [row] = await sql`select id, org_id, kind, scopes, revoked_at from api_keys where hash = ${hash} limit 1`;
+  const [row] =
+    await sql`select id, org_id, kind, scopes, revoked_at from api_keys where hash = ${hash} limit 1`;
   if (!row || row.revoked_at || !(row.scopes as string[]).includes(scope)) return undefined;
   return row.org_id as string;
 }
@@ -62,7 +63,8 @@ const stepsOf = (orgId: string, journeyId: unknown) =>
 
 async function retrieve(orgId: string, slug: string) {
   // One row per step, the journey's columns first (their names are prefixed: j_…).
-  const rows = await sql`select j.org_id as j_org_id, j.id as j_id, j.slug as j_slug, j.display_name as j_display_name,
+  const rows =
+    await sql`select j.org_id as j_org_id, j.id as j_id, j.slug as j_slug, j.display_name as j_display_name,
       j.source_system as j_source_system, j.environment as j_environment, j.allowed_origins as j_allowed_origins,
       j.created_at as j_created_at, j.updated_at as j_updated_at, s.*
     from journeys j left join journey_steps s on s.org_id = j.org_id and s.journey_id = j.id
@@ -119,7 +121,8 @@ async function create(orgId: string, input: Row) {
 }
 
 async function update(orgId: string, slug: string, changes: Row) {
-  const [row] = await sql`update journeys set display_name = coalesce(${(changes.displayName as string) ?? null}, display_name),
+  const [row] =
+    await sql`update journeys set display_name = coalesce(${(changes.displayName as string) ?? null}, display_name),
       environment = coalesce(${(changes.environment as string) ?? null}, environment), updated_at = now()
     where org_id = ${orgId} and slug = ${slug} returning *`;
   if (!row) return undefined;
@@ -150,7 +153,8 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   if (slug && (req.method === "GET" || req.method === "PUT")) {
     const orgId = await orgOf(req, req.method === "GET" ? "journeys:read" : "journeys:write");
     if (!orgId) return send(res, 401, { error: "unauthorized" });
-    const found = req.method === "GET" ? await retrieve(orgId, slug) : await update(orgId, slug, await readJson(req));
+    const found =
+      req.method === "GET" ? await retrieve(orgId, slug) : await update(orgId, slug, await readJson(req));
     return found ? send(res, 200, found) : send(res, 404, { error: "not found" });
   }
   send(res, 404, { error: "not found" });

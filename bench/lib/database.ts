@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 
 /** The server the benchmark creates its database on; never reconfigured, only used. */
-export const serverUrl = process.env.ODYSSEY_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const serverUrl =
+  process.env.ODYSSEY_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 export interface BenchDatabase {
   name: string;

@@ -73,7 +73,13 @@ export async function startServer(options: {
   const child = track(
     spawn(process.execPath, [...(options.nodeArgs ?? []), serverEntry], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: "0", HOST: "127.0.0.1", ...options.env },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        PORT: "0",
+        HOST: "127.0.0.1",
+        ...options.env,
+      },
       stdio: ["ignore", "ignore", log],
     }),
   );
@@ -81,7 +87,8 @@ export async function startServer(options: {
   const deadline = started + (options.timeoutMs ?? 60_000);
   let url: string | undefined;
   while (performance.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`The server exited (${child.exitCode}); see ${options.logFile}`);
+    if (child.exitCode !== null)
+      throw new Error(`The server exited (${child.exitCode}); see ${options.logFile}`);
     if (!url) {
       const port = /"msg":"listening"/.test(readFileSync(options.logFile, "utf8"))
         ? /"port":(\d+)/.exec(readFileSync(options.logFile, "utf8"))?.[1]
@@ -98,7 +105,9 @@ export async function startServer(options: {
     await sleep(10);
   }
   child.kill("SIGKILL");
-  throw new Error(`The server was not ready within ${options.timeoutMs ?? 60_000} ms; see ${options.logFile}`);
+  throw new Error(
+    `The server was not ready within ${options.timeoutMs ?? 60_000} ms; see ${options.logFile}`,
+  );
 }
 
 /** A script of this folder under tsx, which prints one JSON line on stdout when it is ready or done. */
@@ -143,7 +152,9 @@ export async function runLoad(spec: LoadSpec, targetPid?: number): Promise<LoadR
   const result = JSON.parse(line) as LoadResult;
   if (targetPid) {
     const requests = result.ok + result.failed + result.warmupRequests;
-    result.cpuMicrosPerRequest = requests ? Math.round((cpuMicrosOf(targetPid) - cpuBefore) / requests) : undefined;
+    result.cpuMicrosPerRequest = requests
+      ? Math.round((cpuMicrosOf(targetPid) - cpuBefore) / requests)
+      : undefined;
   }
   return result;
 }

@@ -48,7 +48,9 @@ const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)}`;
 const mark = (met: boolean) => (met ? "yes" : "**no**");
 
 function throughput(result: ScenarioResult, side: LoadResult) {
-  return result.unit === "rows/s" ? `${fmt(side.requestsPerSecond * 100)} rows/s` : `${fmt(side.requestsPerSecond)}`;
+  return result.unit === "rows/s"
+    ? `${fmt(side.requestsPerSecond * 100)} rows/s`
+    : `${fmt(side.requestsPerSecond)}`;
 }
 
 function targetText(s: ScenarioResult) {
@@ -63,7 +65,8 @@ export function table(report: Report): string {
     "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|---:|",
   ];
   for (const s of report.scenarios) {
-    const failed = s.server.failed || s.baseline.failed ? ` (failed: ${s.server.failed}/${s.baseline.failed})` : "";
+    const failed =
+      s.server.failed || s.baseline.failed ? ` (failed: ${s.server.failed}/${s.baseline.failed})` : "";
     lines.push(
       `| ${s.title}${failed} | ${throughput(s, s.server)} | ${ms(s.server.p50)} | ${ms(s.server.p99)} | ${s.baselineTitle} | ${throughput(s, s.baseline)} | ${ms(s.baseline.p50)} | ${ms(s.baseline.p99)} | ${Math.round(s.ratio * 100)}% | ${targetText(s)} | ${mark(s.met)} | ${s.server.cpuMicrosPerRequest ?? "?"} / ${s.baseline.cpuMicrosPerRequest ?? "?"} |`,
     );

@@ -37,8 +37,22 @@ export function scenarios(seeded: Seeded, timing: Timing): Scenario[] {
       rowsPerRequest: 1,
       baselineTitle: "node:http hello world",
       target: { minRatio: 0.7 },
-      server: (url, tag) => ({ kind: "http", ...timing, tag, url: `${url}/healthz`, method: "GET", headers: {} }),
-      baseline: (url, tag) => ({ kind: "http", ...timing, tag, url: `${url}/healthz`, method: "GET", headers: {} }),
+      server: (url, tag) => ({
+        kind: "http",
+        ...timing,
+        tag,
+        url: `${url}/healthz`,
+        method: "GET",
+        headers: {},
+      }),
+      baseline: (url, tag) => ({
+        kind: "http",
+        ...timing,
+        tag,
+        url: `${url}/healthz`,
+        method: "GET",
+        headers: {},
+      }),
     },
     {
       id: "rest-get",
@@ -111,7 +125,10 @@ export function scenarios(seeded: Seeded, timing: Timing): Scenario[] {
       url: `${url}/api/journeys/${seeded.updatePrefix}-0`,
       method: "PUT",
       headers: json,
-      body: { generator: "updateJourney", options: { slugPrefix: seeded.updatePrefix, count: seeded.updateCount } },
+      body: {
+        generator: "updateJourney",
+        options: { slugPrefix: seeded.updatePrefix, count: seeded.updateCount },
+      },
     };
   }
 }

@@ -27,7 +27,12 @@ export async function seed(url: string, size: SeedSize): Promise<Seeded> {
     const { key } = await createApiKey(database.db, { orgSlug: "bench", kind: "secret", name: "bench" });
     const caller = createCaller({ db: database.db, authorization: `Bearer ${key}` });
     const journey = (slug: string) =>
-      caller.journeys.create({ slug, displayName: `Benchmark ${slug}`, sourceSystem: "custom", steps: stepsOf(10) });
+      caller.journeys.create({
+        slug,
+        displayName: `Benchmark ${slug}`,
+        sourceSystem: "custom",
+        steps: stepsOf(10),
+      });
 
     const retrieveSlug = "bench-retrieve";
     await journey(retrieveSlug);

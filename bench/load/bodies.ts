@@ -18,7 +18,11 @@ export const stepsOf = (count: number) =>
  * Each generator makes unique requests where uniqueness matters (slugs, event ids), so the
  * server and its baseline do the same work on every request.
  */
-export function bodyGenerator(name: BodyGenerator, tag: string, options: Record<string, unknown> = {}): MakeRequest {
+export function bodyGenerator(
+  name: BodyGenerator,
+  tag: string,
+  options: Record<string, unknown> = {},
+): MakeRequest {
   switch (name) {
     case "createJourney": {
       const steps = stepsOf(Number(options.steps ?? 10));

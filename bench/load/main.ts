@@ -10,7 +10,8 @@ import type { FetchLoad, HttpLoad, LoadResult, LoadSpec, TrpcLoad } from "./spec
 
 async function runHttp(spec: HttpLoad): Promise<LoadResult> {
   const body = spec.body;
-  const make = body && "generator" in body ? bodyGenerator(body.generator, spec.tag, body.options) : undefined;
+  const make =
+    body && "generator" in body ? bodyGenerator(body.generator, spec.tag, body.options) : undefined;
   const fixed = body && "json" in body ? JSON.stringify(body.json) : undefined;
   const base = new URL(spec.url);
   let n = 0;
@@ -89,7 +90,11 @@ async function closedLoop(spec: { connections: number; duration: number }, call:
 function runTrpc(spec: TrpcLoad): Promise<LoadResult> {
   const client = createTRPCClient<AppRouter>({
     links: [
-      httpBatchLink({ url: spec.url, transformer: superjson, headers: { authorization: `Bearer ${spec.key}` } }),
+      httpBatchLink({
+        url: spec.url,
+        transformer: superjson,
+        headers: { authorization: `Bearer ${spec.key}` },
+      }),
     ],
   });
   return closedLoop(spec, async () => {
@@ -110,7 +115,8 @@ function run(spec: LoadSpec): Promise<LoadResult> {
 }
 
 async function warmThenMeasure(spec: LoadSpec): Promise<LoadResult> {
-  const warm = spec.warmup > 0 ? await run({ ...spec, duration: spec.warmup, tag: `${spec.tag}w` }) : undefined;
+  const warm =
+    spec.warmup > 0 ? await run({ ...spec, duration: spec.warmup, tag: `${spec.tag}w` }) : undefined;
   const measured = await run(spec);
   return { ...measured, warmupRequests: warm ? warm.ok + warm.failed : 0 };
 }

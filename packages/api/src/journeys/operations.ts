@@ -123,7 +123,12 @@ const stepsOfJourney = preparedPerDatabase((db) =>
   db
     .select()
     .from(journeySteps)
-    .where(and(eq(journeySteps.orgId, sql.placeholder("orgId")), eq(journeySteps.journeyId, sql.placeholder("journeyId"))))
+    .where(
+      and(
+        eq(journeySteps.orgId, sql.placeholder("orgId")),
+        eq(journeySteps.journeyId, sql.placeholder("journeyId")),
+      ),
+    )
     .orderBy(asc(journeySteps.index))
     .prepare("steps_of_journey"),
 );
@@ -133,7 +138,10 @@ const journeyWithSteps = preparedPerDatabase((db) =>
   db
     .select({ journey: journeys, step: journeySteps })
     .from(journeys)
-    .leftJoin(journeySteps, and(eq(journeySteps.orgId, journeys.orgId), eq(journeySteps.journeyId, journeys.id)))
+    .leftJoin(
+      journeySteps,
+      and(eq(journeySteps.orgId, journeys.orgId), eq(journeySteps.journeyId, journeys.id)),
+    )
     .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
     .orderBy(asc(journeySteps.index))
     .prepare("journey_with_steps"),
@@ -178,21 +186,28 @@ interface Cursor {
 }
 
 const encodeCursor = (row: JourneyRow) =>
-  Buffer.from(JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor)).toString(
-    "base64url",
-  );
+  Buffer.from(
+    JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor),
+  ).toString("base64url");
 
 function decodeCursor(cursor: string): Cursor {
   try {
     const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<Cursor>;
-    if (typeof value.createdAt === "string" && typeof value.id === "string" && !Number.isNaN(Date.parse(value.createdAt)))
+    if (
+      typeof value.createdAt === "string" &&
+      typeof value.id === "string" &&
+      !Number.isNaN(Date.parse(value.createdAt))
+    )
       return { createdAt: value.createdAt, id: value.id };
   } catch {}
   throw new ValidationError("Invalid journey data: cursor is not a cursor this API returned");
 }
 
 /** Newest first, by keyset on (created_at, id), so pages stay stable while journeys are added. */
-export async function listJourneys({ ctx, input }: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
+export async function listJourneys({
+  ctx,
+  input,
+}: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
   const after = input.cursor ? decodeCursor(input.cursor) : undefined;
   const rows = await ctx.db
     .select()
