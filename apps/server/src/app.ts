@@ -1,63 +1,118 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { appRouter, createCaller } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
-import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { timeout } from "hono/timeout";
 import type { Config } from "./env";
 import type { Logger } from "./logger";
-import { requestContext, responseHeaders } from "./request-context";
+import { requestEssentials, responseHeaders } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
+import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
+import { snapshotRoutes } from "./rest/snapshots";
+import { trpcErrorJson } from "./trpc-errors";
 
 export interface AppDeps {
   database: DatabaseHandle;
-  config: Pick<Config, "maxBodyBytes">;
+  config: Pick<Config, "maxBodyBytes" | "requestTimeoutMs">;
   logger: Logger;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   isAccepting?: () => boolean;
+  /** The time of each request (receipt of events, "now" of analytics); tests set it. */
+  clock?: () => Date;
 }
 
 const jsonTypes = /^application\/(.+\+)?json\s*(;|$)/i;
 
-export function createApp({ database, config, logger, isAccepting = () => true }: AppDeps) {
+export function createApp({
+  database,
+  config,
+  logger,
+  isAccepting = () => true,
+  clock = () => new Date(),
+}: AppDeps) {
   const { db } = database;
   const app = new OpenAPIHono<RestEnv>();
 
-  app.use(requestContext(logger));
+  app.use(requestEssentials(logger));
 
-  const limit = bodyLimit({
-    maxSize: config.maxBodyBytes,
-    // The rest of the body is never read, so the connection cannot carry another request.
-    onError: (c) =>
-      errorJson(c, 413, `Request body is larger than ${config.maxBodyBytes} bytes`, { Connection: "close" }),
+  // Bodies past the limit are never read, so the connection cannot carry another request.
+  const tooLarge = `Request body is larger than ${config.maxBodyBytes} bytes`;
+  const close = { Connection: "close" };
+  app.use(
+    "/api/*",
+    onlyWithBody(bodyLimit({ maxSize: config.maxBodyBytes, onError: (c) => errorJson(c, 413, tooLarge, close) })),
+  );
+  app.use(
+    "/trpc/*",
+    onlyWithBody(
+      bodyLimit({
+        maxSize: config.maxBodyBytes,
+        onError: (c) => trpcErrorJson(c, "PAYLOAD_TOO_LARGE", 413, tooLarge, close),
+      }),
+    ),
+  );
+
+  const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
+  const retry = { "Retry-After": "1" };
+  app.use(
+    "/api/*",
+    timeout(config.requestTimeoutMs, (c) => deadline(errorJson(c, 503, lateMessage, retry))),
+  );
+  app.use(
+    "/trpc/*",
+    timeout(config.requestTimeoutMs, (c) =>
+      deadline(trpcErrorJson(c, "SERVICE_UNAVAILABLE", 503, lateMessage, retry)),
+    ),
+  );
+
+  const notJson = "Content-Type must be application/json";
+  app.use("/trpc/*", async (c, next) => {
+    if (c.req.method === "POST" && !jsonTypes.test(c.req.header("content-type") ?? ""))
+      return trpcErrorJson(c, "UNSUPPORTED_MEDIA_TYPE", 415, notJson);
+    await next();
   });
-  // Only requests that carry a body: asking a bodiless one for its body would make the adapter
-  // build a full Request object for nothing.
-  const limitBody: typeof limit = (c, next) =>
-    c.req.header("content-length") !== undefined || c.req.header("transfer-encoding") !== undefined
-      ? limit(c, next)
-      : next();
-  app.use("/api/*", limitBody);
-  app.use("/trpc/*", limitBody);
+  app.use("/api/events", eventsCors, eventsBodyLimit);
+
+  const requestContext = (c: Context) => {
+    const now = clock();
+    return {
+      db,
+      authorization: c.req.header("authorization"),
+      origin: c.req.header("origin"),
+      userAgent: c.req.header("user-agent"),
+      uaMobile: c.req.header("sec-ch-ua-mobile"),
+      receivedAt: now,
+      now,
+    };
+  };
 
   app.use("/api/*", async (c, next) => {
-    const hasBody = c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH";
-    if (hasBody && !jsonTypes.test(c.req.header("content-type") ?? ""))
-      return errorJson(c, 415, "Content-Type must be application/json");
-    c.set("caller", createCaller({ db, authorization: c.req.header("authorization") }));
+    const length = c.req.header("content-length");
+    const hasBody =
+      (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") &&
+      (c.req.header("transfer-encoding") !== undefined || (length !== undefined && length !== "0"));
+    const accepted = c.req.path === "/api/events" ? eventBodyTypes : jsonTypes;
+    if (hasBody && !accepted.test(c.req.header("content-type") ?? "")) return errorJson(c, 415, notJson);
+    c.set("caller", createCaller(requestContext(c)));
     await next();
   });
 
   app.route("/", journeyRoutes());
+  app.route("/", snapshotRoutes());
+  eventRoutes(app);
 
   app.all("/trpc/*", (c) =>
     fetchRequestHandler({
       endpoint: "/trpc",
       req: c.req.raw,
       router: appRouter,
-      createContext: () => ({ db, authorization: c.req.header("authorization") }),
+      createContext: () => requestContext(c),
       // tRPC builds its own Response, so the headers set on the context do not reach it.
       responseMeta: () => ({ headers: responseHeaders(c.get("requestId")) }),
       onError: ({ error, path }) => {
@@ -92,5 +147,19 @@ export function createApp({ database, config, logger, isAccepting = () => true }
   app.onError((error, c) => restError(error, c, logger));
   return app;
 }
+
+/**
+ * Only requests that carry a body: asking a bodiless one for its body would make the Node
+ * adapter build a full Request object for nothing.
+ */
+function onlyWithBody(middleware: MiddlewareHandler<RestEnv>): MiddlewareHandler<RestEnv> {
+  return (c, next) =>
+    c.req.header("content-length") !== undefined || c.req.header("transfer-encoding") !== undefined
+      ? middleware(c, next)
+      : next();
+}
+
+/** The answer sent when a request outlives its deadline (hono/timeout throws it). */
+const deadline = (res: Response) => new HTTPException(503, { res });
 
 export type App = ReturnType<typeof createApp>;

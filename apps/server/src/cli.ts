@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { allScopes, type CreatedKey, type KeySummary, Scope } from "@odyssey/api";
+import { allScopes, type CreatedKey, type DemoSeedResult, type KeySummary, Scope } from "@odyssey/api";
 import { DataDirLockedError, dataDirHolder } from "@odyssey/db";
 import { adminSocketPath, sendAdminCommand } from "./admin-socket";
 import type { Command, Progress } from "./commands";
@@ -17,6 +17,9 @@ const usage = `Usage: odyssey <command>
                                             prints the key alone on stdout
   keys list --org <org-slug>                list an organization's keys
   keys revoke <key id>                      revoke a key at once
+  seed --demo [--org <org-slug>] [--days <n>]
+                                            create a sample journey with <n> days (default 21)
+                                            of realistic events (organization default: default)
 
 Scopes: ${allScopes.join(", ")} (default: all). Publishable keys (ody_pk_…) may only write events.
 The database is DATABASE_URL's, else the embedded one in ODYSSEY_DATA_DIR (default ./.odyssey).`;
@@ -32,6 +35,8 @@ function parseCommand(argv: string[]): Command {
       scopes: { type: "string" },
       name: { type: "string" },
       publishable: { type: "boolean", default: false },
+      demo: { type: "boolean", default: false },
+      days: { type: "string" },
     },
   });
   const [group, action, arg] = positionals;
@@ -55,6 +60,13 @@ function parseCommand(argv: string[]): Command {
   }
   if (group === "keys" && action === "list") return { name: "keys.list", org: org() };
   if (group === "keys" && action === "revoke" && arg) return { name: "keys.revoke", keyId: arg };
+  if (group === "seed" && !action) {
+    if (!values.demo) throw new UsageError("seed needs --demo (the only data it makes is demo data)");
+    const days = values.days === undefined ? 21 : Number(values.days);
+    if (!Number.isInteger(days) || days < 1 || days > 60)
+      throw new UsageError("--days must be a whole number from 1 to 60");
+    return { name: "seed.demo", org: values.org ?? "default", days };
+  }
   throw new UsageError(group ? `Unknown command: ${positionals.join(" ")}` : "No command given");
 }
 
@@ -65,7 +77,9 @@ function print(command: Command, result: unknown): void {
       return;
     case "keys.create": {
       const key = result as CreatedKey;
-      console.error(`Created ${key.kind} key ${key.id} for organization "${key.orgSlug}" (${key.scopes.join(", ")}).`);
+      console.error(
+        `Created ${key.kind} key ${key.id} for organization "${key.orgSlug}" (${key.scopes.join(", ")}).`,
+      );
       console.error("Store it now: it is shown only once.");
       console.log(key.key);
       return;
@@ -74,7 +88,9 @@ function print(command: Command, result: unknown): void {
       const keys = result as KeySummary[];
       for (const key of keys) {
         const state = key.revokedAt ? `revoked ${new Date(key.revokedAt).toISOString()}` : "active";
-        console.log([key.id, `${key.displayPrefix}…`, key.kind, key.scopes.join(","), state, key.name ?? ""].join("\t"));
+        console.log(
+          [key.id, `${key.displayPrefix}…`, key.kind, key.scopes.join(","), state, key.name ?? ""].join("\t"),
+        );
       }
       if (keys.length === 0) console.error("No keys.");
       return;
@@ -82,6 +98,14 @@ function print(command: Command, result: unknown): void {
     case "keys.revoke":
       console.error(`Revoked ${(result as { id: string }).id}.`);
       return;
+    case "seed.demo": {
+      const seeded = result as DemoSeedResult;
+      console.error(
+        `Created journey "${seeded.journey}" in organization "${seeded.orgSlug}": ${seeded.sessions} sessions, ${seeded.events} events.`,
+      );
+      console.error(`See its analytics: GET /api/journeys/${seeded.journey}`);
+      return;
+    }
   }
 }
 
@@ -111,7 +135,9 @@ export async function main(argv: string[]): Promise<number> {
     print(command, await execute(command, progressBar()));
     return 0;
   } catch (error) {
-    const badArguments = error instanceof TypeError && String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS");
+    const badArguments =
+      error instanceof TypeError &&
+      String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS");
     if (error instanceof UsageError || badArguments) {
       console.error(`odyssey: ${error.message}\n\n${usage}`);
       return 2;

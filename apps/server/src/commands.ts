@@ -1,4 +1,4 @@
-import { createApiKey, listApiKeys, revokeApiKey, Scope } from "@odyssey/api";
+import { createApiKey, listApiKeys, revokeApiKey, Scope, seedDemoJourney } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
 import { z } from "zod";
 
@@ -16,12 +16,21 @@ export const Command = z.discriminatedUnion("name", [
   }),
   z.object({ name: z.literal("keys.list"), org: z.string() }),
   z.object({ name: z.literal("keys.revoke"), keyId: z.string() }),
+  z.object({
+    name: z.literal("seed.demo"),
+    org: z.string().default("default"),
+    days: z.int().min(1).max(60).default(21),
+  }),
 ]);
 export type Command = z.infer<typeof Command>;
 
 export type Progress = (done: number, total: number, label: string) => void;
 
-export async function runCommand(database: DatabaseHandle, command: Command, _progress: Progress): Promise<unknown> {
+export async function runCommand(
+  database: DatabaseHandle,
+  command: Command,
+  progress: Progress,
+): Promise<unknown> {
   const { db } = database;
   switch (command.name) {
     case "migrate":
@@ -38,5 +47,7 @@ export async function runCommand(database: DatabaseHandle, command: Command, _pr
       return listApiKeys(db, command.org);
     case "keys.revoke":
       return revokeApiKey(db, command.keyId);
+    case "seed.demo":
+      return seedDemoJourney(db, { orgSlug: command.org, days: command.days, progress });
   }
 }

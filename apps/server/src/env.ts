@@ -17,7 +17,7 @@ const Env = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Largest request body accepted on the journeys API, in bytes. */
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(1_048_576),
-  /** Longest a request may take before it is answered 503; also bounds each database call. */
+  /** Longest a request to /api or /trpc may take before it is answered 503. */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** How long a graceful shutdown waits for requests in flight. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(8_000),
@@ -44,7 +44,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? "environment");
-    throw new ConfigError(`Invalid ${name}: ${issue?.message ?? "invalid value"} (got ${JSON.stringify(env[name])})`);
+    throw new ConfigError(
+      `Invalid ${name}: ${issue?.message ?? "invalid value"} (got ${JSON.stringify(env[name])})`,
+    );
   }
   const e = parsed.data;
   return {

@@ -9,7 +9,15 @@ export function createLogger(level: string): Logger {
       level,
       // Credentials never reach the logs, even if a future line passes a request or headers.
       redact: {
-        paths: ["authorization", "*.authorization", "headers.authorization", "key", "*.key", "hash", "*.hash"],
+        paths: [
+          "authorization",
+          "*.authorization",
+          "headers.authorization",
+          "key",
+          "*.key",
+          "hash",
+          "*.hash",
+        ],
         censor: "[redacted]",
       },
     },

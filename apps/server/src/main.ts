@@ -1,6 +1,6 @@
 import type { Server } from "node:net";
-import { bootstrapDefaultKey } from "@odyssey/api";
 import { serve } from "@hono/node-server";
+import { bootstrapDefaultKey } from "@odyssey/api";
 import { serveAdminSocket } from "./admin-socket";
 import { createApp } from "./app";
 import { describeDatabase, openDatabase } from "./database";
@@ -26,7 +26,8 @@ async function start() {
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     logger.info({ port: info.port, host: config.host, database: describeDatabase(config) }, "listening");
   }) as Server;
-  const admin = database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;
+  const admin =
+    database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {

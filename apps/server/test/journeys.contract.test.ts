@@ -14,6 +14,17 @@ const createBody = {
   ],
 };
 
+/** The fields of a journey answer the assertions read; the assertions check the rest. */
+interface JourneyBody {
+  id: string;
+  orgId: string;
+  displayName: string;
+  steps: { id: string; stepKey: string }[];
+  unmappedStepIds: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
 const isoDate = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 
 let server: TestServer;
@@ -30,7 +41,7 @@ describe("POST /api/journeys/create", () => {
     const res = await server.call(key, "POST", "/api/journeys/create", createBody);
     expect(res.status).toBe(201);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-    const body = await res.json();
+    const body = (await res.json()) as JourneyBody;
     expect(Object.keys(body).sort()).toEqual(
       [
         "id",
@@ -88,7 +99,10 @@ describe("POST /api/journeys/create", () => {
   });
 
   it("defaults sourceSystem to unknown, environment to production, origins and steps to empty", async () => {
-    const res = await server.call(key, "POST", "/api/journeys/create", { slug: "minimal", displayName: "Minimal" });
+    const res = await server.call(key, "POST", "/api/journeys/create", {
+      slug: "minimal",
+      displayName: "Minimal",
+    });
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({
       sourceSystem: "unknown",
@@ -107,7 +121,10 @@ describe("POST /api/journeys/create", () => {
   });
 
   it("answers 400 with the documented text for an invalid slug", async () => {
-    const res = await server.call(key, "POST", "/api/journeys/create", { ...createBody, slug: "Small Business" });
+    const res = await server.call(key, "POST", "/api/journeys/create", {
+      ...createBody,
+      slug: "Small Business",
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({
       error: "Invalid journey data: slug must contain only lowercase letters, numbers, and hyphens",
@@ -117,18 +134,43 @@ describe("POST /api/journeys/create", () => {
   it.each([
     [{ slug: "a" }, "Invalid journey data: displayName is required"],
     [{ displayName: "A" }, "Invalid journey data: slug is required"],
-    [{ slug: "a", displayName: "x".repeat(256) }, "Invalid journey data: displayName must be at most 255 characters"],
-    [{ slug: "a", displayName: "A", sourceSystem: "sap" }, "Invalid journey data: sourceSystem must be one of: simpliGov, custom, unknown"],
-    [{ slug: "a", displayName: "A", allowedOrigins: "https://x.example" }, "Invalid journey data: allowedOrigins must be an array"],
+    [
+      { slug: "a", displayName: "x".repeat(256) },
+      "Invalid journey data: displayName must be at most 255 characters",
+    ],
+    [
+      { slug: "a", displayName: "A", sourceSystem: "sap" },
+      "Invalid journey data: sourceSystem must be one of: simpliGov, custom, unknown",
+    ],
+    [
+      { slug: "a", displayName: "A", allowedOrigins: "https://x.example" },
+      "Invalid journey data: allowedOrigins must be an array",
+    ],
     [
       { slug: "a", displayName: "A", allowedOrigins: ["not a url"] },
       "Invalid journey data: allowedOrigins[0] must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
     ],
-    [{ slug: "a", displayName: "A", steps: [{ index: 0 }] }, "Invalid journey data: steps[0].stepKey is required"],
-    [{ slug: "a", displayName: "A", steps: [{ stepKey: "s", index: -1 }] }, "Invalid journey data: steps[0].index must be at least 0"],
-    [{ slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 1.5 }] }, "Invalid journey data: steps[0].index must be an integer"],
     [
-      { slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 0 }, { stepKey: "s", index: 1 }] },
+      { slug: "a", displayName: "A", steps: [{ index: 0 }] },
+      "Invalid journey data: steps[0].stepKey is required",
+    ],
+    [
+      { slug: "a", displayName: "A", steps: [{ stepKey: "s", index: -1 }] },
+      "Invalid journey data: steps[0].index must be at least 0",
+    ],
+    [
+      { slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 1.5 }] },
+      "Invalid journey data: steps[0].index must be an integer",
+    ],
+    [
+      {
+        slug: "a",
+        displayName: "A",
+        steps: [
+          { stepKey: "s", index: 0 },
+          { stepKey: "s", index: 1 },
+        ],
+      },
       "Invalid journey data: steps[1].stepKey must be unique within the journey",
     ],
   ])("answers 400 naming the field for %j", async (body, error) => {
@@ -142,7 +184,7 @@ describe("GET /api/journeys/{slug}", () => {
   it("answers the journey with its steps and every analytics field", async () => {
     const res = await server.call(key, "GET", "/api/journeys/small-business-grant");
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as JourneyBody;
     expect(body).toMatchObject({
       slug: "small-business-grant",
       displayName: "Small Business Grant Application",
@@ -150,7 +192,12 @@ describe("GET /api/journeys/{slug}", () => {
       environment: "production",
       allowedOrigins: ["https://grants.example.com"],
       healthMetrics: { hasSteps: true, hasRecentEvents: false, sessionCount: 0, hasSnapshot: false },
-      behaviorMetrics: { completionRate: null, mobileRate: null, medianTimeToComplete: null, topDropoffStep: null },
+      behaviorMetrics: {
+        completionRate: null,
+        mobileRate: null,
+        medianTimeToComplete: null,
+        topDropoffStep: null,
+      },
       eventCountsLast24h: {
         session_start: 0,
         step_view: 0,
@@ -176,13 +223,15 @@ describe("GET /api/journeys/{slug}", () => {
 
 describe("PUT /api/journeys/{slug}", () => {
   it("changes what the body names and keeps the rest", async () => {
-    const before = await (await server.call(key, "GET", "/api/journeys/small-business-grant")).json();
+    const before = (await (
+      await server.call(key, "GET", "/api/journeys/small-business-grant")
+    ).json()) as JourneyBody;
     const res = await server.call(key, "PUT", "/api/journeys/small-business-grant", {
       displayName: "SBA Small Business Grant",
       allowedOrigins: ["https://grants.example.com", "https://apply.example.com"],
     });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as JourneyBody;
     expect(body).toMatchObject({
       id: before.id,
       orgId: before.orgId,
@@ -197,12 +246,17 @@ describe("PUT /api/journeys/{slug}", () => {
     expect(Date.parse(body.updatedAt)).toBeGreaterThan(Date.parse(before.updatedAt));
     expect(body).not.toHaveProperty("healthMetrics");
 
-    const again = await (await server.call(key, "GET", "/api/journeys/small-business-grant")).json();
+    const again = (await (
+      await server.call(key, "GET", "/api/journeys/small-business-grant")
+    ).json()) as JourneyBody;
     expect(again.displayName).toBe("SBA Small Business Grant");
   });
 
   it("changes environment and sourceSystem", async () => {
-    const res = await server.call(key, "PUT", "/api/journeys/minimal", { environment: "staging", sourceSystem: "simpliGov" });
+    const res = await server.call(key, "PUT", "/api/journeys/minimal", {
+      environment: "staging",
+      sourceSystem: "simpliGov",
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ environment: "staging", sourceSystem: "simpliGov" });
   });
@@ -213,13 +267,16 @@ describe("PUT /api/journeys/{slug}", () => {
     expect(await missing.json()).toEqual({ error: 'Journey with slug "nonexistent-journey" not found' });
     const invalid = await server.call(key, "PUT", "/api/journeys/minimal", { environment: "dev" });
     expect(invalid.status).toBe(400);
-    expect(await invalid.json()).toEqual({ error: "Invalid journey data: environment must be one of: production, staging" });
+    expect(await invalid.json()).toEqual({
+      error: "Invalid journey data: environment must be one of: production, staging",
+    });
   });
 });
 
 describe("list and delete", () => {
   it("pages through every journey newest first with a cursor", async () => {
-    for (const n of [1, 2, 3]) await server.call(key, "POST", "/api/journeys/create", { slug: `page-${n}`, displayName: `P${n}` });
+    for (const n of [1, 2, 3])
+      await server.call(key, "POST", "/api/journeys/create", { slug: `page-${n}`, displayName: `P${n}` });
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -246,7 +303,11 @@ describe("list and delete", () => {
   it("deletes a journey, after which it is not found", async () => {
     const res = await server.call(key, "DELETE", "/api/journeys/page-1");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id: expect.stringMatching(/^journey_/), slug: "page-1", deleted: true });
+    expect(await res.json()).toEqual({
+      id: expect.stringMatching(/^journey_/),
+      slug: "page-1",
+      deleted: true,
+    });
     expect((await server.call(key, "GET", "/api/journeys/page-1")).status).toBe(404);
     expect((await server.call(key, "DELETE", "/api/journeys/page-1")).status).toBe(404);
   });
@@ -270,7 +331,10 @@ describe("transport errors", () => {
   });
 
   it("answers an oversized body with 413", async () => {
-    const res = await server.call(key, "POST", "/api/journeys/create", { slug: "big", displayName: "x".repeat(2_000_000) });
+    const res = await server.call(key, "POST", "/api/journeys/create", {
+      slug: "big",
+      displayName: "x".repeat(2_000_000),
+    });
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ error: "Request body is larger than 1048576 bytes" });
   });
@@ -284,6 +348,6 @@ describe("transport errors", () => {
   it("answers a JSON body that is not an object with 400", async () => {
     const res = await server.call(key, "POST", "/api/journeys/create", "[1,2]");
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatch(/^Invalid journey data: /);
+    expect(((await res.json()) as { error: string }).error).toMatch(/^Invalid journey data: /);
   });
 });

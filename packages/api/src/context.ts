@@ -13,6 +13,8 @@ export interface BaseContext {
   uaMobile?: string | undefined;
   /** Time of receipt, fixed once per request so every event in a batch shares it. */
   receivedAt?: Date;
+  /** "Now" for analytics windows; absent means the wall clock. Tests set it. */
+  now?: Date;
 }
 
 export interface ApiKeyIdentity {
@@ -26,4 +28,5 @@ export interface OrgContext {
   db: Database;
   orgId: string;
   key: ApiKeyIdentity;
+  now?: Date;
 }

@@ -1,8 +1,10 @@
+import { eventsRouter } from "./events/router";
 import { journeysRouter } from "./journeys/router";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
   journeys: journeysRouter,
+  events: eventsRouter,
 });
 
 export type AppRouter = typeof appRouter;

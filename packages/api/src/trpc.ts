@@ -1,21 +1,33 @@
+import { isConnectionError } from "@odyssey/db";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import superjson from "superjson";
 import { ZodError } from "zod";
 import { keyFromAuthorization, verifyKey } from "./auth/keys";
-import type { Scope } from "./auth/scopes";
+import type { Scope, ScopeName } from "./auth/scopes";
 import type { BaseContext } from "./context";
 import { DomainError, type DomainErrorKind, ForbiddenError } from "./errors";
 import { formatValidationError, type Subject } from "./validation";
 
-const t = initTRPC.context<BaseContext>().create({
-  transformer: superjson,
-  errorFormatter({ shape }) {
-    // Stacks stay on the server.
-    const { stack: _stack, ...data } = shape.data;
-    return { ...shape, data };
-  },
-});
+/**
+ * What a procedure declares about itself; `scope` is read by the docs and the security tests.
+ * It is part of the router's type, which @odyssey/client publishes: keep it free of zod types.
+ */
+export interface ProcedureMeta {
+  scope?: ScopeName;
+}
+
+const t = initTRPC
+  .context<BaseContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    transformer: superjson,
+    errorFormatter({ shape }) {
+      // Stacks stay on the server.
+      const { stack: _stack, ...data } = shape.data;
+      return { ...shape, data };
+    },
+  });
 
 const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   Validation: "BAD_REQUEST",
@@ -27,13 +39,15 @@ const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   Unavailable: "SERVICE_UNAVAILABLE",
 };
 
+export const databaseUnavailable = "The database is unavailable; retry shortly";
+
 const subjectOf: Record<string, Subject> = { journeys: "journey", events: "event" };
 
 /**
  * The one place domain errors and input validation failures become tRPC errors, with the
  * same message text the REST API sends.
  */
-const mapErrors = t.middleware(async ({ path, next }) => {
+const mapErrors = t.middleware(async ({ path, type, next }) => {
   const result = await next();
   if (result.ok) return result;
   const cause = result.error.cause;
@@ -43,6 +57,20 @@ const mapErrors = t.middleware(async ({ path, next }) => {
     const subject = subjectOf[path.split(".")[0] ?? ""] ?? "request";
     throw new TRPCError({ code: "BAD_REQUEST", message: formatValidationError(cause, subject), cause });
   }
+  // Any other bad request with a cause is input the HTTP adapter could not decode.
+  if (result.error.code === "BAD_REQUEST" && cause instanceof Error)
+    throw new TRPCError({
+      code: "BAD_REQUEST",
+      message:
+        cause instanceof SyntaxError
+          ? type === "query"
+            ? "Malformed JSON in the input query parameter"
+            : "Malformed JSON in request body"
+          : "Malformed input: expected superjson's encoding ({ json, meta })",
+      cause,
+    });
+  if (isConnectionError(cause))
+    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: databaseUnavailable, cause });
   return result;
 });
 
@@ -58,7 +86,7 @@ export const authenticatedProcedure = publicProcedure.use(async ({ ctx, next }) 
 });
 
 export function scopedProcedure(scope: Scope) {
-  return authenticatedProcedure.use(({ ctx, next }) => {
+  return authenticatedProcedure.meta({ scope }).use(({ ctx, next }) => {
     if (!ctx.key.scopes.includes(scope))
       throw new ForbiddenError(`API key does not have required scope: ${scope}`);
     return next();

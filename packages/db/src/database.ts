@@ -181,3 +181,35 @@ export function pgErrorCode(error: unknown): { code?: string; constraint?: strin
   }
   return {};
 }
+
+// Node socket errors, postgres.js connection errors, SQLSTATE class 08 (connection exception)
+// and the server refusing work while it shuts down, starts or is full.
+const connectionErrorCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+]);
+
+/** True when the error says the database could not be reached, rather than that a query failed. */
+export function isConnectionError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && (connectionErrorCodes.has(code) || code.startsWith("08"))) return true;
+    if (message === "PGlite is closed") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

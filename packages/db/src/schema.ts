@@ -1,9 +1,11 @@
 import { sql } from "drizzle-orm";
 import {
+  type AnyPgColumn,
   doublePrecision,
   foreignKey,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -57,10 +59,7 @@ export const journeys = pgTable(
     displayName: text("display_name").notNull(),
     sourceSystem: text("source_system").notNull(),
     environment: text("environment").notNull(),
-    allowedOrigins: text("allowed_origins")
-      .array()
-      .notNull()
-      .default(sql`'{}'::text[]`),
+    allowedOrigins: text("allowed_origins").array().notNull().default(sql`'{}'::text[]`),
     ...timestamps,
   },
   (t) => [
@@ -82,10 +81,7 @@ export const journeySteps = pgTable(
     stepType: text("step_type"),
     readingLevel: doublePrecision("reading_level"),
     fieldCount: integer("field_count"),
-    requiredArtifacts: text("required_artifacts")
-      .array()
-      .notNull()
-      .default(sql`'{}'::text[]`),
+    requiredArtifacts: text("required_artifacts").array().notNull().default(sql`'{}'::text[]`),
     ...timestamps,
   },
   (t) => [
@@ -97,5 +93,151 @@ export const journeySteps = pgTable(
       columns: [t.orgId, t.journeyId],
       foreignColumns: [journeys.orgId, journeys.id],
     }).onDelete("cascade"),
+  ],
+);
+
+// Events and the summaries Retrieve reads (docs/analytics.md). The events table is append-only
+// and its primary key includes the event time, so it can become `PARTITION BY RANGE
+// (occurred_at)` without changing a query. A unique key on a partitioned table must include the
+// partition key, and a retry carries a different corrected time, so duplicate detection lives
+// in `event_ids`, a narrow table keyed by the client's id alone.
+
+const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
+
+const journeyFk = (name: string, t: { orgId: AnyPgColumn; journeyId: AnyPgColumn }) =>
+  foreignKey({
+    name,
+    columns: [t.orgId, t.journeyId],
+    foreignColumns: [journeys.orgId, journeys.id],
+  }).onDelete("cascade");
+
+export const events = pgTable(
+  "events",
+  {
+    orgId: text("org_id").notNull(),
+    journeyId: text("journey_id").notNull(),
+    /** The corrected event time (clock skew and future clamp applied). */
+    occurredAt: instant("occurred_at").notNull(),
+    id: text("id").notNull(),
+    receivedAt: instant("received_at").notNull(),
+    /** The time the client wrote, before correction. */
+    clientTime: instant("client_time").notNull(),
+    type: text("type").notNull(),
+    sessionId: text("session_id").notNull(),
+    stepKey: text("step_key"),
+    field: text("field"),
+    device: text("device"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.journeyId, t.occurredAt, t.id] }),
+    journeyFk("events_journey_fk", t),
+  ],
+);
+
+/** One row per stored event: the first insert of a client id wins, retries find it taken. */
+export const eventIds = pgTable(
+  "event_ids",
+  {
+    orgId: text("org_id").notNull(),
+    journeyId: text("journey_id").notNull(),
+    id: text("id").notNull(),
+    occurredAt: instant("occurred_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.journeyId, t.id] }), journeyFk("event_ids_journey_fk", t)],
+);
+
+/** Per session: what the definitions need, folded with min/max so arrival order never matters. */
+export const eventSessions = pgTable(
+  "event_sessions",
+  {
+    orgId: text("org_id").notNull(),
+    journeyId: text("journey_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    firstStartAt: instant("first_start_at"),
+    firstEventAt: instant("first_event_at").notNull(),
+    /** The entry: the first session_start, else the first event of any type. */
+    entryAt: instant("entry_at").notNull().generatedAlwaysAs(sql`coalesce(first_start_at, first_event_at)`),
+    lastEventAt: instant("last_event_at").notNull(),
+    /** Device of the earliest event that has one; ties go to the smaller event id. */
+    device: text("device"),
+    deviceAt: instant("device_at"),
+    deviceEventId: text("device_event_id"),
+    furthestStepIndex: integer("furthest_step_index"),
+    firstSuccessAt: instant("first_success_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.journeyId, t.sessionId] }),
+    index("event_sessions_entry_idx").on(t.orgId, t.journeyId, t.entryAt),
+    journeyFk("event_sessions_journey_fk", t),
+  ],
+);
+
+/** Which steps each session viewed (known steps only): the funnel's "reached". */
+export const eventSessionSteps = pgTable(
+  "event_session_steps",
+  {
+    orgId: text("org_id").notNull(),
+    journeyId: text("journey_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    stepIndex: integer("step_index").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.journeyId, t.sessionId, t.stepIndex] }),
+    foreignKey({
+      name: "event_session_steps_session_fk",
+      columns: [t.orgId, t.journeyId, t.sessionId],
+      foreignColumns: [eventSessions.orgId, eventSessions.journeyId, eventSessions.sessionId],
+    }).onDelete("cascade"),
+  ],
+);
+
+/** Events per UTC hour and type. */
+export const eventHours = pgTable(
+  "event_hours",
+  {
+    orgId: text("org_id").notNull(),
+    journeyId: text("journey_id").notNull(),
+    hour: instant("hour").notNull(),
+    type: text("type").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.journeyId, t.hour, t.type] }),
+    journeyFk("event_hours_journey_fk", t),
+  ],
+);
+
+/** Per step key named by any event (known step or not): when it was last seen. */
+export const eventStepKeys = pgTable(
+  "event_step_keys",
+  {
+    orgId: text("org_id").notNull(),
+    journeyId: text("journey_id").notNull(),
+    stepKey: text("step_key").notNull(),
+    lastSeenAt: instant("last_seen_at").notNull(),
+    eventCount: integer("event_count").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.journeyId, t.stepKey] }),
+    journeyFk("event_step_keys_journey_fk", t),
+  ],
+);
+
+/** A journey's configuration and analytics frozen at one moment. */
+export const snapshots = pgTable(
+  "snapshots",
+  {
+    orgId: text("org_id").notNull(),
+    id: text("id").notNull(),
+    journeyId: text("journey_id").notNull(),
+    createdAt: instant("created_at").notNull(),
+    /** superjson of the journey and of its analytics, so dates come back as dates. */
+    configuration: jsonb("configuration").notNull(),
+    analytics: jsonb("analytics").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.id] }),
+    index("snapshots_journey_created_idx").on(t.orgId, t.journeyId, t.createdAt),
+    journeyFk("snapshots_journey_fk", t),
   ],
 );

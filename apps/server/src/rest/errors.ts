@@ -1,5 +1,5 @@
-import { formatValidationError, type Subject } from "@odyssey/api";
 import { z } from "@hono/zod-openapi";
+import { formatValidationError, type Subject } from "@odyssey/api";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { Context } from "hono";
@@ -32,7 +32,12 @@ export function errorResponses(statuses: number[]) {
   );
 }
 
-export function errorJson(c: Context, status: ContentfulStatusCode, message: string, headers?: Record<string, string>) {
+export function errorJson(
+  c: Context,
+  status: ContentfulStatusCode,
+  message: string,
+  headers?: Record<string, string>,
+) {
   return c.json({ error: message }, status, headers);
 }
 
@@ -51,6 +56,7 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
     if (status === 503) return errorJson(c, 503, error.message, { "Retry-After": "1" });
     error = error.cause ?? error;
   }
+  if (error instanceof HTTPException && error.res) return error.getResponse();
   if (error instanceof HTTPException && error.status < 500) {
     return errorJson(c, error.status as ContentfulStatusCode, error.message || "Bad request");
   }

@@ -1,3 +1,4 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import {
   CreateJourneyInput,
   DeletedJourney,
@@ -7,21 +8,15 @@ import {
   JourneyList,
   ListJourneysQuery,
 } from "@odyssey/api";
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Caller, RestEnv } from "./context";
 import { errorResponses, validationHook } from "./errors";
+import { json, jsonBody, SlugParam } from "./route-parts";
+import { bearerWithScopeOf } from "./security";
 import { wire } from "./wire";
 
 const JourneyJson = wire(Journey).openapi("Journey");
 const JourneyDetailJson = wire(JourneyDetail).openapi("JourneyDetail");
 const JourneyListJson = wire(JourneyList).openapi("JourneyList");
-
-const SlugParam = z.object({
-  slug: z.string().openapi({ param: { name: "slug", in: "path" }, example: "small-business-grant" }),
-});
-const security = [{ bearerAuth: [] }];
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const jsonBody = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
 // Declared before `/{slug}`: Hono matches in declaration order.
 const create = createRoute({
@@ -29,7 +24,7 @@ const create = createRoute({
   path: "/api/journeys/create",
   tags: ["Journeys"],
   summary: "Create a journey",
-  security,
+  security: bearerWithScopeOf("journeys.create"),
   request: { body: jsonBody(CreateJourneyInput) },
   responses: {
     201: json(JourneyJson, "The journey with its steps."),
@@ -42,7 +37,7 @@ const retrieve = createRoute({
   path: "/api/journeys/{slug}",
   tags: ["Journeys"],
   summary: "Retrieve a journey",
-  security,
+  security: bearerWithScopeOf("journeys.get"),
   request: { params: SlugParam },
   responses: {
     200: json(JourneyDetailJson, "The journey with its steps and analytics."),
@@ -55,7 +50,7 @@ const update = createRoute({
   path: "/api/journeys/{slug}",
   tags: ["Journeys"],
   summary: "Update a journey",
-  security,
+  security: bearerWithScopeOf("journeys.update"),
   request: { params: SlugParam, body: jsonBody(JourneyChanges) },
   responses: {
     200: json(JourneyJson, "The updated journey."),
@@ -68,7 +63,7 @@ const list = createRoute({
   path: "/api/journeys",
   tags: ["Journeys"],
   summary: "List journeys, newest first",
-  security,
+  security: bearerWithScopeOf("journeys.list"),
   request: { query: ListJourneysQuery },
   responses: {
     200: json(JourneyListJson, "A page of journeys and the cursor of the next page (null on the last)."),
@@ -81,7 +76,7 @@ const remove = createRoute({
   path: "/api/journeys/{slug}",
   tags: ["Journeys"],
   summary: "Delete a journey, its steps and its analytics",
-  security,
+  security: bearerWithScopeOf("journeys.delete"),
   request: { params: SlugParam },
   responses: {
     200: json(DeletedJourney, "The journey was deleted."),

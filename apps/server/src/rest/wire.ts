@@ -11,7 +11,9 @@ export function wire<T extends z.ZodType>(schema: T): z.ZodType {
 function toWire(schema: z.ZodType): z.ZodType {
   if (schema instanceof z.ZodDate) return z.iso.datetime();
   if (schema instanceof z.ZodObject)
-    return z.object(Object.fromEntries(Object.entries(schema.shape).map(([k, v]) => [k, toWire(v as z.ZodType)])));
+    return z.object(
+      Object.fromEntries(Object.entries(schema.shape).map(([k, v]) => [k, toWire(v as z.ZodType)])),
+    );
   if (schema instanceof z.ZodArray) return z.array(toWire(schema.element as z.ZodType));
   if (schema instanceof z.ZodNullable) return toWire(schema.unwrap() as z.ZodType).nullable();
   if (schema instanceof z.ZodOptional) return toWire(schema.unwrap() as z.ZodType).optional();

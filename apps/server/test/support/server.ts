@@ -1,18 +1,28 @@
 import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
 import { createApiKey, type Scope } from "@odyssey/api";
 import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
-import { serve, type ServerType } from "@hono/node-server";
-import { createApp } from "../../src/app";
+import { type App, createApp } from "../../src/app";
 import { loadConfig } from "../../src/env";
 import { createLogger } from "../../src/logger";
+
+/** Test bodies are read loosely: the assertions are what check their shape. */
+export interface TestResponse extends Response {
+  // biome-ignore lint/suspicious/noExplicitAny: assertions, not types, check response bodies here
+  json(): Promise<any>;
+}
 
 export interface TestServer {
   url: string;
   database: TestDatabase;
+  /** The app itself, for tests that enumerate its routes. */
+  app: App;
   /** A new secret key in the organization `org` (created if new). */
   key(org: string, scopes?: Scope[]): Promise<string>;
   /** fetch against the server with `Authorization: Bearer key` and a JSON body. */
-  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<Response>;
+  call(key: string | undefined, method: string, path: string, body?: unknown): Promise<TestResponse>;
+  /** Fixes the server's clock (event receipt, analytics "now"); undefined returns to the wall clock. */
+  setNow(at: Date | undefined): void;
   close(): Promise<void>;
 }
 
@@ -20,7 +30,9 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? "silent" });
-  const app = createApp({ database, config, logger: createLogger(config.logLevel) });
+  let fixedNow: Date | undefined;
+  const clock = () => fixedNow ?? new Date();
+  const app = createApp({ database, config, logger: createLogger(config.logLevel), clock });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });
@@ -28,6 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   return {
     url,
     database,
+    app,
     async key(org, scopes) {
       return (await createApiKey(database.db, { orgSlug: org, kind: "secret", scopes })).key;
     },
@@ -40,6 +53,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
         headers,
         body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });
+    },
+    setNow(at) {
+      fixedNow = at;
     },
     async close() {
       await new Promise((resolve) => server.close(resolve));

@@ -1,22 +1,182 @@
+import { eventHours, eventSessionSteps, eventSessions, eventStepKeys, snapshots } from "@odyssey/db";
+import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, sql } from "drizzle-orm";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
-import { EventType, type JourneyAnalytics } from "./schema";
+import { EventType, type FunnelStep, type JourneyAnalytics } from "./schema";
+import { analyticsWindows, roundToSeconds, UNKNOWN_STEP_KEYS_LIMIT } from "./windows";
+
+const count = () => sql<number>`count(*)`.mapWith(Number);
+const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
+/** Milliseconds from entry to the first submit_success (null for sessions without one). */
+const msToComplete = sql`((extract(epoch from ${eventSessions.firstSuccessAt}) - extract(epoch from ${eventSessions.entryAt})) * 1000)::float8`;
+const percentile = (p: number) =>
+  sql<number | null>`percentile_cont(${sql.raw(String(p))}) within group (order by ${msToComplete})`.mapWith(
+    Number,
+  );
 
 /**
- * The one place Retrieve's analytics come from. Events are not stored yet, so every figure
- * is that of a journey that has received none.
+ * Retrieve's analytics, read from the summaries that ingestion keeps current: the cost grows
+ * with the steps and with the sessions of the 30-day cohort, never with the events stored.
  */
 export async function loadJourneyAnalytics({
+  ctx,
   journey,
 }: {
   ctx: OrgContext;
   journey: Journey;
 }): Promise<JourneyAnalytics> {
+  const { db, orgId } = ctx;
+  const w = analyticsWindows(ctx.now ?? new Date());
+  const ofSessions = and(
+    eq(eventSessions.orgId, orgId),
+    eq(eventSessions.journeyId, journey.id),
+    gte(eventSessions.entryAt, w.cohortFrom),
+  );
+  const stepKeys = journey.steps.map((s) => s.stepKey);
+  const recentKeys = and(
+    eq(eventStepKeys.orgId, orgId),
+    eq(eventStepKeys.journeyId, journey.id),
+    gte(eventStepKeys.lastSeenAt, w.stepsSeenFrom),
+  );
+
+  const [cohortRows, abandonedRows, reachedRows, countRows, seenKnown, seenUnknown, snapshotRows] =
+    await Promise.all([
+      db
+        .select({
+          sessions: count(),
+          completed: sql<number>`count(${eventSessions.firstSuccessAt})`.mapWith(Number),
+          mobile: sql<number>`count(*) filter (where ${eventSessions.device} = 'mobile')`.mapWith(Number),
+          withDevice: sql<number>`count(${eventSessions.device})`.mapWith(Number),
+          inProgress: sql<number>`count(*) filter (where ${eventSessions.firstSuccessAt} is null
+          and ${eventSessions.lastEventAt} >= ${w.idleBefore.toISOString()}::timestamptz)`.mapWith(Number),
+          p50: percentile(0.5),
+          p75: percentile(0.75),
+          p90: percentile(0.9),
+        })
+        .from(eventSessions)
+        .where(ofSessions),
+      db
+        .select({ index: eventSessions.furthestStepIndex, sessions: count() })
+        .from(eventSessions)
+        .where(
+          and(
+            ofSessions,
+            isNull(eventSessions.firstSuccessAt),
+            lt(eventSessions.lastEventAt, w.idleBefore),
+            isNotNull(eventSessions.furthestStepIndex),
+          ),
+        )
+        .groupBy(eventSessions.furthestStepIndex),
+      db
+        .select({ index: eventSessionSteps.stepIndex, sessions: count() })
+        .from(eventSessionSteps)
+        .innerJoin(
+          eventSessions,
+          and(
+            eq(eventSessions.orgId, eventSessionSteps.orgId),
+            eq(eventSessions.journeyId, eventSessionSteps.journeyId),
+            eq(eventSessions.sessionId, eventSessionSteps.sessionId),
+          ),
+        )
+        .where(ofSessions)
+        .groupBy(eventSessionSteps.stepIndex),
+      db
+        .select({ type: eventHours.type, events: sql<number>`sum(${eventHours.count})`.mapWith(Number) })
+        .from(eventHours)
+        .where(
+          and(
+            eq(eventHours.orgId, orgId),
+            eq(eventHours.journeyId, journey.id),
+            gte(eventHours.hour, w.countsFrom),
+          ),
+        )
+        .groupBy(eventHours.type),
+      stepKeys.length
+        ? db
+            .select({ stepKey: eventStepKeys.stepKey })
+            .from(eventStepKeys)
+            .where(and(recentKeys, inArray(eventStepKeys.stepKey, stepKeys)))
+        : [],
+      db
+        .select({ stepKey: eventStepKeys.stepKey, lastSeenAt: eventStepKeys.lastSeenAt })
+        .from(eventStepKeys)
+        .where(stepKeys.length ? and(recentKeys, notInArray(eventStepKeys.stepKey, stepKeys)) : recentKeys)
+        .orderBy(sql`${eventStepKeys.stepKey} collate "C"`)
+        .limit(UNKNOWN_STEP_KEYS_LIMIT),
+      db
+        .select({ id: snapshots.id, createdAt: snapshots.createdAt })
+        .from(snapshots)
+        .where(and(eq(snapshots.orgId, orgId), eq(snapshots.journeyId, journey.id)))
+        .orderBy(desc(snapshots.createdAt), desc(snapshots.id))
+        .limit(1),
+    ]);
+
+  const cohort = cohortRows[0] ?? {
+    sessions: 0,
+    completed: 0,
+    mobile: 0,
+    withDevice: 0,
+    inProgress: 0,
+    p50: null,
+    p75: null,
+    p90: null,
+  };
+  const abandonedAt = new Map(abandonedRows.map((r) => [r.index, r.sessions]));
+  const reachedAt = new Map(reachedRows.map((r) => [r.index, r.sessions]));
+  const funnel: FunnelStep[] = journey.steps.map((step) => {
+    const reached = reachedAt.get(step.index) ?? 0;
+    const abandoned = abandonedAt.get(step.index) ?? 0;
+    return {
+      stepId: step.id,
+      stepKey: step.stepKey,
+      stepName: step.name,
+      index: step.index,
+      reached,
+      abandoned,
+      abandonmentRate: rate(abandoned, reached),
+    };
+  });
+  const top = funnel
+    .filter((s) => s.abandoned > 0)
+    .sort(
+      (a, b) =>
+        (b.abandonmentRate ?? 0) - (a.abandonmentRate ?? 0) || b.abandoned - a.abandoned || a.index - b.index,
+    )[0];
+  const eventCounts = Object.fromEntries(EventType.options.map((type) => [type, 0])) as Record<
+    EventType,
+    number
+  >;
+  for (const row of countRows) if (row.type in eventCounts) eventCounts[row.type as EventType] = row.events;
+  const seen = new Set(seenKnown.map((r) => r.stepKey));
+  const seconds = (ms: number | null) => (ms === null ? null : roundToSeconds(ms));
+  const last = snapshotRows[0];
+
   return {
-    healthMetrics: { hasSteps: journey.steps.length > 0, hasRecentEvents: false, sessionCount: 0, hasSnapshot: false },
-    behaviorMetrics: { completionRate: null, mobileRate: null, medianTimeToComplete: null, topDropoffStep: null },
-    eventCountsLast24h: Object.fromEntries(EventType.options.map((type) => [type, 0])) as Record<EventType, number>,
-    unmappedStepIds: journey.steps.map((step) => step.id),
-    lastArtifactCreated: null,
+    healthMetrics: {
+      hasSteps: journey.steps.length > 0,
+      hasRecentEvents: countRows.some((r) => r.events > 0),
+      sessionCount: cohort.sessions,
+      hasSnapshot: last !== undefined,
+    },
+    behaviorMetrics: {
+      completionRate: rate(cohort.completed, cohort.sessions),
+      mobileRate: rate(cohort.mobile, cohort.withDevice),
+      medianTimeToComplete: seconds(cohort.p50),
+      topDropoffStep: top
+        ? {
+            stepId: top.stepId,
+            stepKey: top.stepKey,
+            stepName: top.stepName,
+            abandonmentRate: top.abandonmentRate ?? 0,
+          }
+        : null,
+    },
+    eventCountsLast24h: eventCounts,
+    unmappedStepIds: journey.steps.filter((s) => !seen.has(s.stepKey)).map((s) => s.id),
+    lastArtifactCreated: last ? { id: last.id, createdAt: last.createdAt } : null,
+    funnel,
+    timeToComplete: { p75: seconds(cohort.p75), p90: seconds(cohort.p90) },
+    unknownStepKeys: seenUnknown,
+    sessionsInProgress: cohort.inProgress,
   };
 }

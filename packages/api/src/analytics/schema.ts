@@ -40,12 +40,42 @@ export const EventCounts = z.record(EventType, z.int());
 
 export const ArtifactRef = z.object({ id: z.string(), createdAt: z.date() });
 
-/** The figures Retrieve adds to a journey (events-and-analytics.md). */
+/** One step of the cohort's funnel, with the same definitions as `topDropoffStep`. */
+export const FunnelStep = z.object({
+  stepId: z.string(),
+  stepKey: z.string(),
+  stepName: z.string().nullable(),
+  index: z.int(),
+  /** Cohort sessions with a step_view of this step. */
+  reached: z.int(),
+  /** Cohort sessions without submit_success, idle for over 30 minutes, whose furthest step this is. */
+  abandoned: z.int(),
+  abandonmentRate: Rate,
+});
+
+/** Seconds from entry to the first submit_success over the cohort (percentile_cont, rounded). */
+export const TimeToComplete = z.object({
+  p75: z.int().nullable(),
+  p90: z.int().nullable(),
+});
+
+/** A step key that events named in the trailing 7 days but that is no step of the journey. */
+export const UnknownStepKey = z.object({ stepKey: z.string(), lastSeenAt: z.date() });
+
+/** The figures Retrieve adds to a journey (events-and-analytics.md, docs/analytics.md). */
 export const JourneyAnalytics = z.object({
   healthMetrics: HealthMetrics,
   behaviorMetrics: BehaviorMetrics,
   eventCountsLast24h: EventCounts,
   unmappedStepIds: z.array(z.string()),
   lastArtifactCreated: ArtifactRef.nullable(),
+  /** Per step, in step order. */
+  funnel: z.array(FunnelStep),
+  timeToComplete: TimeToComplete,
+  /** At most 100, in byte order of the key. */
+  unknownStepKeys: z.array(UnknownStepKey),
+  /** Cohort sessions without submit_success whose last event is at most 30 minutes old. */
+  sessionsInProgress: z.int(),
 });
 export type JourneyAnalytics = z.infer<typeof JourneyAnalytics>;
+export type FunnelStep = z.infer<typeof FunnelStep>;

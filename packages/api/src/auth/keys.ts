@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { apiKeys, type Database, randomToken } from "@odyssey/db";
 import { eq, sql } from "drizzle-orm";
-import { UnauthorizedError } from "../errors";
 import type { ApiKeyIdentity } from "../context";
+import { UnauthorizedError } from "../errors";
 import { preparedPerDatabase } from "../prepared";
 import type { Scope } from "./scopes";
 
@@ -18,7 +18,8 @@ export function generateKey(kind: KeyKind): string {
   return `${keyPrefixes[kind]}${randomToken(32)}`;
 }
 
-const bearer = /^Bearer ([A-Za-z0-9_]{1,200})$/;
+// The scheme name is case-insensitive (RFC 9110); the key is then looked up exactly.
+const bearer = /^Bearer ([A-Za-z0-9_]{1,200})$/i;
 
 /** The key in an `Authorization: Bearer …` header; throws 401-kind errors for anything else. */
 export function keyFromAuthorization(header: string | undefined): string {

@@ -52,7 +52,10 @@ function toJourney(row: JourneyRow, steps: StepRow[]): Journey {
 const alreadyExists = (slug: string) =>
   new ConflictError(`Journey with slug "${slug}" already exists in this organization`);
 
-export async function createJourney({ ctx, input }: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
+export async function createJourney({
+  ctx,
+  input,
+}: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
   const journeyId = newId("journey");
   const now = new Date();
   try {

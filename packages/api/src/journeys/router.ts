@@ -1,5 +1,6 @@
-import { router, scopedProcedure } from "../trpc";
 import { loadJourneyAnalytics } from "../analytics/load";
+import { snapshotsRouter } from "../snapshots/router";
+import { router, scopedProcedure } from "../trpc";
 import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
 import {
   CreateJourneyInput,
@@ -23,4 +24,5 @@ export const journeysRouter = router({
   update: write.input(UpdateJourneyInput).mutation(({ ctx, input }) => updateJourney({ ctx, input })),
   list: read.input(ListJourneysInput).query(({ ctx, input }) => listJourneys({ ctx, input })),
   delete: write.input(SlugRef).mutation(({ ctx, input }) => deleteJourney({ ctx, input })),
+  snapshots: snapshotsRouter,
 });

@@ -3,6 +3,10 @@ import { JourneyAnalytics } from "../analytics/schema";
 
 // The single source of the journey types: tRPC, REST, OpenAPI and the client all derive from these.
 
+/** Text input; Postgres cannot store the NUL character, so it is refused here with a 400. */
+const text = () =>
+  z.string().refine((value) => !value.includes("\u0000"), { error: "must not contain NUL characters" });
+
 export const slugPattern = /^[a-z0-9-]+$/;
 
 export const Slug = z
@@ -31,19 +35,19 @@ function isOrigin(value: string): boolean {
 const AllowedOrigins = z.array(Origin).max(100);
 
 export const StepInput = z.object({
-  stepKey: z.string().min(1).max(100),
+  stepKey: text().min(1).max(100),
   index: z.int().min(0).max(10_000),
-  name: z.string().max(255).nullish(),
-  stepType: z.string().max(100).nullish(),
+  name: text().max(255).nullish(),
+  stepType: text().max(100).nullish(),
   readingLevel: z.number().min(0).max(100).nullish(),
   fieldCount: z.int().min(0).max(100_000).nullish(),
-  requiredArtifacts: z.array(z.string().min(1).max(255)).max(100).optional(),
+  requiredArtifacts: z.array(text().min(1).max(255)).max(100).optional(),
 });
 
 export const CreateJourneyInput = z
   .object({
     slug: Slug,
-    displayName: z.string().trim().min(1).max(255),
+    displayName: text().trim().min(1).max(255),
     sourceSystem: SourceSystem.default("unknown"),
     environment: Environment.default("production"),
     allowedOrigins: AllowedOrigins.default([]),
@@ -54,30 +58,38 @@ export const CreateJourneyInput = z
     const indexes = new Set<number>();
     journey.steps.forEach((step, i) => {
       if (keys.has(step.stepKey))
-        ctx.addIssue({ code: "custom", path: ["steps", i, "stepKey"], message: "must be unique within the journey" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["steps", i, "stepKey"],
+          message: "must be unique within the journey",
+        });
       if (indexes.has(step.index))
-        ctx.addIssue({ code: "custom", path: ["steps", i, "index"], message: "must be unique within the journey" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["steps", i, "index"],
+          message: "must be unique within the journey",
+        });
       keys.add(step.stepKey);
       indexes.add(step.index);
     });
   });
 
 export const JourneyChanges = z.object({
-  displayName: z.string().trim().min(1).max(255).optional(),
+  displayName: text().trim().min(1).max(255).optional(),
   environment: Environment.optional(),
   sourceSystem: SourceSystem.optional(),
   allowedOrigins: AllowedOrigins.optional(),
 });
 
 /** A slug that names an existing journey: any text may be asked for, and simply not be found. */
-export const SlugRef = z.object({ slug: z.string().min(1).max(255) });
+export const SlugRef = z.object({ slug: text().min(1).max(255) });
 
 export const UpdateJourneyInput = SlugRef.extend(JourneyChanges.shape);
 
 /** Page size and position; limit arrives as text in a query string, hence the coercion. */
 export const ListJourneysQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(500).optional(),
+  cursor: text().max(500).optional(),
 });
 export const ListJourneysInput = ListJourneysQuery.default({ limit: 20 });
 

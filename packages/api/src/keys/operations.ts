@@ -10,7 +10,9 @@ import { Slug } from "../journeys/schema";
 
 export async function ensureOrganization(db: Database, slug: string): Promise<{ id: string; slug: string }> {
   if (!Slug.safeParse(slug).success)
-    throw new ValidationError(`Organization slug "${slug}" must contain only lowercase letters, numbers, and hyphens`);
+    throw new ValidationError(
+      `Organization slug "${slug}" must contain only lowercase letters, numbers, and hyphens`,
+    );
   await db
     .insert(organizations)
     .values({ id: newId("org"), slug, name: slug })

@@ -29,7 +29,7 @@ export function responseHeaders(requestId: string): Record<string, string> {
  * before the handler runs, so they are part of the response it builds; setting them on the
  * finished response instead makes Hono rebuild it on every request.
  */
-export function requestContext(logger: Logger): MiddlewareHandler<RestEnv> {
+export function requestEssentials(logger: Logger): MiddlewareHandler<RestEnv> {
   return async (c, next) => {
     const started = performance.now();
     const incoming = c.req.header("x-request-id");

@@ -1,0 +1,80 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { IngestInput, IngestResult, MAX_BATCH_BYTES } from "@odyssey/api";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { RestEnv } from "./context";
+import { errorJson, errorResponses } from "./errors";
+import { bearerWithScopeOf } from "./security";
+
+/** `application/json`, or `text/plain` as `navigator.sendBeacon` sends a string. */
+export const eventBodyTypes = /^(application\/(.+\+)?json|text\/plain)\s*(;|$)/i;
+
+export const eventsBodyLimit = bodyLimit({
+  maxSize: MAX_BATCH_BYTES,
+  onError: (c) =>
+    errorJson(c, 413, `An event batch may be at most ${MAX_BATCH_BYTES} bytes (512 KiB)`, {
+      Connection: "close",
+    }),
+});
+
+/**
+ * CORS for browsers sending events. A preflight carries neither body nor key, so it cannot name
+ * the journey: it is answered for any origin, and the journey's `allowedOrigins` are enforced on
+ * the request itself, which a disallowed origin gets answered 403 without
+ * `Access-Control-Allow-Origin` (and nothing stored). Only a 200 carries the header.
+ */
+export const eventsCors: MiddlewareHandler<RestEnv> = async (c, next) => {
+  const origin = c.req.header("origin");
+  if (c.req.method === "OPTIONS") {
+    c.header("Vary", "Origin");
+    if (origin) {
+      c.header("Access-Control-Allow-Origin", origin);
+      c.header("Access-Control-Allow-Methods", "POST, OPTIONS");
+      c.header("Access-Control-Allow-Headers", "authorization, content-type");
+      c.header("Access-Control-Max-Age", "600");
+    }
+    return c.body(null, 204);
+  }
+  await next();
+  c.header("Vary", "Origin");
+  if (origin && c.res.status === 200) c.header("Access-Control-Allow-Origin", origin);
+};
+
+/** POST /api/events: thin; the body is read here because beacons send it as text/plain. */
+export function eventRoutes(app: OpenAPIHono<RestEnv>) {
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: "/api/events",
+    tags: ["Events"],
+    summary: "Send a batch of events",
+    description:
+      "At most 500 events and 512 KiB. Authenticate with a secret key (scope `events:write`) in " +
+      '`Authorization: Bearer`, or a publishable key as `"key"` in the body. A JSON body sent as ' +
+      "`text/plain` is accepted. Answers after the events are committed; invalid events are listed " +
+      "by index in `rejected` and do not sink the batch.",
+    // A secret key in the header, or a publishable key in the body (the empty requirement).
+    security: [...bearerWithScopeOf("events.ingest"), {}],
+    request: {
+      body: {
+        required: true,
+        content: { "application/json": { schema: IngestInput }, "text/plain": { schema: IngestInput } },
+      },
+    },
+    responses: {
+      200: {
+        description: "The batch is committed.",
+        content: { "application/json": { schema: IngestResult } },
+      },
+      ...errorResponses([400, 401, 403, 404, 413, 415, 500, 503]),
+    },
+  });
+  app.post("/api/events", async (c) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      return errorJson(c, 400, "Invalid event data: the body is not valid JSON");
+    }
+    return c.json(await c.get("caller").events.ingest(body as IngestInput), 200);
+  });
+}

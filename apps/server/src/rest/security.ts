@@ -1,0 +1,18 @@
+import { appRouter, type ProcedureMeta } from "@odyssey/api";
+
+// Typed as a nested record, but at run time keyed by dotted path ("journeys.create").
+const procedures = appRouter._def.procedures as unknown as Record<
+  string,
+  { _def: { meta?: ProcedureMeta } } | undefined
+>;
+
+/**
+ * The OpenAPI security requirement of a route that calls `procedure`: a bearer key holding the
+ * scope the procedure itself declares, so the document cannot drift from what is enforced.
+ */
+export function bearerWithScopeOf(procedure: string) {
+  const found = procedures[procedure];
+  if (!found) throw new Error(`No tRPC procedure ${procedure}`);
+  const scope = found._def.meta?.scope;
+  return [{ bearerAuth: scope ? [scope] : [] }];
+}

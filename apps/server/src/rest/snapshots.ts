@@ -1,0 +1,47 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { Snapshot, SnapshotList } from "@odyssey/api";
+import type { Caller, RestEnv } from "./context";
+import { errorResponses, validationHook } from "./errors";
+import { json, SlugParam } from "./route-parts";
+import { bearerWithScopeOf } from "./security";
+import { wire } from "./wire";
+
+const SnapshotJson = wire(Snapshot).openapi("Snapshot");
+const SnapshotListJson = wire(SnapshotList).openapi("SnapshotList");
+
+const create = createRoute({
+  method: "post",
+  path: "/api/journeys/{slug}/snapshots",
+  tags: ["Snapshots"],
+  summary: "Freeze the journey's configuration and analytics",
+  description:
+    "Takes no body. Retrieve's `hasSnapshot` and `lastArtifactCreated` follow the newest snapshot.",
+  security: bearerWithScopeOf("journeys.snapshots.create"),
+  request: { params: SlugParam },
+  responses: {
+    201: json(SnapshotJson, "The snapshot."),
+    ...errorResponses([400, 401, 403, 404, 413, 415, 500, 503]),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/api/journeys/{slug}/snapshots",
+  tags: ["Snapshots"],
+  summary: "List the journey's snapshots, newest first",
+  security: bearerWithScopeOf("journeys.snapshots.list"),
+  request: { params: SlugParam },
+  responses: {
+    200: json(SnapshotListJson, "Every snapshot of the journey, newest first."),
+    ...errorResponses([400, 401, 403, 404, 500, 503]),
+  },
+});
+
+export function snapshotRoutes() {
+  const caller = (c: { get(key: "caller"): Caller }) => c.get("caller");
+  return new OpenAPIHono<RestEnv>({ defaultHook: validationHook("journey") })
+    .openapi(create, async (c) =>
+      c.json(await caller(c).journeys.snapshots.create(c.req.valid("param")), 201),
+    )
+    .openapi(list, async (c) => c.json(await caller(c).journeys.snapshots.list(c.req.valid("param")), 200));
+}

@@ -1,0 +1,187 @@
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RawEvent, referenceAnalytics, type SentBatch } from "./support/analytics-reference";
+import { createJourney, postEvents } from "./support/events";
+import { startTestServer, type TestServer } from "./support/server";
+
+// Generated event histories, ingested over HTTP in random batches, must give Retrieve exactly
+// the figures the reference computes from the raw events.
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const TYPES = [
+  "session_start",
+  "step_view",
+  "field_focus",
+  "field_error",
+  "submit_attempt",
+  "submit_success",
+  "submit_failure",
+] as const;
+
+/** Header sets a browser may send, and the device each one means. */
+const HEADER_SETS: { headers: Record<string, string>; device: string | null }[] = [
+  { headers: {}, device: null },
+  { headers: { "user-agent": "curl/8.5.0" }, device: null },
+  {
+    headers: {
+      "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1",
+    },
+    device: "mobile",
+  },
+  {
+    headers: { "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36" },
+    device: "desktop",
+  },
+  {
+    headers: { "user-agent": "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) Safari/604.1" },
+    device: "tablet",
+  },
+  {
+    headers: { "sec-ch-ua-mobile": "?1", "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0" },
+    device: "mobile",
+  },
+];
+
+const STEPS = 4;
+
+const sessionArb = fc.record({
+  // Recent sessions, sessions spread over 40 days, and sessions around each window's edge
+  // (30-day cohort, 7-day steps, 24 hours of counts), so every window has events on both sides.
+  startAgoMs: fc.oneof(
+    fc.integer({ min: 0, max: 3 * HOUR }),
+    fc.integer({ min: 0, max: 40 * DAY }),
+    ...[30 * DAY, 7 * DAY, 24 * HOUR].map((edge) => fc.integer({ min: edge - 3 * HOUR, max: edge + HOUR })),
+  ),
+  events: fc.array(
+    fc.record({
+      type: fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom(...TYPES) },
+        { weight: 3, arbitrary: fc.constant("step_view" as const) },
+      ),
+      // Known step indexes, an unknown key, or none.
+      step: fc.oneof(
+        fc.integer({ min: 0, max: STEPS - 1 }),
+        fc.constantFrom("typo-step", "legacy"),
+        fc.constant(null),
+      ),
+      afterMs: fc.integer({ min: 0, max: 2 * HOUR }),
+      device: fc.option(fc.constantFrom("mobile", "tablet", "desktop"), { freq: 3 }),
+    }),
+    { minLength: 1, maxLength: 7 },
+  ),
+});
+
+const historyArb = fc.record({
+  sessions: fc.array(sessionArb, { minLength: 1, maxLength: 10 }),
+  arrivalKeys: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 80, maxLength: 80 }),
+  resend: fc.array(fc.nat(), { maxLength: 8 }),
+  cuts: fc.array(fc.nat(), { maxLength: 6 }),
+  batches: fc.array(
+    fc.record({
+      lagMs: fc.oneof(fc.integer({ min: 0, max: 10 * MIN }), fc.integer({ min: 0, max: 3 * DAY })),
+      skewMs: fc.option(fc.integer({ min: -2 * HOUR, max: 2 * HOUR })),
+      clientClockOffMs: fc.integer({ min: -HOUR, max: HOUR }),
+      headerSet: fc.nat({ max: HEADER_SETS.length - 1 }),
+    }),
+    { minLength: 7, maxLength: 7 },
+  ),
+});
+
+let server: TestServer;
+let key: string;
+let runs = 0;
+const now = new Date(Math.floor(Date.now() / 1000) * 1000 + 123);
+
+beforeAll(async () => {
+  server = await startTestServer();
+  key = await server.key("analytics-property");
+});
+afterAll(() => server.close());
+
+describe("Retrieve's analytics", () => {
+  it("equal the reference computed from the raw events, for any history", async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArb, async (history) => {
+        const slug = `prop-${++runs}`;
+        const journey = await createJourney(server, key, slug, { steps: STEPS });
+
+        // The true events, each with the instant it happened.
+        let n = 0;
+        const truth = history.sessions.flatMap((session, s) =>
+          session.events.map((e) => {
+            n++;
+            const stepKey = e.step === null ? undefined : typeof e.step === "number" ? `s${e.step}` : e.step;
+            return {
+              id: `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`,
+              type: e.type,
+              sessionId: `session-${s}`,
+              at: now.getTime() - session.startAgoMs + e.afterMs,
+              stepKey: e.type === "step_view" && stepKey === undefined ? "s0" : stepKey,
+              device: e.device ?? undefined,
+            };
+          }),
+        );
+        // Out-of-order arrival, some events sent again, split into batches at random points.
+        const arrival = truth
+          .map((e, i) => ({ e, k: history.arrivalKeys[i % history.arrivalKeys.length] ?? 0 }))
+          .sort((a, b) => a.k - b.k)
+          .map(({ e }) => e);
+        for (const r of history.resend) {
+          const copy = arrival[r % arrival.length];
+          if (copy) arrival.splice((r * 7) % (arrival.length + 1), 0, copy);
+        }
+        const cuts = [...new Set(history.cuts.map((c) => c % (arrival.length + 1)))].sort((a, b) => a - b);
+        const groups = [0, ...cuts, arrival.length].flatMap((from, i, all) =>
+          i < all.length - 1 ? [arrival.slice(from, all[i + 1])] : [],
+        );
+
+        const sent: SentBatch[] = [];
+        for (const [i, group] of groups.entries()) {
+          if (group.length === 0) continue;
+          const b = history.batches[i % history.batches.length];
+          if (!b) continue;
+          const receivedAt = new Date(now.getTime() - b.lagMs);
+          const headerSet = HEADER_SETS[b.headerSet] ?? { headers: {}, device: null };
+          // With sentAt the client's clock is off by skewMs and corrected; without, it is off by
+          // clientClockOffMs and left as is (a big enough error is clamped).
+          const offMs = b.skewMs ?? b.clientClockOffMs;
+          const events: RawEvent[] = group.map((e) => ({
+            id: e.id,
+            type: e.type,
+            sessionId: e.sessionId,
+            timestamp: new Date(e.at + offMs).toISOString(),
+            ...(e.stepKey === undefined ? {} : { stepKey: e.stepKey }),
+            ...(e.device === undefined ? {} : { device: e.device }),
+          }));
+          const sentAt =
+            b.skewMs === null ? undefined : new Date(receivedAt.getTime() + b.skewMs).toISOString();
+          server.setNow(receivedAt);
+          const res = await postEvents(
+            server,
+            { journey: slug, sentAt, events },
+            { key, headers: headerSet.headers },
+          );
+          expect(res.status).toBe(200);
+          const answer = (await res.json()) as { accepted: number; rejected: unknown[] };
+          expect(answer).toMatchObject({ accepted: events.length, rejected: [] });
+          sent.push({ receivedAt, sentAt, headerDevice: headerSet.device, events });
+        }
+
+        server.setNow(now);
+        const res = await server.call(key, "GET", `/api/journeys/${slug}`);
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as Record<string, unknown>;
+        const expected = referenceAnalytics({
+          steps: journey.steps.map((s) => ({ ...s })),
+          batches: sent,
+          now,
+        });
+        const actual = Object.fromEntries(Object.keys(expected).map((k) => [k, body[k]]));
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: 30 },
+    );
+  });
+});

@@ -1,0 +1,206 @@
+import { testEngine } from "@odyssey/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type FreshDatabase,
+  freshDatabase,
+  type RunningServer,
+  runCli,
+  runMain,
+  startServer,
+} from "./support/processes";
+
+// The operator CLI and the server's start, as real subprocesses on a fresh database of the
+// run's engine. On the embedded engine the CLI reaches the running server's database through
+// its admin socket; on Postgres it opens its own connection.
+
+const keyLine = (kind: "sk" | "pk") => new RegExp(`^ody_${kind}_[A-Za-z0-9]{32}\\n$`);
+
+async function api(url: string, key: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe("migrate", () => {
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it("applies the migrations to a fresh database and does nothing else", async () => {
+    expect(await db.migrated()).toBe(false);
+    const result = await runCli(["migrate"], db.env);
+    expect(result).toMatchObject({ code: 0, stdout: "" });
+    expect(result.stderr).toContain("Database is up to date.");
+    expect(await db.migrated()).toBe(true);
+    expect(await db.count("organizations")).toBe(0);
+    expect((await runCli(["migrate"], db.env)).code).toBe(0);
+  });
+});
+
+describe("keys create on a fresh database, with no server running", () => {
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it("migrates first, creates the organization and prints only the key", async () => {
+    const result = await runCli(["keys", "create", "--org", "offline", "--scopes", "journeys:read"], db.env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(keyLine("sk"));
+    expect(result.stderr).toContain('organization "offline"');
+    expect(await db.count("api_keys")).toBe(1);
+  });
+});
+
+describe("the server and the CLI together", () => {
+  let db: FreshDatabase;
+  let server: RunningServer | undefined;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db.drop();
+  });
+
+  it("prints a default organization key on the first start only", async () => {
+    const first = await startServer(db.env);
+    const printed = /ody_sk_[A-Za-z0-9]{32}/.exec(first.stdout());
+    expect(first.stdout()).toContain('Created organization "default"');
+    expect(printed).not.toBeNull();
+    const key = printed?.[0] ?? "";
+    expect(await api(first.url, key, "GET", "/api/journeys")).toEqual({
+      status: 200,
+      body: { data: [], nextCursor: null },
+    });
+    expect(await first.stop()).toBe(0);
+
+    server = await startServer(db.env);
+    expect(server.stdout()).not.toMatch(/ody_sk_/);
+    expect((await api(server.url, key, "GET", "/api/journeys")).status).toBe(200);
+  });
+
+  it("creates a working key while the server runs", async () => {
+    const url = server?.url ?? "";
+    const created = await runCli(
+      ["keys", "create", "--org", "acme", "--scopes", "journeys:read,journeys:write", "--name", "ci"],
+      db.env,
+    );
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(keyLine("sk"));
+    const key = created.stdout.trim();
+
+    const made = await api(url, key, "POST", "/api/journeys/create", {
+      slug: "from-cli",
+      displayName: "From CLI",
+    });
+    expect(made.status).toBe(201);
+    expect((await api(url, key, "GET", "/api/journeys/from-cli")).body).toMatchObject({ slug: "from-cli" });
+
+    const readOnly = await runCli(["keys", "create", "--org", "acme", "--scopes", "journeys:read"], db.env);
+    const denied = await api(url, readOnly.stdout.trim(), "PUT", "/api/journeys/from-cli", {
+      displayName: "x",
+    });
+    expect(denied).toEqual({
+      status: 403,
+      body: { error: "API key does not have required scope: journeys:write" },
+    });
+  });
+
+  it("creates publishable keys", async () => {
+    const result = await runCli(
+      ["keys", "create", "--org", "acme", "--publishable", "--name", "web"],
+      db.env,
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(keyLine("pk"));
+  });
+
+  it("lists an organization's keys and revokes one, which is refused on its next request", async () => {
+    const url = server?.url ?? "";
+    const created = await runCli(["keys", "create", "--org", "acme", "--name", "doomed"], db.env);
+    const key = created.stdout.trim();
+    expect((await api(url, key, "GET", "/api/journeys")).status).toBe(200);
+
+    const listed = await runCli(["keys", "list", "--org", "acme"], db.env);
+    expect(listed.code).toBe(0);
+    const rows = listed.stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.split("\t"));
+    expect(rows).toHaveLength(4);
+    for (const row of rows) expect(row[0]).toMatch(/^key_/);
+    expect(listed.stdout).not.toContain(key);
+    const doomed = rows.find((row) => row[5] === "doomed");
+    expect(doomed?.[1]).toBe(`${key.slice(0, 11)}…`);
+    expect(doomed?.[4]).toBe("active");
+    expect(rows.find((row) => row[5] === "web")?.[2]).toBe("publishable");
+
+    const revoked = await runCli(["keys", "revoke", doomed?.[0] ?? ""], db.env);
+    expect(revoked.code).toBe(0);
+    expect(await api(url, key, "GET", "/api/journeys")).toEqual({
+      status: 401,
+      body: { error: "API key has been revoked" },
+    });
+    const after = await runCli(["keys", "list", "--org", "acme"], db.env);
+    expect(after.stdout).toMatch(new RegExp(`${doomed?.[0]}\\t[^\\n]*\\trevoked `));
+  });
+
+  it("answers an unknown key id or organization with exit 1 and a message", async () => {
+    const revoke = await runCli(["keys", "revoke", "key_doesnotexist"], db.env);
+    expect(revoke).toMatchObject({ code: 1, stdout: "" });
+    expect(revoke.stderr).toContain('API key "key_doesnotexist" not found');
+    const list = await runCli(["keys", "list", "--org", "nobody"], db.env);
+    expect(list).toMatchObject({ code: 1, stdout: "" });
+    expect(list.stderr).toContain('Organization "nobody" not found');
+  });
+});
+
+// These fail before any database is opened: one engine's run is enough.
+const onceForBothEngines = describe.runIf(testEngine() === "postgres");
+
+onceForBothEngines("usage errors", () => {
+  it.each([
+    [
+      ["keys", "create", "--org", "acme", "--scopes", "journeys:read,journeys:admin"],
+      'Unknown scope "journeys:admin"',
+    ],
+    [["keys", "create", "--scopes", "journeys:read"], "--org <org-slug> is required"],
+    [["keys", "list"], "--org <org-slug> is required"],
+    [["keys", "revoke"], "Unknown command: keys revoke"],
+    [["keys", "create", "--org", "acme", "--bogus"], "Unknown option '--bogus'"],
+    [["frobnicate"], "Unknown command: frobnicate"],
+    [[], "Usage: odyssey"],
+  ])("%j exits 2 with the usage on stderr", async (args, message) => {
+    const result = await runCli(args, {});
+    expect(result).toMatchObject({ code: 2, stdout: "" });
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).toContain("Usage: odyssey <command>");
+  });
+});
+
+onceForBothEngines("configuration", () => {
+  it.each([
+    [{ PORT: "abc" }, "Invalid PORT"],
+    [{ PORT: "70000" }, "Invalid PORT"],
+    [{ DATABASE_URL: "mysql://x" }, "Invalid DATABASE_URL: must be a postgres:// or postgresql:// URL"],
+    [{ LOG_LEVEL: "loud" }, "Invalid LOG_LEVEL"],
+  ])("%j stops the server with a message naming the variable", async (env, message) => {
+    const result = await runMain(env);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("stops the CLI the same way", async () => {
+    const result = await runCli(["migrate"], { DATABASE_URL: "mysql://x" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Invalid DATABASE_URL");
+  });
+});

@@ -1,0 +1,303 @@
+import { queryRows } from "@odyssey/db";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createJourney, postEvents, uuid } from "./support/events";
+import { startTestServer, type TestServer } from "./support/server";
+
+// POST /api/events as events-and-analytics.md describes it, over HTTP.
+
+let server: TestServer;
+let key: string;
+const now = new Date("2026-11-26T10:00:00.000Z");
+const MIN = 60_000;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  server.setNow(now);
+  key = await server.key("events-contract");
+  await createJourney(server, key, "grant", { steps: 3 });
+});
+afterAll(() => server.close());
+
+const at = (offsetMs: number) => new Date(now.getTime() + offsetMs).toISOString();
+const event = (over: Record<string, unknown> = {}) => ({
+  id: uuid(),
+  type: "step_view",
+  sessionId: "sess-1",
+  stepKey: "s0",
+  timestamp: at(-MIN),
+  ...over,
+});
+
+type StoredRow = {
+  id: string;
+  occurred_at: string;
+  device: string | null;
+  step_key: string | null;
+};
+
+async function stored(ids: string[]): Promise<Map<string, StoredRow>> {
+  const rows = await queryRows<StoredRow>(
+    server.database.db,
+    sql`select id, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as occurred_at,
+        device, step_key from events where id in (${sql.join(
+          ids.map((i) => sql`${i}`),
+          sql`, `,
+        )})`,
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+async function retrieve(slug = "grant") {
+  const res = await server.call(key, "GET", `/api/journeys/${slug}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Record<string, unknown> & { eventCountsLast24h: Record<string, number> };
+}
+
+describe("POST /api/events", () => {
+  it("accepts a batch, answers once it is committed, and Retrieve counts it", async () => {
+    const events = [
+      event({ type: "session_start", stepKey: undefined, sessionId: "first" }),
+      event({ sessionId: "first" }),
+      event({ type: "field_focus", field: "ein", sessionId: "first" }),
+    ];
+    const res = await postEvents(server, { journey: "grant", events }, { key });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ accepted: 3, duplicates: 0, rejected: [], unknownStepKeys: [] });
+    expect((await stored(events.map((e) => e.id))).size).toBe(3);
+    const counts = (await retrieve()).eventCountsLast24h;
+    expect(counts).toMatchObject({ session_start: 1, step_view: 1, field_focus: 1 });
+  });
+
+  it("treats the same batch sent three times as one: nothing changes after the first", async () => {
+    const events = [
+      event({ type: "session_start", stepKey: undefined, sessionId: "retry" }),
+      event({ sessionId: "retry", stepKey: "s1" }),
+      event({ type: "submit_success", stepKey: undefined, sessionId: "retry" }),
+    ];
+    const first = await postEvents(server, { journey: "grant", events }, { key });
+    expect(await first.json()).toEqual({ accepted: 3, duplicates: 0, rejected: [], unknownStepKeys: [] });
+    const after = await retrieve();
+    for (let i = 0; i < 2; i++) {
+      // A retry leaves later, with another sentAt: the corrected times differ, the ids do not.
+      server.setNow(new Date(now.getTime() + (i + 1) * 1000));
+      const again = await postEvents(server, { journey: "grant", sentAt: at(-5000), events }, { key });
+      expect(again.status).toBe(200);
+      expect(await again.json()).toEqual({ accepted: 3, duplicates: 3, rejected: [], unknownStepKeys: [] });
+    }
+    server.setNow(now);
+    expect(await retrieve()).toEqual(after);
+    const rows = await queryRows<{ n: number }>(
+      server.database.db,
+      sql`select count(*)::int as n from events where session_id = 'retry'`,
+    );
+    expect(rows[0]?.n).toBe(3);
+  });
+
+  it("counts a duplicate within one batch once", async () => {
+    const e = event({ sessionId: "dup-in-batch", type: "field_error", field: "email" });
+    const res = await postEvents(
+      server,
+      { journey: "grant", events: [e, { ...e, id: e.id.toUpperCase() }, e] },
+      { key },
+    );
+    expect(await res.json()).toEqual({ accepted: 3, duplicates: 2, rejected: [], unknownStepKeys: [] });
+    expect((await stored([e.id])).size).toBe(1);
+  });
+
+  it("rejects invalid events one by one, with their index and reason, and keeps the rest", async () => {
+    const good = event({ sessionId: "mixed" });
+    const res = await postEvents(
+      server,
+      {
+        journey: "grant",
+        events: [
+          { ...event(), type: "page_view" },
+          good,
+          { ...event(), id: "not-a-uuid" },
+          { ...event(), timestamp: "yesterday" },
+          "just a string",
+          { ...event(), stepKey: undefined },
+          { ...event(), sessionId: "" },
+          { ...event(), timestamp: "2020-01-01T00:00:00.000Z" },
+        ],
+      },
+      { key },
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [
+        {
+          index: 0,
+          error:
+            "type must be one of: session_start, step_view, field_focus, field_error, submit_attempt, submit_success, submit_failure",
+        },
+        { index: 2, error: "id must be a UUID" },
+        { index: 3, error: "timestamp must be a valid datetime" },
+        { index: 4, error: "event must be an object" },
+        { index: 5, error: "stepKey is required for step_view events" },
+        { index: 6, error: "sessionId must not be empty" },
+        { index: 7, error: "timestamp is more than 365 days before the batch was received" },
+      ],
+      unknownStepKeys: [],
+    });
+    expect((await stored([good.id])).size).toBe(1);
+  });
+
+  it("stores events naming unknown step keys and reports the keys", async () => {
+    const events = [
+      event({ stepKey: "old-step", sessionId: "unk" }),
+      event({ stepKey: "s2", sessionId: "unk" }),
+    ];
+    const res = await postEvents(server, { journey: "grant", events }, { key });
+    expect(await res.json()).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      rejected: [],
+      unknownStepKeys: ["old-step"],
+    });
+    expect((await stored([events[0]?.id ?? ""])).get(events[0]?.id ?? "")?.step_key).toBe("old-step");
+    expect((await retrieve()).unknownStepKeys).toEqual([{ stepKey: "old-step", lastSeenAt: at(-MIN) }]);
+  });
+
+  it("corrects client clock skew with sentAt and clamps times more than 5 minutes ahead", async () => {
+    // The client clock runs 2 hours ahead: sentAt says 12:00, the server receives at 10:00.
+    const skewed = event({ timestamp: at(2 * 60 * MIN - 30_000) });
+    const r1 = await postEvents(
+      server,
+      { journey: "grant", sentAt: at(2 * 60 * MIN), events: [skewed] },
+      { key },
+    );
+    expect(r1.status).toBe(200);
+    // Without sentAt: 4 minutes ahead is kept, 6 minutes ahead becomes the receipt time.
+    const near = event({ timestamp: at(4 * MIN) });
+    const far = event({ timestamp: at(6 * MIN) });
+    const r2 = await postEvents(server, { journey: "grant", events: [near, far] }, { key });
+    expect(r2.status).toBe(200);
+    const rows = await stored([skewed.id, near.id, far.id]);
+    expect(rows.get(skewed.id)?.occurred_at).toBe(at(-30_000));
+    expect(rows.get(near.id)?.occurred_at).toBe(at(4 * MIN));
+    expect(rows.get(far.id)?.occurred_at).toBe(now.toISOString());
+  });
+
+  it("takes the device from the event, else Sec-CH-UA-Mobile, else the User-Agent, else unknown", async () => {
+    const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1";
+    const windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36";
+    const cases: [Record<string, string>, string | undefined, string | null][] = [
+      [{ "user-agent": iphone }, "desktop", "desktop"],
+      [{ "sec-ch-ua-mobile": "?1", "user-agent": windows }, undefined, "mobile"],
+      [{ "sec-ch-ua-mobile": "?0", "user-agent": iphone }, undefined, "desktop"],
+      [{ "user-agent": iphone }, undefined, "mobile"],
+      [{ "user-agent": "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X)" }, undefined, "tablet"],
+      [{ "user-agent": windows }, undefined, "desktop"],
+      [{ "user-agent": "curl/8.5.0" }, undefined, null],
+      [{}, undefined, null],
+    ];
+    for (const [headers, device, expected] of cases) {
+      const e = event({ device });
+      const res = await postEvents(server, { journey: "grant", events: [e] }, { key, headers });
+      expect(res.status).toBe(200);
+      expect((await stored([e.id])).get(e.id)?.device).toBe(expected);
+    }
+  });
+
+  it("accepts a JSON body sent as text/plain, as navigator.sendBeacon sends it", async () => {
+    const e = event();
+    const res = await postEvents(
+      server,
+      { journey: "grant", events: [e] },
+      { key, headers: { "content-type": "text/plain;charset=UTF-8" } },
+    );
+    expect(res.status).toBe(200);
+    expect((await stored([e.id])).size).toBe(1);
+  });
+
+  it("keeps requiring JSON on the control-plane routes", async () => {
+    const res = await fetch(`${server.url}/api/journeys/create`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "text/plain" },
+      body: JSON.stringify({ slug: "plain", displayName: "Plain" }),
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual({ error: "Content-Type must be application/json" });
+  });
+
+  it("answers 413 past 500 events, and stores none of them", async () => {
+    const events = Array.from({ length: 501 }, () => event({ sessionId: "too-many" }));
+    const res = await postEvents(server, { journey: "grant", events }, { key });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: "A batch may carry at most 500 events; this one has 501" });
+    expect((await stored(events.map((e) => e.id))).size).toBe(0);
+    const ok = await postEvents(server, { journey: "grant", events: events.slice(0, 500) }, { key });
+    expect(await ok.json()).toMatchObject({ accepted: 500, duplicates: 0 });
+  });
+
+  it("answers 413 past 512 KiB", async () => {
+    const events = Array.from({ length: 400 }, () =>
+      event({ sessionId: "x".repeat(200), field: "f".repeat(200) }),
+    );
+    const body = JSON.stringify({ journey: "grant", events, padding: "p".repeat(512 * 1024) });
+    const res = await postEvents(server, body, { key });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: "An event batch may be at most 524288 bytes (512 KiB)" });
+  });
+
+  it("answers 400 in the {error} shape for a body that is not a batch", async () => {
+    const cases: [string, string][] = [
+      ["{not json", "Invalid event data: the body is not valid JSON"],
+      [JSON.stringify({ journey: "grant" }), "Invalid event data: events is required"],
+      [JSON.stringify({ journey: "grant", events: {} }), "Invalid event data: events must be an array"],
+      [JSON.stringify({ events: [] }), "Invalid event data: journey is required"],
+      [
+        JSON.stringify({ journey: "grant", sentAt: "later", events: [] }),
+        "Invalid event data: sentAt must be a valid datetime",
+      ],
+      [JSON.stringify([1, 2]), "Invalid event data: body must be an object"],
+    ];
+    for (const [body, error] of cases) {
+      const res = await postEvents(server, body, { key });
+      expect(res.status, body).toBe(400);
+      expect(await res.json()).toEqual({ error });
+    }
+  });
+
+  it("answers 404 for a journey that does not exist", async () => {
+    const res = await postEvents(server, { journey: "nope", events: [event()] }, { key });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'Journey with slug "nope" not found' });
+  });
+
+  it("is the tRPC procedure events.ingest too", async () => {
+    const e = event({ sessionId: "trpc" });
+    const res = await fetch(`${server.url}/trpc/events.ingest`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ json: { journey: "grant", events: [e, { ...e, id: "bad" }] } }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { result: { data: { json: unknown } } };
+    expect(body.result.data.json).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [{ index: 1, error: "id must be a UUID" }],
+      unknownStepKeys: [],
+    });
+  });
+
+  it("is documented in the OpenAPI document with every status", async () => {
+    const doc = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as {
+      paths: Record<
+        string,
+        Record<string, { responses: Record<string, unknown>; requestBody: { content: object } }>
+      >;
+    };
+    const post = doc.paths["/api/events"]?.post;
+    expect(Object.keys(post?.responses ?? {}).sort()).toEqual(
+      ["200", "400", "401", "403", "404", "413", "415", "500", "503"].sort(),
+    );
+    expect(Object.keys(post?.requestBody.content ?? {})).toEqual(["application/json", "text/plain"]);
+  });
+});

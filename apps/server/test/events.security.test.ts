@@ -1,0 +1,217 @@
+import { createApiKey, revokeApiKey } from "@odyssey/api";
+import { queryRows } from "@odyssey/db";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createJourney, postEvents, uuid } from "./support/events";
+import { startTestServer, type TestServer } from "./support/server";
+
+// Who may send events, from where, and what a publishable key may not do.
+
+let server: TestServer;
+let key: string;
+let publishable: string;
+let otherKey: string;
+let restrictedJourneyId: string;
+
+const event = (sessionId = "s") => ({
+  id: uuid(),
+  type: "session_start",
+  sessionId,
+  timestamp: new Date().toISOString(),
+});
+
+async function eventCount(sessionId: string) {
+  const rows = await queryRows<{ n: number }>(
+    server.database.db,
+    sql`select count(*)::int as n from events where session_id = ${sessionId}`,
+  );
+  return rows[0]?.n ?? -1;
+}
+
+async function errorOf(res: Response) {
+  const body = (await res.json()) as Record<string, unknown>;
+  expect(Object.keys(body)).toEqual(["error"]);
+  expect(typeof body.error).toBe("string");
+  return body.error;
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  key = await server.key("events-security");
+  publishable = (await createApiKey(server.database.db, { orgSlug: "events-security", kind: "publishable" }))
+    .key;
+  otherKey = await server.key("someone-else");
+  await createJourney(server, key, "open", { allowedOrigins: [] });
+  restrictedJourneyId = (
+    await createJourney(server, key, "restricted", { allowedOrigins: ["https://forms.example.com"] })
+  ).id;
+});
+afterAll(() => server.close());
+
+describe("authentication", () => {
+  it("answers 401 without a key, with a malformed header, or with an unknown key", async () => {
+    const noKey = await postEvents(server, { journey: "open", events: [event("auth")] });
+    expect(noKey.status).toBe(401);
+    expect(await errorOf(noKey)).toBe(
+      'Missing API key: send Authorization: Bearer <key>, or a publishable key as "key" in the body',
+    );
+    const malformed = await postEvents(
+      server,
+      { journey: "open", events: [event("auth")] },
+      { headers: { authorization: "Basic abc" } },
+    );
+    expect(malformed.status).toBe(401);
+    await errorOf(malformed);
+    const unknown = await postEvents(server, {
+      journey: "open",
+      key: "ody_pk_unknown",
+      events: [event("auth")],
+    });
+    expect(unknown.status).toBe(401);
+    expect(await errorOf(unknown)).toBe("Invalid API key");
+    expect(await eventCount("auth")).toBe(0);
+  });
+
+  it("answers 403 for a secret key without events:write", async () => {
+    const readOnly = await server.key("events-security", ["journeys:read"]);
+    const res = await postEvents(server, { journey: "open", events: [event("scope")] }, { key: readOnly });
+    expect(res.status).toBe(403);
+    expect(await errorOf(res)).toBe("API key does not have required scope: events:write");
+    expect(await eventCount("scope")).toBe(0);
+  });
+
+  it("accepts a publishable key in the body, as a beacon sends it", async () => {
+    const res = await postEvents(
+      server,
+      { journey: "open", key: publishable, events: [event("beacon")] },
+      { headers: { "content-type": "text/plain;charset=UTF-8" } },
+    );
+    expect(res.status).toBe(200);
+    expect(await eventCount("beacon")).toBe(1);
+  });
+
+  it("refuses a secret key in the body, where it would be exposed", async () => {
+    const res = await postEvents(server, { journey: "open", key, events: [event("secret-in-body")] });
+    expect(res.status).toBe(401);
+    expect(await errorOf(res)).toMatch(/^Only publishable keys/);
+    expect(await eventCount("secret-in-body")).toBe(0);
+  });
+
+  it("refuses a revoked publishable key", async () => {
+    const created = await createApiKey(server.database.db, {
+      orgSlug: "events-security",
+      kind: "publishable",
+    });
+    await revokeApiKey(server.database.db, created.id);
+    const res = await postEvents(server, { journey: "open", key: created.key, events: [event("revoked")] });
+    expect(res.status).toBe(401);
+    expect(await errorOf(res)).toBe("API key has been revoked");
+  });
+
+  it("treats another organization's journey as not found, and writes nothing to it", async () => {
+    const before = await queryRows<{ n: number }>(
+      server.database.db,
+      sql`select (select count(*) from events where journey_id = ${restrictedJourneyId})
+        + (select count(*) from event_sessions where journey_id = ${restrictedJourneyId})::int as n`,
+    );
+    const res = await postEvents(
+      server,
+      { journey: "restricted", events: [event("cross-org")] },
+      { key: otherKey },
+    );
+    expect(res.status).toBe(404);
+    expect(await errorOf(res)).toBe('Journey with slug "restricted" not found');
+    const after = await queryRows<{ n: number }>(
+      server.database.db,
+      sql`select (select count(*) from events where journey_id = ${restrictedJourneyId})
+        + (select count(*) from event_sessions where journey_id = ${restrictedJourneyId})::int as n`,
+    );
+    expect(Number(after[0]?.n)).toBe(Number(before[0]?.n));
+    expect(await eventCount("cross-org")).toBe(0);
+  });
+});
+
+describe("a publishable key reads nothing", () => {
+  const routes: [string, string, unknown?][] = [
+    ["GET", "/api/journeys/open"],
+    ["GET", "/api/journeys"],
+    ["POST", "/api/journeys/create", { slug: "nope", displayName: "Nope" }],
+    ["PUT", "/api/journeys/open", { displayName: "Renamed" }],
+    ["DELETE", "/api/journeys/open"],
+    ["GET", "/api/journeys/open/snapshots"],
+    ["POST", "/api/journeys/open/snapshots"],
+  ];
+  for (const [method, path, body] of routes)
+    it(`answers 403 on ${method} ${path}`, async () => {
+      const res = await server.call(publishable, method, path, body);
+      expect(res.status).toBe(403);
+      expect(await errorOf(res)).toMatch(/^API key does not have required scope: journeys:(read|write)$/);
+    });
+
+  it("answers FORBIDDEN on the tRPC procedure journeys.get", async () => {
+    const input = encodeURIComponent(JSON.stringify({ json: { slug: "open" } }));
+    const res = await fetch(`${server.url}/trpc/journeys.get?input=${input}`, {
+      headers: { authorization: `Bearer ${publishable}` },
+    });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { error: { json: { message: string; data: { code: string } } } };
+    expect(body.error.json.data.code).toBe("FORBIDDEN");
+    expect(body.error.json.message).toBe("API key does not have required scope: journeys:read");
+  });
+});
+
+describe("CORS on /api/events", () => {
+  const send = (journey: string, origin: string, sessionId: string) =>
+    postEvents(server, { journey, key: publishable, events: [event(sessionId)] }, { headers: { origin } });
+
+  it("echoes an allowed origin", async () => {
+    const res = await send("restricted", "https://forms.example.com", "cors-allowed");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://forms.example.com");
+    expect(res.headers.get("vary")).toMatch(/Origin/);
+    expect(await eventCount("cors-allowed")).toBe(1);
+  });
+
+  it("answers 403 without Access-Control-Allow-Origin to an origin not in the list, and stores nothing", async () => {
+    const res = await send("restricted", "https://evil.example.net", "cors-denied");
+    expect(res.status).toBe(403);
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+    expect(await errorOf(res)).toBe(
+      'Origin https://evil.example.net is not allowed to send events for journey "restricted"',
+    );
+    expect(await eventCount("cors-denied")).toBe(0);
+  });
+
+  it("enforces the list on the tRPC procedure as well", async () => {
+    const res = await fetch(`${server.url}/trpc/events.ingest`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "https://evil.example.net" },
+      body: JSON.stringify({
+        json: { journey: "restricted", key: publishable, events: [event("cors-trpc")] },
+      }),
+    });
+    expect(res.status).toBe(403);
+    expect(await eventCount("cors-trpc")).toBe(0);
+  });
+
+  it("allows every origin when the list is empty", async () => {
+    const res = await send("open", "https://anywhere.example.org", "cors-open");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://anywhere.example.org");
+  });
+
+  it("answers a preflight from an allowed origin", async () => {
+    const res = await fetch(`${server.url}/api/events`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://forms.example.com",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://forms.example.com");
+    expect(res.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(res.headers.get("access-control-allow-headers")).toContain("content-type");
+  });
+});

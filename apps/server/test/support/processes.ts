@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createDatabase, queryRows } from "@odyssey/db";
+import { testEngine, testServerUrl } from "@odyssey/db/testing";
+import { sql } from "drizzle-orm";
+import postgres from "postgres";
+
+// The CLI and the server as real subprocesses, on a fresh, empty (unmigrated) database of the
+// run's engine: a new Postgres database, or a new embedded data folder.
+
+const root = fileURLToPath(new URL("../../../../", import.meta.url));
+const cliPath = join(root, "apps/server/bin/odyssey.mjs");
+const mainPath = join(root, "apps/server/dist/main.js");
+
+/** Every process bound: a hung child is killed rather than left running. */
+const PROCESS_LIMIT_MS = 60_000;
+
+const configVariables = [
+  "PORT",
+  "HOST",
+  "DATABASE_URL",
+  "ODYSSEY_DATA_DIR",
+  "DATABASE_POOL_SIZE",
+  "LOG_LEVEL",
+  "MAX_BODY_BYTES",
+  "REQUEST_TIMEOUT_MS",
+  "SHUTDOWN_TIMEOUT_MS",
+];
+
+/** The test's environment without any Odyssey setting, plus `extra`. */
+export function processEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of configVariables) delete env[name];
+  return { ...env, ...extra };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string>): Promise<RunResult> {
+  return run(process.execPath, [cliPath, ...args], processEnv(env));
+}
+
+export function runMain(env: Record<string, string>): Promise<RunResult> {
+  return run(process.execPath, [mainPath], processEnv(env));
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), PROCESS_LIMIT_MS);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface RunningServer {
+  url: string;
+  stdout(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `node apps/server/dist/main.js` on a port the OS picks; resolves once it listens. */
+export function startServer(env: Record<string, string>): Promise<RunningServer> {
+  const child: ChildProcess = spawn(process.execPath, [mainPath], {
+    cwd: root,
+    env: processEnv({ PORT: "0", HOST: "127.0.0.1", ...env }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const killer = setTimeout(() => child.kill("SIGKILL"), PROCESS_LIMIT_MS * 2);
+  return new Promise((resolve, reject) => {
+    child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+      const line = stderr.split("\n").find((l) => l.includes('"msg":"listening"'));
+      if (!line) return;
+      const { port } = JSON.parse(line) as { port: number };
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        stdout: () => stdout,
+        async stop() {
+          child.kill("SIGTERM");
+          const code = await exited;
+          clearTimeout(killer);
+          return code;
+        },
+      });
+    });
+    void exited.then((code) => {
+      clearTimeout(killer);
+      reject(new Error(`server exited (${code}) before listening:\n${stderr}`));
+    });
+  });
+}
+
+export interface FreshDatabase {
+  /** DATABASE_URL or ODYSSEY_DATA_DIR, whichever the engine needs. */
+  env: Record<string, string>;
+  /** Rows in `table`; on the embedded engine only while no process holds the folder. */
+  count(table: "organizations" | "api_keys" | "journeys"): Promise<number>;
+  /** Whether the migrations have created the schema. */
+  migrated(): Promise<boolean>;
+  drop(): Promise<void>;
+}
+
+export async function freshDatabase(): Promise<FreshDatabase> {
+  if (testEngine() === "pglite") {
+    const dataDir = mkdtempSync(join(tmpdir(), "odyssey-cli-"));
+    const query = async <T extends Record<string, unknown>>(statement: ReturnType<typeof sql>) => {
+      const handle = createDatabase({ dataDir });
+      try {
+        return await queryRows<T>(handle.db, statement);
+      } finally {
+        await handle.close();
+      }
+    };
+    return {
+      env: { ODYSSEY_DATA_DIR: dataDir },
+      count: async (table) =>
+        (await query<{ n: number }>(sql`select count(*)::int as n from ${sql.identifier(table)}`))[0]?.n ??
+        -1,
+      // An empty folder has no database yet; opening it to look would create one.
+      migrated: async () =>
+        readdirSync(dataDir).length > 0 &&
+        (await query<{ t: string | null }>(sql`select to_regclass('public.journeys')::text as t`))[0]?.t !==
+          null,
+      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
+  }
+  const name = `odyssey_cli_${randomBytes(6).toString("hex")}`;
+  const admin = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(testServerUrl());
+  url.pathname = `/${name}`;
+  const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  return {
+    env: { DATABASE_URL: url.toString() },
+    count: async (table) => (await client.unsafe(`select count(*)::int as n from ${table}`))[0]?.n ?? -1,
+    migrated: async () => (await client`select to_regclass('public.journeys')::text as t`)[0]?.t !== null,
+    async drop() {
+      await client.end();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}

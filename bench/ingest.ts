@@ -1,0 +1,258 @@
+// pnpm bench:ingest — ingestion throughput and Retrieve latency against real Postgres.
+//
+// 1. Events/s through POST /api/events (batches of 100, several concurrent clients), next to a
+//    raw postgres.js UNNEST insert of the same rows into a bare table, in the same run.
+// 2. Retrieve (GET /api/journeys/{slug}) p50/p99 on a journey with 10 thousand events and on one
+//    with 1 million. Both have the same traffic in the last 30 days; the large one carries the
+//    rest as older history, which is what "cost does not grow with all events stored" promises.
+//
+// Settings (environment): BENCH_DATABASE_URL (a server database used to create and drop the
+// bench database; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_EVENTS (events sent
+// over HTTP, default 60000), BENCH_CLIENTS (default 4), BENCH_LARGE_EVENTS (default 1000000),
+// BENCH_RETRIEVES (Retrieve calls per journey, default 300). Every loop is bounded by these counts
+// and by BENCH_DEADLINE_S (default 900): past it the run stops with an error.
+
+import { randomBytes, randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { createApp } from "../apps/server/src/app.ts";
+import { loadConfig } from "../apps/server/src/env.ts";
+import { createLogger } from "../apps/server/src/logger.ts";
+import { ingestEvents } from "../packages/api/src/events/ingest.ts";
+import { createApiKey } from "../packages/api/src/index.ts";
+import { createDatabase, journeys } from "../packages/db/src/index.ts";
+
+const fromServer = createRequire(new URL("../apps/server/package.json", import.meta.url));
+const postgres = (await import(fromServer.resolve("postgres"))).default;
+const { serve } = await import(fromServer.resolve("@hono/node-server"));
+const { and, eq } = await import(fromServer.resolve("drizzle-orm"));
+
+const int = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+};
+const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const HTTP_EVENTS = int("BENCH_EVENTS", 60_000);
+const CLIENTS = int("BENCH_CLIENTS", 4);
+const LARGE_EVENTS = int("BENCH_LARGE_EVENTS", 1_000_000);
+const SMALL_EVENTS = 10_000;
+const RETRIEVES = int("BENCH_RETRIEVES", 300);
+const BATCH = 100;
+const deadline = Date.now() + int("BENCH_DEADLINE_S", 900) * 1000;
+const checkDeadline = () => {
+  if (Date.now() > deadline) throw new Error("BENCH_DEADLINE_S passed: stopping");
+};
+
+const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
+const STEPS = ["eligibility", "business-info", "financials", "documents", "review"];
+const TYPES = ["step_view", "field_focus", "field_focus", "field_error", "submit_attempt"];
+
+interface BenchEvent {
+  id: string;
+  type: string;
+  sessionId: string;
+  timestamp: string;
+  stepKey?: string;
+  field?: string;
+  device?: string;
+}
+
+/** Sessions of ~10 events each, starting in [fromMs, toMs). */
+function events(count: number, fromMs: number, toMs: number, prefix: string): BenchEvent[] {
+  const out: BenchEvent[] = [];
+  let session = 0;
+  while (out.length < count) {
+    const sessionId = `${prefix}-${session++}`;
+    let t = fromMs + Math.floor(Math.random() * (toMs - fromMs));
+    out.push({
+      id: randomUUID(),
+      type: "session_start",
+      sessionId,
+      timestamp: new Date(t).toISOString(),
+      device: Math.random() < 0.45 ? "mobile" : "desktop",
+    });
+    for (let i = 0; i < 9 && out.length < count; i++) {
+      t += 5_000 + Math.floor(Math.random() * 60_000);
+      const type = i === 8 && Math.random() < 0.5 ? "submit_success" : (TYPES[i % TYPES.length] as string);
+      const stepKey = STEPS[Math.min(Math.floor(i / 2), STEPS.length - 1)];
+      out.push({
+        id: randomUUID(),
+        type,
+        sessionId,
+        timestamp: new Date(Math.min(t, toMs)).toISOString(),
+        stepKey,
+        field: type.startsWith("field") ? "name" : undefined,
+      });
+    }
+  }
+  return out;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function main() {
+  const name = `odyssey_bench_${randomBytes(4).toString("hex")}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const database = createDatabase({ url: url.toString(), maxConnections: 10 });
+  const raw = postgres(url.toString(), { max: CLIENTS, onnotice: () => {} });
+  let server: { close(cb: () => void): void } | undefined;
+  try {
+    await database.migrate();
+    const config = loadConfig({ LOG_LEVEL: "silent" });
+    const app = createApp({ database, config, logger: createLogger("silent") });
+    const listening = await new Promise<{ close(cb: () => void): void; address(): AddressInfo }>(
+      (resolve) => {
+        const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+      },
+    );
+    server = listening;
+    const base = `http://127.0.0.1:${listening.address().port}`;
+    const { key, orgId } = await createApiKey(database.db, { orgSlug: "bench", kind: "secret" });
+    const create = async (slug: string) => {
+      const res = await fetch(`${base}/api/journeys/create`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          slug,
+          displayName: slug,
+          steps: STEPS.map((stepKey, index) => ({ stepKey, index })),
+        }),
+      });
+      if (res.status !== 201) throw new Error(`create ${slug}: ${res.status}`);
+    };
+    await create("ingest");
+    await create("small");
+    await create("large");
+    const now = Date.now();
+
+    // 1. Ingestion over HTTP, then the same rows raw.
+    const sent = events(HTTP_EVENTS, now - 20 * DAY, now - MIN, "http");
+    const batches: BenchEvent[][] = [];
+    for (let i = 0; i < sent.length; i += BATCH) batches.push(sent.slice(i, i + BATCH));
+    const runClients = async (send: (batch: BenchEvent[]) => Promise<void>) => {
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (next < batches.length) {
+            checkDeadline();
+            const batch = batches[next++] as BenchEvent[];
+            await send(batch);
+          }
+        }),
+      );
+      return sent.length / ((performance.now() - started) / 1000);
+    };
+    const httpRate = await runClients(async (batch) => {
+      const res = await fetch(`${base}/api/events`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ journey: "ingest", events: batch }),
+      });
+      if (res.status !== 200) throw new Error(`POST /api/events: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+    });
+    await raw.unsafe(`create table bare_events (org_id text, journey_id text, occurred_at timestamptz, id text,
+      received_at timestamptz, client_time timestamptz, type text, session_id text, step_key text, field text, device text)`);
+    const rawRate = await runClients(async (batch) => {
+      const received = new Date().toISOString();
+      await raw`insert into bare_events select * from unnest(
+        ${raw.array(batch.map(() => orgId))}::text[], ${raw.array(batch.map(() => "ingest"))}::text[],
+        ${raw.array(batch.map((e) => e.timestamp))}::timestamptz[], ${raw.array(batch.map((e) => e.id))}::text[],
+        ${raw.array(batch.map(() => received))}::timestamptz[], ${raw.array(batch.map((e) => e.timestamp))}::timestamptz[],
+        ${raw.array(batch.map((e) => e.type))}::text[], ${raw.array(batch.map((e) => e.sessionId))}::text[],
+        ${raw.array(batch.map((e) => e.stepKey ?? null))}::text[], ${raw.array(batch.map((e) => e.field ?? null))}::text[],
+        ${raw.array(batch.map((e) => e.device ?? null))}::text[])`;
+    });
+
+    // 2. Two journeys with the same last 30 days; the large one with older history as well.
+    const load = async (slug: string, list: BenchEvent[], label: string) => {
+      const [row] = await database.db
+        .select({ id: journeys.id })
+        .from(journeys)
+        .where(and(eq(journeys.orgId, orgId), eq(journeys.slug, slug)));
+      if (!row) throw new Error(`journey ${slug} missing`);
+      const ctx = {
+        db: database.db,
+        orgId,
+        key: { id: "bench", kind: "secret" as const, scopes: ["events:write" as const] },
+      };
+      let next = 0;
+      let done = 0;
+      await Promise.all(
+        Array.from({ length: 3 }, async () => {
+          while (next < list.length) {
+            checkDeadline();
+            const from = next;
+            next += 500;
+            const batch = list.slice(from, from + 500);
+            const newest = Date.parse(batch.at(-1)?.timestamp ?? new Date(now).toISOString());
+            await ingestEvents({
+              ctx: { ...ctx, receivedAt: new Date(Math.min(newest + 1000, now)) },
+              input: { journey: slug, events: batch },
+            });
+            done += batch.length;
+            if (done % 100_000 < 500) process.stderr.write(`${label}: ${done}/${list.length}\n`);
+          }
+        }),
+      );
+    };
+    const recent = () => events(SMALL_EVENTS, now - 29 * DAY, now - MIN, "recent");
+    await load("small", recent(), "10k journey");
+    const history = events(Math.max(0, LARGE_EVENTS - SMALL_EVENTS), now - 730 * DAY, now - 31 * DAY, "old");
+    history.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    await load("large", [...history, ...recent()], "1M journey");
+    await raw`vacuum analyze`;
+
+    const latency = async (slug: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < RETRIEVES + 20; i++) {
+        checkDeadline();
+        const started = performance.now();
+        const res = await fetch(`${base}/api/journeys/${slug}`, {
+          headers: { authorization: `Bearer ${key}` },
+        });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`GET ${slug}: ${res.status}`);
+        if (i >= 20) times.push(performance.now() - started);
+      }
+      times.sort((a, b) => a - b);
+      return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+    };
+    const small = await latency("small");
+    const large = await latency("large");
+    const [counts] =
+      await raw`select (select count(*) from events e join journeys j on j.id = e.journey_id where j.slug = 'small')::int as small,
+      (select count(*) from events e join journeys j on j.id = e.journey_id where j.slug = 'large')::int as large`;
+
+    const f = (n: number) => n.toFixed(1);
+    const rows = [
+      [
+        `POST /api/events (batches of ${BATCH}, ${CLIENTS} clients, ${HTTP_EVENTS} events)`,
+        `${Math.round(httpRate)} events/s`,
+      ],
+      [`raw postgres.js UNNEST insert, same rows and batches, bare table`, `${Math.round(rawRate)} rows/s`],
+      ["ingest ÷ raw (target ≥ 40%)", `${((httpRate / rawRate) * 100).toFixed(0)}%`],
+      [`Retrieve, ${counts.small} events: p50 / p99`, `${f(small.p50)} / ${f(small.p99)} ms`],
+      [`Retrieve, ${counts.large} events: p50 / p99`, `${f(large.p50)} / ${f(large.p99)} ms`],
+      ["1M ÷ 10k, p50 (target ≤ 1.5×)", `${(large.p50 / small.p50).toFixed(2)}×`],
+    ];
+    console.log("| measure | result |\n|---|---|");
+    for (const [measure, result] of rows) console.log(`| ${measure} | ${result} |`);
+  } finally {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await raw.end({ timeout: 5 });
+    await database.close();
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+await main();

@@ -1,0 +1,31 @@
+// The exact windows behind Retrieve's figures (docs/analytics.md). Each is a lower bound only:
+// events up to 5 minutes ahead of their receipt count as recent.
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 60 * MINUTE_MS;
+export const DAY_MS = 24 * HOUR_MS;
+
+export const COHORT_DAYS = 30;
+export const IDLE_MINUTES = 30;
+export const UNMAPPED_DAYS = 7;
+export const UNKNOWN_STEP_KEYS_LIMIT = 100;
+
+export function analyticsWindows(now: Date) {
+  const t = now.getTime();
+  return {
+    /** Sessions whose entry is at or after this are the cohort. */
+    cohortFrom: new Date(t - COHORT_DAYS * DAY_MS),
+    /** A session whose last event is before this is idle (over 30 minutes old). */
+    idleBefore: new Date(t - IDLE_MINUTES * MINUTE_MS),
+    /** "Trailing 24 hours": the current UTC hour and the 23 before it, whole. */
+    countsFrom: new Date(Math.floor(t / HOUR_MS) * HOUR_MS - 23 * HOUR_MS),
+    /** A step reached at or after this is mapped. */
+    stepsSeenFrom: new Date(t - UNMAPPED_DAYS * DAY_MS),
+  };
+}
+
+/** Seconds from milliseconds, to the nearest second, halves away from zero. */
+export function roundToSeconds(ms: number): number {
+  const seconds = ms / 1000;
+  return Math.sign(seconds) * Math.round(Math.abs(seconds)) || 0;
+}

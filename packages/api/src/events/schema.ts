@@ -1,0 +1,55 @@
+import { z } from "zod";
+import { EventType } from "../analytics/schema";
+
+// The contract of POST /api/events and events.ingest (events-and-analytics.md).
+
+export const MAX_EVENTS_PER_BATCH = 500;
+export const MAX_BATCH_BYTES = 512 * 1024;
+
+export const Device = z.enum(["mobile", "tablet", "desktop"]);
+export type Device = z.infer<typeof Device>;
+
+const Instant = z.iso.datetime({ offset: true });
+
+/** One event as a form sends it. Unknown fields are dropped, so no field value is ever stored. */
+export const EventInput = z
+  .object({
+    id: z.guid({ error: "must be a UUID" }),
+    type: EventType,
+    sessionId: z.string().min(1).max(200),
+    timestamp: Instant,
+    stepKey: z.string().min(1).max(100).nullish(),
+    field: z.string().min(1).max(200).nullish(),
+    device: Device.nullish(),
+  })
+  .refine((event) => event.type !== "step_view" || event.stepKey, {
+    path: ["stepKey"],
+    error: "is required for step_view events",
+  });
+export type EventInput = z.infer<typeof EventInput>;
+
+/**
+ * A batch. Events are validated one by one inside the operation, so one bad event is reported
+ * by its index instead of sinking the batch.
+ */
+export const IngestInput = z.object({
+  journey: z.string().min(1).max(255),
+  sentAt: Instant.optional(),
+  /** A publishable key (`ody_pk_…`), for browsers that cannot set headers. */
+  key: z.string().max(200).optional(),
+  events: z.array(z.unknown()),
+});
+export type IngestInput = z.infer<typeof IngestInput>;
+
+export const RejectedEvent = z.object({ index: z.int(), error: z.string() });
+
+export const IngestResult = z.object({
+  /** Valid events, duplicates included: `accepted + rejected.length` is the batch size. */
+  accepted: z.int(),
+  /** Accepted events not stored again: their id was already stored, or repeated in the batch. */
+  duplicates: z.int(),
+  rejected: z.array(RejectedEvent),
+  /** Step keys in this batch that are not steps of the journey (the events are still stored). */
+  unknownStepKeys: z.array(z.string()),
+});
+export type IngestResult = z.infer<typeof IngestResult>;

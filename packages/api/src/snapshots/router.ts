@@ -1,0 +1,15 @@
+import { SlugRef } from "../journeys/schema";
+import { router, scopedProcedure } from "../trpc";
+import { createSnapshot, listSnapshots } from "./operations";
+import { Snapshot, SnapshotList } from "./schema";
+
+export const snapshotsRouter = router({
+  create: scopedProcedure("journeys:write")
+    .input(SlugRef)
+    .output(Snapshot)
+    .mutation(({ ctx, input }) => createSnapshot({ ctx, input })),
+  list: scopedProcedure("journeys:read")
+    .input(SlugRef)
+    .output(SnapshotList)
+    .query(({ ctx, input }) => listSnapshots({ ctx, input })),
+});

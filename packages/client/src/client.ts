@@ -1,0 +1,103 @@
+import type { AppRouter } from "@odyssey/api";
+import { createTRPCClient, httpBatchLink, retryLink, type TRPCClient, type TRPCLink } from "@trpc/client";
+import { observable } from "@trpc/server/observable";
+import { deserialize, serialize } from "superjson";
+import { toOdysseyError } from "./errors";
+import { boundedFetch, type FetchLike } from "./fetch";
+
+export interface OdysseyClientOptions {
+  /** Where the Odyssey server answers, e.g. `https://odyssey.example.com`. */
+  baseUrl: string;
+  /** A secret API key (`ody_sk_…`), sent as `Authorization: Bearer <key>`. */
+  apiKey: string;
+  /** A `fetch` to use instead of the global one (tests, proxies, older runtimes). */
+  fetch?: FetchLike;
+  /** Extra headers sent with every request; a function is called for each request. */
+  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  /** Longest one HTTP request may take, body included, in ms; 0 turns the bound off. Default 30 000. */
+  timeoutMs?: number;
+  /**
+   * How many times a query is sent again after a network error, a timeout or a 5xx answer.
+   * Mutations and 4xx answers are never retried. Default 2.
+   */
+  retries?: number;
+}
+
+/** The typed client: `client.journeys.get.query({ slug })`, `client.journeys.create.mutate(…)`. */
+export type OdysseyClient = TRPCClient<AppRouter>;
+
+const defaultTimeoutMs = 30_000;
+const defaultRetries = 2;
+
+export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClient {
+  const { apiKey, headers } = options;
+  const url = trpcUrl(options.baseUrl);
+  if (typeof apiKey !== "string" || apiKey.trim() === "")
+    throw new TypeError("apiKey must be a non-empty string");
+  const timeoutMs = nonNegative(options.timeoutMs ?? defaultTimeoutMs, "timeoutMs");
+  const retries = Math.floor(nonNegative(options.retries ?? defaultRetries, "retries"));
+  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+
+  return createTRPCClient<AppRouter>({
+    links: [
+      errorLink,
+      retryLink({
+        // Only queries are safe to send twice; a mutation may have taken effect before the failure.
+        retry: ({ op, error, attempts }) =>
+          op.type === "query" &&
+          attempts <= retries &&
+          !op.signal?.aborted &&
+          toOdysseyError(error).retryable,
+        retryDelayMs: backoff,
+      }),
+      httpBatchLink({
+        url,
+        // Named functions rather than the default export: CommonJS builds load the ESM-only
+        // superjson through require(esm), which hands back its namespace.
+        transformer: { serialize, deserialize },
+        fetch: boundedFetch(fetchImpl, timeoutMs),
+        async headers() {
+          const extra = typeof headers === "function" ? await headers() : headers;
+          return { ...extra, authorization: `Bearer ${apiKey}` };
+        },
+      }),
+    ],
+  });
+}
+
+/** Every failure leaves the client as an `OdysseyError`. */
+const errorLink: TRPCLink<AppRouter> =
+  () =>
+  ({ op, next }) =>
+    observable((observer) => {
+      const subscription = next(op).subscribe({
+        next: (value) => observer.next(value),
+        error: (error) => observer.error(toOdysseyError(error)),
+        complete: () => observer.complete(),
+      });
+      return () => subscription.unsubscribe();
+    });
+
+/** Exponential backoff with jitter: about 200 ms, 400 ms, 800 ms …, at most 5 s. */
+function backoff(attempt: number): number {
+  const ceiling = Math.min(5_000, 200 * 2 ** (attempt - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function trpcUrl(baseUrl: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    throw new TypeError(
+      `baseUrl must be an absolute URL such as https://odyssey.example.com (got ${baseUrl})`,
+    );
+  }
+  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}/trpc`;
+}
+
+function nonNegative(value: number, name: string): number {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0)
+    throw new TypeError(`${name} must be a number ≥ 0`);
+  return value;
+}

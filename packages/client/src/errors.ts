@@ -1,0 +1,99 @@
+import type { AppRouter } from "@odyssey/api";
+import { TRPCClientError } from "@trpc/client";
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server";
+
+/**
+ * The stable codes an `OdysseyError` carries: the server's (`NOT_FOUND`, `CONFLICT`,
+ * `FORBIDDEN`, `UNAUTHORIZED`, `BAD_REQUEST`, …) and three for calls that got no answer.
+ */
+export type OdysseyErrorCode = TRPC_ERROR_CODE_KEY | "NETWORK_ERROR" | "TIMEOUT" | "ABORTED";
+
+/** Thrown by the request wrapper when a call outlives `timeoutMs`. */
+export class RequestTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`The request did not complete within ${timeoutMs} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/** Thrown by the request wrapper for an error answer tRPC did not write, e.g. a proxy's 502 page. */
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    message = `The server answered HTTP ${status}`,
+  ) {
+    super(message);
+    this.name = "HttpStatusError";
+  }
+}
+
+/**
+ * Every failed call rejects with an `OdysseyError`. It is also a `TRPCClientError` whose `data`
+ * is typed by the router, so tRPC tooling keeps working.
+ */
+export class OdysseyError extends TRPCClientError<AppRouter> {
+  /** The HTTP status of the answer, or 0 when none arrived (network error, timeout, abort). */
+  readonly status: number;
+  readonly code: OdysseyErrorCode;
+
+  constructor(from: TRPCClientError<AppRouter>) {
+    super(from.message, {
+      cause: from.cause,
+      meta: from.meta,
+      result: from.shape ? { error: from.shape } : undefined,
+    });
+    // TRPCClientError pins its own prototype; restore ours so `instanceof OdysseyError` holds.
+    Object.setPrototypeOf(this, new.target.prototype);
+    this.name = "OdysseyError";
+    const { status, code } = classify(from);
+    this.status = status;
+    this.code = code;
+  }
+
+  /** Whether the same call may succeed if sent again: no answer, or a server-side (5xx) failure. */
+  get retryable(): boolean {
+    return this.code === "NETWORK_ERROR" || this.code === "TIMEOUT" || this.status >= 500;
+  }
+
+  /** `instanceof` that also holds across copies of this package (ESM and CommonJS in one app). */
+  static is(value: unknown): value is OdysseyError {
+    return value instanceof OdysseyError || (value instanceof Error && value.name === "OdysseyError");
+  }
+}
+
+export function toOdysseyError(error: unknown): OdysseyError {
+  if (error instanceof OdysseyError) return error;
+  return new OdysseyError(TRPCClientError.from(error instanceof Error ? error : new Error(String(error))));
+}
+
+function classify(error: TRPCClientError<AppRouter>): { status: number; code: OdysseyErrorCode } {
+  if (error.data) return { status: error.data.httpStatus, code: error.data.code };
+  const cause = error.cause;
+  if (cause instanceof HttpStatusError) return { status: cause.status, code: codeOfStatus(cause.status) };
+  if (cause?.name === "TimeoutError") return { status: 0, code: "TIMEOUT" };
+  if (cause?.name === "AbortError" || error.message === "Aborted") return { status: 0, code: "ABORTED" };
+  const response = error.meta?.response as { status?: unknown } | undefined;
+  if (typeof response?.status === "number" && response.status >= 400)
+    return { status: response.status, code: codeOfStatus(response.status) };
+  return { status: 0, code: "NETWORK_ERROR" };
+}
+
+const codeByStatus: Record<number, TRPC_ERROR_CODE_KEY> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  408: "TIMEOUT",
+  409: "CONFLICT",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  429: "TOO_MANY_REQUESTS",
+  501: "NOT_IMPLEMENTED",
+  502: "BAD_GATEWAY",
+  503: "SERVICE_UNAVAILABLE",
+  504: "GATEWAY_TIMEOUT",
+};
+
+function codeOfStatus(status: number): TRPC_ERROR_CODE_KEY {
+  return codeByStatus[status] ?? (status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST");
+}

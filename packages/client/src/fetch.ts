@@ -1,0 +1,67 @@
+import { HttpStatusError, RequestTimeoutError } from "./errors";
+
+/** The part of `fetch` the client uses; the global `fetch` and undici's fit it. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/**
+ * Wraps `fetch` so one request, body included, is bounded by `timeoutMs`, and an error answer
+ * that tRPC did not write (a proxy's 502 page, the server's 413 for a body over its limit)
+ * still reports its status and message.
+ */
+export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike {
+  return async (input, init) => {
+    const controller = new AbortController();
+    const outer = init?.signal;
+    const forwardAbort = () => controller.abort(outer?.reason);
+    if (outer?.aborted) forwardAbort();
+    else outer?.addEventListener("abort", forwardAbort, { once: true });
+    const timer =
+      timeoutMs > 0 && Number.isFinite(timeoutMs)
+        ? setTimeout(() => controller.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
+        : undefined;
+    try {
+      const response = await fetchImpl(input, { ...init, signal: controller.signal });
+      // Read the body under the same deadline: a stalled body is as bad as a stalled answer.
+      const body = await response.text();
+      const { status, statusText, headers } = response;
+      if (!response.ok && !isTrpcError(headers.get("content-type"), body))
+        throw new HttpStatusError(status, restErrorMessage(body));
+      return new Response(nullBodyStatuses.has(status) ? null : body, { status, statusText, headers });
+    } catch (error) {
+      // fetch rejects with the abort reason, which may be anything: name the two causes.
+      if (controller.signal.reason instanceof RequestTimeoutError) throw controller.signal.reason;
+      if (outer?.aborted) throw new DOMException("The call was aborted", "AbortError");
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", forwardAbort);
+    }
+  };
+}
+
+const nullBodyStatuses = new Set([101, 204, 205, 304]);
+
+/** tRPC writes its errors as JSON: a batch (an array) or `{"error": {…}}`. */
+function isTrpcError(contentType: string | null, body: string): boolean {
+  if (contentType === null || !/^application\/(.+\+)?json/i.test(contentType)) return false;
+  const json = parseJson(body);
+  return Array.isArray(json) || (isObject(json) && isObject(json.error));
+}
+
+/** The text of an answer from outside tRPC in the REST error shape, `{"error": "…"}`. */
+function restErrorMessage(body: string): string | undefined {
+  const json = parseJson(body);
+  return isObject(json) && typeof json.error === "string" ? json.error : undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createOdysseyClient, type OdysseyClientOptions, OdysseyError } from "../src";
+import { type FakeOdyssey, startFakeOdyssey } from "./support/fake-odyssey";
+
+// The client's network behaviour against a scripted tRPC server: which failures are retried,
+// how timeouts and aborts surface, and what every failure looks like to the caller.
+
+let fake: FakeOdyssey;
+beforeAll(async () => {
+  fake = await startFakeOdyssey();
+});
+afterAll(() => fake.close());
+beforeEach(() => {
+  fake.requests.length = 0;
+});
+
+const client = (options: Partial<OdysseyClientOptions> = {}) =>
+  createOdysseyClient({ baseUrl: fake.url, apiKey: "ody_sk_test", ...options });
+
+async function failure(promise: Promise<unknown>): Promise<OdysseyError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(OdysseyError);
+  return error as OdysseyError;
+}
+
+describe("requests", () => {
+  it("sends the key as a bearer token, extra headers, and decodes dates", async () => {
+    const result = await client({ headers: () => ({ "x-request-source": "test" }) }).journeys.get.query({
+      slug: "a",
+    });
+    expect(result).toEqual({ slug: "a", createdAt: new Date("2026-01-02T03:04:05.678Z") });
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]?.path).toMatch(/^\/trpc\/journeys\.get\?batch=1/);
+    expect(fake.requests[0]?.headers.authorization).toBe("Bearer ody_sk_test");
+    expect(fake.requests[0]?.headers["x-request-source"]).toBe("test");
+  });
+
+  it("batches calls made together into one request", async () => {
+    const c = client();
+    await Promise.all([c.journeys.get.query({ slug: "a" }), c.journeys.get.query({ slug: "b" })]);
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]?.path).toMatch(/^\/trpc\/journeys\.get,journeys\.get\?batch=1/);
+  });
+
+  it("uses the fetch it is given", async () => {
+    const seen: string[] = [];
+    const result = await client({
+      fetch: (input, init) => {
+        seen.push(String(input));
+        return fetch(input, init);
+      },
+    }).journeys.create.mutate({ slug: "b", displayName: "B" });
+    expect(result.slug).toBe("b");
+    expect(seen).toEqual([`${fake.url}/trpc/journeys.create?batch=1`]);
+  });
+
+  it("rejects unusable options at once", () => {
+    expect(() => createOdysseyClient({ baseUrl: "odyssey.example.com", apiKey: "k" })).toThrow(TypeError);
+    expect(() => createOdysseyClient({ baseUrl: fake.url, apiKey: " " })).toThrow(/apiKey/);
+    expect(() => client({ timeoutMs: -1 })).toThrow(/timeoutMs/);
+  });
+});
+
+describe("errors", () => {
+  it("carries the server's status, code and message", async () => {
+    fake.script("NOT_FOUND");
+    const error = await failure(client().journeys.get.query({ slug: "a" }));
+    expect(error).toMatchObject({
+      status: 404,
+      code: "NOT_FOUND",
+      message: "scripted NOT_FOUND",
+      name: "OdysseyError",
+    });
+    expect(error.data?.code).toBe("NOT_FOUND");
+    expect(OdysseyError.is(error)).toBe(true);
+    expect(error.retryable).toBe(false);
+  });
+
+  it("reports an answer in the REST error shape by its status and message", async () => {
+    fake.script("json-413");
+    const error = await failure(client().journeys.create.mutate({ slug: "a", displayName: "A" }));
+    expect(error).toMatchObject({
+      status: 413,
+      code: "PAYLOAD_TOO_LARGE",
+      message: "Request body is larger than 1048576 bytes",
+    });
+  });
+
+  it("reports an error page that is not JSON by its status", async () => {
+    fake.script("html-502");
+    const error = await failure(client({ retries: 0 }).journeys.get.query({ slug: "a" }));
+    expect(error).toMatchObject({ status: 502, code: "BAD_GATEWAY" });
+  });
+});
+
+describe("retries", () => {
+  it("sends a query again after 5xx answers and network errors", async () => {
+    fake.script("SERVICE_UNAVAILABLE", "drop", "html-502");
+    const result = await client({ retries: 3 }).journeys.get.query({ slug: "a" });
+    expect(result.slug).toBe("a");
+    expect(fake.requests).toHaveLength(4);
+  });
+
+  it("gives up after `retries` more attempts, with the last error", async () => {
+    fake.script("INTERNAL_SERVER_ERROR", "INTERNAL_SERVER_ERROR", "INTERNAL_SERVER_ERROR");
+    const error = await failure(client({ retries: 2 }).journeys.get.query({ slug: "a" }));
+    expect(error).toMatchObject({ status: 500, code: "INTERNAL_SERVER_ERROR" });
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it.each(["BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT"] as const)(
+    "never retries a %s answer",
+    async (code) => {
+      fake.script(code);
+      const error = await failure(client({ retries: 3 }).journeys.get.query({ slug: "a" }));
+      expect(error.code).toBe(code);
+      expect(fake.requests).toHaveLength(1);
+    },
+  );
+
+  it("never retries a mutation, even after a 5xx or a dropped connection", async () => {
+    fake.script("SERVICE_UNAVAILABLE");
+    const unavailable = await failure(
+      client({ retries: 3 }).journeys.create.mutate({ slug: "a", displayName: "A" }),
+    );
+    expect(unavailable).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE" });
+    fake.script("drop");
+    const dropped = await failure(
+      client({ retries: 3 }).journeys.create.mutate({ slug: "a", displayName: "A" }),
+    );
+    expect(dropped).toMatchObject({ status: 0, code: "NETWORK_ERROR" });
+    expect(fake.requests).toHaveLength(2);
+  });
+});
+
+describe("timeouts and aborts", () => {
+  it("ends a request that outlives timeoutMs with a TIMEOUT error", async () => {
+    fake.script("hang");
+    const error = await failure(client({ timeoutMs: 150, retries: 0 }).journeys.get.query({ slug: "a" }));
+    expect(error).toMatchObject({ status: 0, code: "TIMEOUT" });
+    expect(error.retryable).toBe(true);
+  });
+
+  it("retries a query that timed out", async () => {
+    fake.script("hang");
+    const result = await client({ timeoutMs: 150, retries: 1 }).journeys.get.query({ slug: "a" });
+    expect(result.slug).toBe("a");
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it("stops at the caller's abort signal, without retrying", async () => {
+    fake.script("hang", "hang");
+    const controller = new AbortController();
+    const pending = client({ retries: 3 }).journeys.get.query({ slug: "a" }, { signal: controller.signal });
+    while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    const error = await failure(pending);
+    expect(error).toMatchObject({ status: 0, code: "ABORTED" });
+    expect(error.retryable).toBe(false);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it("reports an abort with a reason of the caller's own as ABORTED too", async () => {
+    fake.script("hang");
+    const controller = new AbortController();
+    const pending = client({ retries: 3 }).journeys.get.query({ slug: "a" }, { signal: controller.signal });
+    while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(new Error("the user left the page"));
+    expect(await failure(pending)).toMatchObject({ status: 0, code: "ABORTED" });
+    expect(fake.requests).toHaveLength(1);
+  });
+});
