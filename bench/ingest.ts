@@ -12,7 +12,7 @@
 // BENCH_RETRIEVES (Retrieve calls per journey, default 300). Every loop is bounded by these counts
 // and by BENCH_DEADLINE_S (default 900): past it the run stops with an error.
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { createApp } from "../apps/server/src/app.ts";
@@ -21,6 +21,7 @@ import { createLogger } from "../apps/server/src/logger.ts";
 import { ingestEvents } from "../packages/api/src/events/ingest.ts";
 import { createApiKey } from "../packages/api/src/index.ts";
 import { createDatabase, journeys } from "../packages/db/src/index.ts";
+import { type BenchEvent, events } from "./lib/events.ts";
 
 const fromServer = createRequire(new URL("../apps/server/package.json", import.meta.url));
 const postgres = (await import(fromServer.resolve("postgres"))).default;
@@ -47,49 +48,6 @@ const checkDeadline = () => {
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 const STEPS = ["eligibility", "business-info", "financials", "documents", "review"];
-const TYPES = ["step_view", "field_focus", "field_focus", "field_error", "submit_attempt"];
-
-interface BenchEvent {
-  id: string;
-  type: string;
-  sessionId: string;
-  timestamp: string;
-  stepKey?: string;
-  field?: string;
-  device?: string;
-}
-
-/** Sessions of ~10 events each, starting in [fromMs, toMs). */
-function events(count: number, fromMs: number, toMs: number, prefix: string): BenchEvent[] {
-  const out: BenchEvent[] = [];
-  let session = 0;
-  while (out.length < count) {
-    const sessionId = `${prefix}-${session++}`;
-    let t = fromMs + Math.floor(Math.random() * (toMs - fromMs));
-    out.push({
-      id: randomUUID(),
-      type: "session_start",
-      sessionId,
-      timestamp: new Date(t).toISOString(),
-      device: Math.random() < 0.45 ? "mobile" : "desktop",
-    });
-    for (let i = 0; i < 9 && out.length < count; i++) {
-      t += 5_000 + Math.floor(Math.random() * 60_000);
-      const type = i === 8 && Math.random() < 0.5 ? "submit_success" : (TYPES[i % TYPES.length] as string);
-      const stepKey = STEPS[Math.min(Math.floor(i / 2), STEPS.length - 1)];
-      out.push({
-        id: randomUUID(),
-        type,
-        sessionId,
-        timestamp: new Date(Math.min(t, toMs)).toISOString(),
-        stepKey,
-        field: type.startsWith("field") ? "name" : undefined,
-      });
-    }
-  }
-  return out;
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
 }

@@ -36,8 +36,20 @@ if (values.help) {
 
 const quick = values.quick;
 const settings = quick
-  ? { timing: { connections: 50, duration: 1, warmup: 0 }, repeats: 1, updateJourneys: 50, coldStarts: 1 }
-  : { timing: { connections: 50, duration: 10, warmup: 3 }, repeats: 2, updateJourneys: 1000, coldStarts: 3 };
+  ? {
+      timing: { connections: 50, duration: 1, warmup: 0 },
+      repeats: 1,
+      updateJourneys: 50,
+      retrieveEvents: 10_000,
+      coldStarts: 1,
+    }
+  : {
+      timing: { connections: 50, duration: 10, warmup: 3 },
+      repeats: 2,
+      updateJourneys: 1000,
+      retrieveEvents: 1_000_000,
+      coldStarts: 3,
+    };
 
 if (values.duration) settings.timing.duration = Number(values.duration);
 
@@ -154,7 +166,10 @@ async function main() {
   mkdirSync(resultsDir, { recursive: true });
   database = await createBenchDatabase();
   log(`Bench database ${database.name}`);
-  const seeded = await seed(database.url, { updateJourneys: settings.updateJourneys });
+  const seeded = await seed(database.url, {
+    updateJourneys: settings.updateJourneys,
+    retrieveEvents: settings.retrieveEvents,
+  });
 
   const server = await startServer({
     env: { DATABASE_URL: database.url },

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import postgres from "postgres";
-import { emptyAnalytics } from "./analytics";
+import { analytics } from "./analytics";
 
 // The baseline: what the same requests cost with no framework at all. node:http, postgres.js
 // tagged queries, the same SQL the server sends, hand-written JSON. No validation beyond what
@@ -80,7 +80,7 @@ async function retrieve(orgId: string, slug: string) {
     row,
     rows.filter((r) => r.id !== null),
   );
-  return { ...found, ...(await emptyAnalytics(found.steps)) };
+  return { ...found, ...(await analytics(sql, orgId, row.id as string, found.steps)) };
 }
 
 async function create(orgId: string, input: Row) {
@@ -129,6 +129,23 @@ async function update(orgId: string, slug: string, changes: Row) {
   return journey(row, await stepsOf(orgId, row.id));
 }
 
+// The ingestion baseline: the same rows, one UNNEST insert into a bare table (no summaries,
+// no de-duplication, no validation), as bench/ingest.ts measures it.
+await sql`create table if not exists bare_events (org_id text, journey_id text, occurred_at timestamptz, id text,
+  received_at timestamptz, client_time timestamptz, type text, session_id text, step_key text, field text, device text)`;
+
+async function insertEvents(input: Row) {
+  const list = input.events as Row[];
+  const received = new Date();
+  const column = (pick: (e: Row) => unknown) => sql.array(list.map((e) => (pick(e) ?? null) as string));
+  await sql`insert into bare_events select * from unnest(
+    ${column(() => "bench")}::text[], ${column(() => input.journey)}::text[], ${column((e) => e.timestamp)}::timestamptz[],
+    ${column((e) => e.id)}::text[], ${column(() => received.toISOString())}::timestamptz[],
+    ${column((e) => e.timestamp)}::timestamptz[], ${column((e) => e.type)}::text[], ${column((e) => e.sessionId)}::text[],
+    ${column((e) => e.stepKey)}::text[], ${column((e) => e.field)}::text[], ${column((e) => e.device)}::text[])`;
+  return { accepted: list.length, duplicates: 0, rejected: [] };
+}
+
 function send(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -145,6 +162,8 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   const path = req.url ?? "/";
   if (path === "/healthz") return send(res, 200, { status: "ok" });
   const slug = /^\/api\/journeys\/([a-z0-9-]+)$/.exec(path)?.[1];
+  if (req.method === "POST" && path === "/api/events")
+    return send(res, 200, await insertEvents(await readJson(req)));
   if (req.method === "POST" && path === "/api/journeys/create") {
     const orgId = await orgOf(req, "journeys:write");
     if (!orgId) return send(res, 401, { error: "unauthorized" });

@@ -56,7 +56,7 @@ export function scenarios(seeded: Seeded, timing: Timing): Scenario[] {
     },
     {
       id: "rest-get",
-      title: "REST GET /api/journeys/{slug}",
+      title: `REST GET /api/journeys/{slug} (10 steps, ${seeded.retrieveEvents.toLocaleString("en-US")} events)`,
       rowsPerRequest: 1,
       baselineTitle: "node:http + postgres.js, same SQL",
       target: { minRatio: 0.6, maxP99Ms: 50 },
@@ -65,7 +65,7 @@ export function scenarios(seeded: Seeded, timing: Timing): Scenario[] {
     },
     {
       id: "trpc-get",
-      title: "tRPC journeys.get (batched client)",
+      title: "tRPC journeys.get via @odyssey/client (batched)",
       rowsPerRequest: 1,
       baselineTitle: "same baseline, same client loop (fetch)",
       target: { minRatio: 0.6 },
@@ -73,7 +73,7 @@ export function scenarios(seeded: Seeded, timing: Timing): Scenario[] {
         kind: "trpc",
         ...timing,
         tag,
-        url: `${url}/trpc`,
+        url,
         key: seeded.key,
         slug: seeded.retrieveSlug,
       }),
@@ -103,7 +103,28 @@ export function scenarios(seeded: Seeded, timing: Timing): Scenario[] {
       server: (url, tag) => update(url, tag),
       baseline: (url, tag) => update(url, tag),
     },
+    {
+      id: "events-ingest",
+      title: "POST /api/events (batches of 100)",
+      rowsPerRequest: 100,
+      baselineTitle: "node:http + one UNNEST insert into a bare table",
+      target: { minRatio: 0.4 },
+      server: (url, tag) => ingest(url, tag),
+      baseline: (url, tag) => ingest(url, tag),
+    },
   ];
+
+  function ingest(url: string, tag: string): LoadSpec {
+    return {
+      kind: "http",
+      ...timing,
+      tag,
+      url: `${url}/api/events`,
+      method: "POST",
+      headers: json,
+      body: { generator: "eventsBatch", options: { journey: seeded.ingestSlug, size: 100 } },
+    };
+  }
 
   function create(url: string, tag: string): LoadSpec {
     return {

@@ -1,19 +1,27 @@
 import { createApiKey, createCaller } from "@odyssey/api";
 import { createDatabase } from "@odyssey/db";
+import postgres from "postgres";
 import { stepsOf } from "../load/bodies";
+import { events } from "./events";
 import { progressBar } from "./progress";
 
 export interface Seeded {
   key: string;
+  orgId: string;
+  /** The journey POST /api/events writes to. */
+  ingestSlug: string;
   /** The journey Retrieve reads. */
   retrieveSlug: string;
   /** PUT rotates over `${updatePrefix}-0` … `${updatePrefix}-${updateCount - 1}`. */
   updatePrefix: string;
   updateCount: number;
+  retrieveEvents: number;
 }
 
 export interface SeedSize {
   updateJourneys: number;
+  /** Events on the Retrieve journey, in sessions of 10, every session in the 30-day window. */
+  retrieveEvents: number;
 }
 
 /**
@@ -24,7 +32,11 @@ export async function seed(url: string, size: SeedSize): Promise<Seeded> {
   const database = createDatabase({ url, maxConnections: 4 });
   try {
     await database.migrate();
-    const { key } = await createApiKey(database.db, { orgSlug: "bench", kind: "secret", name: "bench" });
+    const { key, orgId } = await createApiKey(database.db, {
+      orgSlug: "bench",
+      kind: "secret",
+      name: "bench",
+    });
     const caller = createCaller({ db: database.db, authorization: `Bearer ${key}` });
     const journey = (slug: string) =>
       caller.journeys.create({
@@ -35,7 +47,15 @@ export async function seed(url: string, size: SeedSize): Promise<Seeded> {
       });
 
     const retrieveSlug = "bench-retrieve";
-    await journey(retrieveSlug);
+    const retrieve = await journey(retrieveSlug);
+    const ingestSlug = "bench-ingest";
+    await journey(ingestSlug);
+    await ingestHistory(
+      caller,
+      retrieveSlug,
+      size.retrieveEvents,
+      retrieve.steps.map((s) => s.stepKey),
+    );
 
     const updatePrefix = "bench-update";
     const progress = progressBar("journeys for PUT", size.updateJourneys);
@@ -43,8 +63,48 @@ export async function seed(url: string, size: SeedSize): Promise<Seeded> {
       await journey(`${updatePrefix}-${i}`);
       progress(i + 1);
     }
-    return { key, retrieveSlug, updatePrefix, updateCount: size.updateJourneys };
+    const maintenance = postgres(url, { max: 1, onnotice: () => {} });
+    await maintenance`vacuum analyze`.finally(() => maintenance.end());
+    return {
+      key,
+      orgId,
+      ingestSlug,
+      retrieveSlug,
+      retrieveEvents: size.retrieveEvents,
+      updatePrefix,
+      updateCount: size.updateJourneys,
+    };
   } finally {
     await database.close();
   }
+}
+
+const DAY = 86_400_000;
+const BATCH = 500;
+
+/**
+ * Sends the events through the ingestion procedure itself (so every summary is what the server
+ * would have built), a few batches at a time.
+ */
+async function ingestHistory(
+  caller: ReturnType<typeof createCaller>,
+  journey: string,
+  total: number,
+  stepKeys: string[],
+) {
+  const now = Date.now();
+  const progress = progressBar(`${total.toLocaleString("en-US")} events`, total);
+  let sent = 0;
+  let batchNumber = 0;
+  const sender = async () => {
+    while (sent < total) {
+      const size = Math.min(BATCH, total - sent);
+      sent += size;
+      const batch = events(size, now - 29 * DAY, now - 2 * 3_600_000, `s${batchNumber++}`, stepKeys);
+      const result = await caller.events.ingest({ journey, events: batch });
+      if (result.rejected.length) throw new Error(`Seeding: ${JSON.stringify(result.rejected[0])}`);
+      progress(Math.min(total, sent));
+    }
+  };
+  await Promise.all([sender(), sender(), sender()]);
 }

@@ -1,3 +1,4 @@
+import { events } from "../lib/events";
 import type { BodyGenerator } from "./spec";
 
 /** A request's path and JSON body, made fresh for each request. */
@@ -44,7 +45,14 @@ export function bodyGenerator(
         body: { displayName: `Renamed ${tag} ${n}`, environment: n % 2 ? "staging" : "production" },
       });
     }
-    case "eventsBatch":
-      throw new Error("eventsBatch is defined with the events scenario");
+    case "eventsBatch": {
+      // 10 new sessions of 10 events each per request, all within the last hour.
+      const journey = String(options.journey);
+      const size = Number(options.size ?? 100);
+      return (n) => {
+        const now = Date.now();
+        return { body: { journey, events: events(size, now - 3_600_000, now - 60_000, `${tag}-${n}`) } };
+      };
+    }
   }
 }

@@ -1,7 +1,5 @@
-import type { AppRouter } from "@odyssey/api";
-import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
+import { createOdysseyClient } from "@odyssey/client";
 import autocannon from "autocannon";
-import superjson from "superjson";
 import { bodyGenerator } from "./bodies";
 import type { FetchLoad, HttpLoad, LoadResult, LoadSpec, TrpcLoad } from "./spec";
 
@@ -64,8 +62,8 @@ async function closedLoop(spec: { connections: number; duration: number }, call:
         await call();
         latencies.push(performance.now() - t);
       } catch (error) {
-        const reason =
-          error instanceof TRPCClientError ? String(error.data?.httpStatus ?? error.message) : String(error);
+        const { status, message } = error as { status?: number; message?: string };
+        const reason = String(status ?? message ?? error);
         failures[reason] = (failures[reason] ?? 0) + 1;
       }
     }
@@ -88,15 +86,8 @@ async function closedLoop(spec: { connections: number; duration: number }, call:
 }
 
 function runTrpc(spec: TrpcLoad): Promise<LoadResult> {
-  const client = createTRPCClient<AppRouter>({
-    links: [
-      httpBatchLink({
-        url: spec.url,
-        transformer: superjson,
-        headers: { authorization: `Bearer ${spec.key}` },
-      }),
-    ],
-  });
+  // The published SDK: batched tRPC links and superjson, as a TypeScript app would call it.
+  const client = createOdysseyClient({ baseUrl: spec.url, apiKey: spec.key, retries: 0 });
   return closedLoop(spec, async () => {
     await client.journeys.get.query({ slug: spec.slug });
   });
