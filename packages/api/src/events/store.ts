@@ -68,9 +68,12 @@ export async function storeEvents(
   const fresh = batch.events.filter((e) => freshIds.has(e.id));
   const summaries = foldSummaries(fresh);
 
-  await queryRows(
-    tx,
-    sql`insert into event_sessions as s (org_id, journey_id, session_id, first_start_at, first_event_at,
+  // The four summaries go out together, in this order, in one round trip: none needs an answer
+  // from another (session steps follow their sessions on the same connection).
+  await Promise.all([
+    queryRows(
+      tx,
+      sql`insert into event_sessions as s (org_id, journey_id, session_id, first_start_at, first_event_at,
         last_event_at, device, device_at, device_event_id, furthest_step_index, first_success_at)
       select ${orgId}::text, ${journeyId}::text, x.session_id, x.first_start_at, x.first_event_at, x.last_event_at,
         x.device, x.device_at, x.device_event_id, x.furthest_step_index, x.first_success_at
@@ -87,33 +90,36 @@ export async function storeEvents(
         device = case when ${newDeviceWins} then excluded.device else s.device end,
         device_at = case when ${newDeviceWins} then excluded.device_at else s.device_at end,
         device_event_id = case when ${newDeviceWins} then excluded.device_event_id else s.device_event_id end`,
-  );
-  if (summaries.sessionSteps.length)
-    await queryRows(
-      tx,
-      sql`insert into event_session_steps (org_id, journey_id, session_id, step_index)
+    ),
+    summaries.sessionSteps.length
+      ? queryRows(
+          tx,
+          sql`insert into event_session_steps (org_id, journey_id, session_id, step_index)
         select ${orgId}::text, ${journeyId}::text, x.session_id, x.step_index
         from jsonb_to_recordset(${JSON.stringify(summaries.sessionSteps)}::jsonb) as x(session_id text, step_index integer)
         on conflict do nothing`,
-    );
-  await queryRows(
-    tx,
-    sql`insert into event_hours as h (org_id, journey_id, hour, type, count)
+        )
+      : undefined,
+    queryRows(
+      tx,
+      sql`insert into event_hours as h (org_id, journey_id, hour, type, count)
       select ${orgId}::text, ${journeyId}::text, x.hour, x.type, x.count
       from jsonb_to_recordset(${JSON.stringify(summaries.hours)}::jsonb) as x(hour timestamptz, type text, count integer)
       on conflict (org_id, journey_id, hour, type) do update set count = h.count + excluded.count`,
-  );
-  if (summaries.stepKeys.length)
-    await queryRows(
-      tx,
-      sql`insert into event_step_keys as k (org_id, journey_id, step_key, last_seen_at, event_count)
+    ),
+    summaries.stepKeys.length
+      ? queryRows(
+          tx,
+          sql`insert into event_step_keys as k (org_id, journey_id, step_key, last_seen_at, event_count)
         select ${orgId}::text, ${journeyId}::text, x.step_key, x.last_seen_at, x.event_count
         from jsonb_to_recordset(${JSON.stringify(summaries.stepKeys)}::jsonb) as x(
           step_key text, last_seen_at timestamptz, event_count integer)
         on conflict (org_id, journey_id, step_key) do update set
           last_seen_at = greatest(k.last_seen_at, excluded.last_seen_at),
           event_count = k.event_count + excluded.event_count`,
-    );
+        )
+      : undefined,
+  ]);
   return inserted.length;
 }
 
