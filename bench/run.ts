@@ -79,10 +79,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function build() {
-  log("Building the server (turbo)…");
+  log("Building the server and the client (turbo)…");
   const result = spawnSync(
     "pnpm",
-    ["turbo", "run", "build", "--filter=@odyssey/server", "--output-logs=errors-only"],
+    [
+      "turbo",
+      "run",
+      "build",
+      "--filter=@odyssey/server",
+      "--filter=@odyssey/client",
+      "--output-logs=errors-only",
+    ],
     {
       cwd: root,
       stdio: "inherit",

@@ -17,6 +17,8 @@ async function runHttp(spec: HttpLoad): Promise<LoadResult> {
     url: base.origin,
     connections: spec.connections,
     duration: spec.duration,
+    // Retrieve over 100k sessions can take seconds under 50 connections: count it, do not drop it.
+    timeout: 60,
     headers: spec.headers,
     requests: [
       {
