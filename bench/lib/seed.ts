@@ -93,6 +93,9 @@ async function ingestHistory(
   stepKeys: string[],
 ) {
   const now = Date.now();
+  const from = now - 29 * DAY;
+  const to = now - 2 * 3_600_000;
+  const batches = Math.ceil(total / BATCH);
   const progress = progressBar(`${total.toLocaleString("en-US")} events`, total);
   let sent = 0;
   let batchNumber = 0;
@@ -100,7 +103,12 @@ async function ingestHistory(
     while (sent < total) {
       const size = Math.min(BATCH, total - sent);
       sent += size;
-      const batch = events(size, now - 29 * DAY, now - 2 * 3_600_000, `s${batchNumber++}`, stepKeys);
+      // In time order, as traffic arrives: each batch's sessions start in its own slice of the
+      // window, so a batch touches a few hours' summaries rather than all of them.
+      const slice = batchNumber++;
+      const sliceFrom = from + ((to - from) * slice) / batches;
+      const sliceTo = from + ((to - from) * (slice + 1)) / batches;
+      const batch = events(size, sliceFrom, sliceTo, `s${slice}`, stepKeys);
       const result = await caller.events.ingest({ journey, events: batch });
       if (result.rejected.length) throw new Error(`Seeding: ${JSON.stringify(result.rejected[0])}`);
       progress(Math.min(total, sent));
