@@ -33,7 +33,16 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
     async drop() {
       if (dropped) return;
       dropped = true;
-      await onServer(`drop database if exists ${name} with (force)`);
+      // A run stopped mid-seed may still be opening connections: try again briefly.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await onServer(`drop database if exists ${name} with (force)`);
+          return;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createApiKey, createCaller } from "@odyssey/api";
-import { createDatabase } from "@odyssey/db";
+import { createDatabase, type Database, queryRows } from "@odyssey/db";
+import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { stepsOf } from "../load/bodies";
 import { events } from "./events";
@@ -51,6 +52,7 @@ export async function seed(url: string, size: SeedSize): Promise<Seeded> {
     const ingestSlug = "bench-ingest";
     await journey(ingestSlug);
     await ingestHistory(
+      database.db,
       caller,
       retrieveSlug,
       size.retrieveEvents,
@@ -87,11 +89,13 @@ const BATCH = 500;
  * would have built), a few batches at a time.
  */
 async function ingestHistory(
+  db: Database,
   caller: ReturnType<typeof createCaller>,
   journey: string,
   total: number,
   stepKeys: string[],
 ) {
+  const analyze = () => queryRows(db, sql`analyze`);
   const now = Date.now();
   const from = now - 29 * DAY;
   const to = now - 2 * 3_600_000;
@@ -111,6 +115,10 @@ async function ingestHistory(
       const batch = events(size, sliceFrom, sliceTo, `s${slice}`, stepKeys);
       const result = await caller.events.ingest({ journey, events: batch });
       if (result.rejected.length) throw new Error(`Seeding: ${JSON.stringify(result.rejected[0])}`);
+      // Statistics, as autovacuum would gather them on a quieter server: never analyzed, the
+      // summaries get plans (the session foreign key checked through the entry index) whose
+      // cost grows with every session already stored.
+      if (slice % 200 === 10) await analyze();
       progress(Math.min(total, sent));
     }
   };
