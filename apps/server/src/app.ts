@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import type { Config } from "./env";
 import type { Logger } from "./logger";
+import { readBodyFromNode } from "./node-body";
 import { requestEssentials, responseHeaders } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
@@ -57,6 +58,8 @@ export function createApp({
       }),
     ),
   );
+
+  app.use("/api/*", readBodyFromNode);
 
   const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
   const retry = { "Retry-After": "1" };
