@@ -47,7 +47,9 @@ export function createApp({
   const close = { Connection: "close" };
   app.use(
     "/api/*",
-    onlyWithBody(bodyLimit({ maxSize: config.maxBodyBytes, onError: (c) => errorJson(c, 413, tooLarge, close) })),
+    onlyWithBody(
+      bodyLimit({ maxSize: config.maxBodyBytes, onError: (c) => errorJson(c, 413, tooLarge, close) }),
+    ),
   );
   app.use(
     "/trpc/*",
