@@ -21,6 +21,7 @@ import { createLogger } from "../apps/server/src/logger.ts";
 import { ingestEvents } from "../packages/api/src/events/ingest.ts";
 import { createApiKey } from "../packages/api/src/index.ts";
 import { createDatabase } from "../packages/db/src/index.ts";
+import { type BenchEvent, DEFAULT_STEPS, events } from "./lib/events.ts";
 
 const fromServer = createRequire(new URL("../apps/server/package.json", import.meta.url));
 const postgres = (await import(fromServer.resolve("postgres"))).default;
@@ -50,61 +51,8 @@ const checkDeadline = () => {
   if (Date.now() > deadline) throw new Error("BENCH_DEADLINE_S passed: stopping");
 };
 
-/** A version 7 UUID (time-ordered), as the tracker makes them: ids of one moment sort together. */
-function uuidv7(atMs: number): string {
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(Math.max(0, Math.floor(atMs)), 0, 6);
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
-const STEPS = ["eligibility", "business-info", "financials", "documents", "review"];
-const TYPES = ["step_view", "field_focus", "field_focus", "field_error", "submit_attempt"];
-
-interface BenchEvent {
-  id: string;
-  type: string;
-  sessionId: string;
-  timestamp: string;
-  stepKey?: string;
-  field?: string;
-  device?: string;
-}
-
-/** Sessions of ~10 events each, starting in [fromMs, toMs). */
-function events(count: number, fromMs: number, toMs: number, prefix: string): BenchEvent[] {
-  const out: BenchEvent[] = [];
-  let session = 0;
-  while (out.length < count) {
-    const sessionId = `${prefix}-${session++}`;
-    let t = fromMs + Math.floor(Math.random() * (toMs - fromMs));
-    out.push({
-      id: uuidv7(t),
-      type: "session_start",
-      sessionId,
-      timestamp: new Date(t).toISOString(),
-      device: Math.random() < 0.45 ? "mobile" : "desktop",
-    });
-    for (let i = 0; i < 9 && out.length < count; i++) {
-      t += 5_000 + Math.floor(Math.random() * 60_000);
-      const type = i === 8 && Math.random() < 0.5 ? "submit_success" : (TYPES[i % TYPES.length] as string);
-      const stepKey = STEPS[Math.min(Math.floor(i / 2), STEPS.length - 1)];
-      out.push({
-        id: uuidv7(Math.min(t, toMs)),
-        type,
-        sessionId,
-        timestamp: new Date(Math.min(t, toMs)).toISOString(),
-        stepKey,
-        field: type.startsWith("field") ? "name" : undefined,
-      });
-    }
-  }
-  return out;
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
@@ -138,7 +86,7 @@ async function main() {
         body: JSON.stringify({
           slug,
           displayName: slug,
-          steps: STEPS.map((stepKey, index) => ({ stepKey, index })),
+          steps: DEFAULT_STEPS.map((stepKey, index) => ({ stepKey, index })),
         }),
       });
       if (res.status !== 201) throw new Error(`create ${slug}: ${res.status}`);

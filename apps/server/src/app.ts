@@ -3,17 +3,17 @@ import { appRouter, createCaller } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
-import { secureHeaders } from "hono/secure-headers";
 import { timeout } from "hono/timeout";
 import type { Config } from "./env";
 import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
+import { readBodyFromNode } from "./node-body";
+import { requestEssentials, responseHeaders } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
 import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
@@ -48,22 +48,7 @@ export function createApp({
   const { db } = database;
   const app = new OpenAPIHono<RestEnv>();
 
-  app.use(requestId());
-  app.use(secureHeaders({ crossOriginResourcePolicy: false }));
-  app.use(async (c, next) => {
-    const started = performance.now();
-    await next();
-    logger.info(
-      {
-        requestId: c.get("requestId"),
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Math.round(performance.now() - started),
-      },
-      "request",
-    );
-  });
+  app.use(requestEssentials(logger));
 
   app.use(async (c, next) => {
     const request = c.req.raw;
@@ -87,15 +72,21 @@ export function createApp({
   const close = { Connection: "close" };
   app.use(
     "/api/*",
-    bodyLimit({ maxSize: config.maxBodyBytes, onError: (c) => errorJson(c, 413, tooLarge, close) }),
+    onlyWithBody(
+      bodyLimit({ maxSize: config.maxBodyBytes, onError: (c) => errorJson(c, 413, tooLarge, close) }),
+    ),
   );
   app.use(
     "/trpc/*",
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: (c) => trpcErrorJson(c, "PAYLOAD_TOO_LARGE", 413, tooLarge, close),
-    }),
+    onlyWithBody(
+      bodyLimit({
+        maxSize: config.maxBodyBytes,
+        onError: (c) => trpcErrorJson(c, "PAYLOAD_TOO_LARGE", 413, tooLarge, close),
+      }),
+    ),
   );
+
+  app.use("/api/*", readBodyFromNode);
 
   const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
   const retry = { "Retry-After": "1" };
@@ -159,10 +150,13 @@ export function createApp({
       req: c.req.raw,
       router: appRouter,
       createContext: () => requestContext(c),
-      responseMeta: ({ errors }) =>
-        errors.some((error) => error.code === "SERVICE_UNAVAILABLE")
-          ? { headers: { "Retry-After": "1" } }
-          : {},
+      // tRPC builds its own Response, so the headers set on the context do not reach it.
+      responseMeta: ({ errors }) => ({
+        headers: {
+          ...responseHeaders(c.get("requestId")),
+          ...(errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { "Retry-After": "1" } : {}),
+        },
+      }),
       onError: ({ error, path }) => {
         if (error.code === "SERVICE_UNAVAILABLE")
           logger.warn(
@@ -199,6 +193,17 @@ export function createApp({
   app.notFound((c) => errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => restError(error, c, logger));
   return app;
+}
+
+/**
+ * Only requests that carry a body: asking a bodiless one for its body would make the Node
+ * adapter build a full Request object for nothing.
+ */
+function onlyWithBody(middleware: MiddlewareHandler<RestEnv>): MiddlewareHandler<RestEnv> {
+  return (c, next) =>
+    c.req.header("content-length") !== undefined || c.req.header("transfer-encoding") !== undefined
+      ? middleware(c, next)
+      : next();
 }
 
 /** The answer sent when a request outlives its deadline (hono/timeout throws it). */

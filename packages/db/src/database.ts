@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -25,6 +26,11 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** postgres.js pool size. */
   maxConnections?: number;
+  /**
+   * A new embedded database starts as a copy of this archive (see writePgliteTemplate) when
+   * the file exists, instead of creating its cluster from nothing, which takes seconds.
+   */
+  template?: string;
 }
 
 export interface DatabaseHandle {
@@ -47,7 +53,7 @@ const MIGRATION_LOCK_ID = 727_001;
 export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
   return options.url
     ? createPostgres(options.url, options.maxConnections ?? 10)
-    : createPglite(options.dataDir);
+    : createPglite(options.dataDir, options.template);
 }
 
 function createPostgres(url: string, maxConnections: number): DatabaseHandle {
@@ -60,7 +66,7 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
     idle_timeout: 30,
     connection: { application_name: "odyssey" },
   });
-  const db = drizzlePostgres(client, { schema }) as unknown as Database;
+  const db = drizzlePostgres(preparing(client), { schema }) as unknown as Database;
   return {
     db,
     kind: "postgres",
@@ -79,9 +85,38 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
   };
 }
 
-function createPglite(dataDir?: string): DatabaseHandle {
+/**
+ * Drizzle runs its queries unprepared, which postgres.js sends as two round trips (describe,
+ * then execute). Prepared, each query is one round trip once a connection has seen its text;
+ * postgres.js keeps the statements per connection, keyed by that text.
+ */
+function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property === "unsafe")
+        return (
+          query: string,
+          params?: postgres.ParameterOrJSON<never>[],
+          options?: postgres.UnsafeQueryOptions,
+        ) => target.unsafe(query, params, { ...options, prepare: true });
+      if (property === "begin" || property === "savepoint")
+        return (...args: unknown[]) => {
+          const callback = args.pop() as (tx: postgres.TransactionSql) => unknown;
+          const run = (target as unknown as Record<string, (...a: unknown[]) => unknown>)[property];
+          return run?.call(target, ...args, (tx: postgres.TransactionSql) => callback(preparing(tx)));
+        };
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
+function createPglite(dataDir?: string, template?: string): DatabaseHandle {
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
-  const client = new PGlite(dataDir);
+  const isNew = dataDir !== undefined && !existsSync(join(dataDir, "PG_VERSION"));
+  const client =
+    isNew && template && existsSync(template)
+      ? new PGlite(dataDir, { loadDataDir: new Blob([readFileSync(template)]) })
+      : new PGlite(dataDir);
   const db = drizzlePglite(client, { schema }) as unknown as Database;
   return {
     db,
@@ -96,6 +131,21 @@ function createPglite(dataDir?: string): DatabaseHandle {
       }
     },
   };
+}
+
+/**
+ * Writes a gzipped, migrated, empty PGlite data folder to `path`: the template new embedded
+ * databases start from. Migrations newer than the template are still applied at start.
+ */
+export async function writePgliteTemplate(path: string): Promise<void> {
+  const client = new PGlite();
+  try {
+    await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder });
+    const archive = await client.dumpDataDir("gzip");
+    writeFileSync(path, Buffer.from(await archive.arrayBuffer()));
+  } finally {
+    await client.close();
+  }
 }
 
 async function ping(db: Database, timeoutMs = 1000): Promise<boolean> {

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { apiKeys, type Database, randomToken } from "@odyssey/db";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { ApiKeyIdentity } from "../context";
 import { UnauthorizedError } from "../errors";
+import { preparedPerDatabase } from "../prepared";
 import type { Scope } from "./scopes";
 
 export const keyPrefixes = { secret: "ody_sk_", publishable: "ody_pk_" } as const;
@@ -40,9 +41,8 @@ export interface VerifiedKey {
  * stored one, so its timing reveals nothing usable. The row found is still checked against
  * the digest in constant time, so no comparison here depends on where two values differ.
  */
-export async function verifyKey(db: Database, presented: string): Promise<VerifiedKey> {
-  const digest = hashKey(presented);
-  const [row] = await db
+const keyByHash = preparedPerDatabase((db) =>
+  db
     .select({
       hash: apiKeys.hash,
       id: apiKeys.id,
@@ -52,8 +52,14 @@ export async function verifyKey(db: Database, presented: string): Promise<Verifi
       revokedAt: apiKeys.revokedAt,
     })
     .from(apiKeys)
-    .where(eq(apiKeys.hash, digest))
-    .limit(1);
+    .where(eq(apiKeys.hash, sql.placeholder("hash")))
+    .limit(1)
+    .prepare("key_by_hash"),
+);
+
+export async function verifyKey(db: Database, presented: string): Promise<VerifiedKey> {
+  const digest = hashKey(presented);
+  const [row] = await keyByHash(db).execute({ hash: digest });
   if (!row || !sameDigest(row.hash, digest)) throw new UnauthorizedError("Invalid API key");
   if (row.revokedAt) throw new UnauthorizedError("API key has been revoked");
   return { orgId: row.orgId, key: { id: row.id, kind: row.kind, scopes: row.scopes as Scope[] } };

@@ -1,9 +1,10 @@
 import { type Database, journeySteps, journeys, newId, pgErrorCode } from "@odyssey/db";
-import { and, asc, desc, eq, inArray, lt, or } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { OrgContext } from "../context";
 import { ConflictError, journeyNotFound, ValidationError } from "../errors";
 import { deleteJourneyEvents } from "../events/store";
+import { preparedPerDatabase } from "../prepared";
 import type {
   CreateJourneyInput,
   Journey,
@@ -57,10 +58,12 @@ export async function createJourney({
   input,
 }: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
   const journeyId = newId("journey");
+  const now = new Date();
   try {
     return await ctx.db.transaction(async (tx) => {
-      // The unique constraint on (org_id, slug) decides races; nothing checks first.
-      const [row] = await tx
+      // Both inserts go out together, in order, in one round trip: the steps need nothing back
+      // from the journey's insert. The unique constraint on (org_id, slug) decides races.
+      const insertJourney = tx
         .insert(journeys)
         .values({
           orgId: ctx.orgId,
@@ -70,11 +73,12 @@ export async function createJourney({
           sourceSystem: input.sourceSystem,
           environment: input.environment,
           allowedOrigins: input.allowedOrigins,
+          createdAt: now,
+          updatedAt: now,
         })
         .returning();
-      if (!row) throw new Error("insert into journeys returned no row");
-      const steps = input.steps.length
-        ? await tx
+      const insertSteps = input.steps.length
+        ? tx
             .insert(journeySteps)
             .values(
               input.steps.map((step) => ({
@@ -88,12 +92,14 @@ export async function createJourney({
                 readingLevel: step.readingLevel ?? null,
                 fieldCount: step.fieldCount ?? null,
                 requiredArtifacts: step.requiredArtifacts ?? [],
-                createdAt: row.createdAt,
-                updatedAt: row.createdAt,
+                createdAt: now,
+                updatedAt: now,
               })),
             )
             .returning()
-        : [];
+        : Promise.resolve([]);
+      const [[row], steps] = await Promise.all([insertJourney, insertSteps]);
+      if (!row) throw new Error("insert into journeys returned no row");
       return toJourney(row, sortSteps(steps));
     });
   } catch (error) {
@@ -117,15 +123,42 @@ async function stepsOf(db: Database, orgId: string, journeyIds: string[]): Promi
   return byJourney;
 }
 
+const stepsOfJourney = preparedPerDatabase((db) =>
+  db
+    .select()
+    .from(journeySteps)
+    .where(
+      and(
+        eq(journeySteps.orgId, sql.placeholder("orgId")),
+        eq(journeySteps.journeyId, sql.placeholder("journeyId")),
+      ),
+    )
+    .orderBy(asc(journeySteps.index))
+    .prepare("steps_of_journey"),
+);
+
+/** The journey and its steps in one round trip: one row per step (one row with no step when it has none). */
+const journeyWithSteps = preparedPerDatabase((db) =>
+  db
+    .select({ journey: journeys, step: journeySteps })
+    .from(journeys)
+    .leftJoin(
+      journeySteps,
+      and(eq(journeySteps.orgId, journeys.orgId), eq(journeySteps.journeyId, journeys.id)),
+    )
+    .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
+    .orderBy(asc(journeySteps.index))
+    .prepare("journey_with_steps"),
+);
+
 /** The journey with its steps; every organization sees only its own (others are "not found"). */
 export async function findJourney({ ctx, input }: Op<{ slug: string }>): Promise<Journey> {
-  const [row] = await ctx.db
-    .select()
-    .from(journeys)
-    .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug)));
-  if (!row) throw journeyNotFound(input.slug);
-  const steps = await stepsOf(ctx.db, ctx.orgId, [row.id]);
-  return toJourney(row, steps.get(row.id) ?? []);
+  const rows = await journeyWithSteps(ctx.db).execute({ orgId: ctx.orgId, slug: input.slug });
+  const first = rows[0];
+  if (!first) throw journeyNotFound(input.slug);
+  const steps: StepRow[] = [];
+  for (const { step } of rows) if (step) steps.push(step);
+  return toJourney(first.journey, steps);
 }
 
 export async function updateJourney({
@@ -139,8 +172,7 @@ export async function updateJourney({
     .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, slug)))
     .returning();
   if (!row) throw journeyNotFound(slug);
-  const steps = await stepsOf(ctx.db, ctx.orgId, [row.id]);
-  return toJourney(row, steps.get(row.id) ?? []);
+  return toJourney(row, await stepsOfJourney(ctx.db).execute({ orgId: ctx.orgId, journeyId: row.id }));
 }
 
 export async function deleteJourney({ ctx, input }: Op<{ slug: string }>) {

@@ -1,0 +1,117 @@
+import type postgres from "postgres";
+
+// Retrieve's analytics the bare way: the same seven queries over the summaries that
+// packages/api/src/analytics/load.ts sends, in parallel as it does, with hand-written SQL.
+
+const eventTypes = [
+  "session_start",
+  "step_view",
+  "field_focus",
+  "field_error",
+  "submit_attempt",
+  "submit_success",
+  "submit_failure",
+];
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+interface Step {
+  id: unknown;
+  stepKey: unknown;
+  name: unknown;
+  index: unknown;
+}
+
+const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
+const seconds = (ms: number | null) => (ms === null ? null : Math.round(ms / 1000));
+
+export async function analytics(sql: postgres.Sql, orgId: string, journeyId: string, steps: Step[]) {
+  const now = Date.now();
+  const cohortFrom = new Date(now - 30 * DAY);
+  const idleBefore = new Date(now - 30 * 60_000);
+  const countsFrom = new Date(Math.floor(now / HOUR) * HOUR - 23 * HOUR);
+  const seenFrom = new Date(now - 7 * DAY);
+  const keys = steps.map((s) => s.stepKey as string);
+  const elapsed = sql`((extract(epoch from first_success_at) - extract(epoch from entry_at)) * 1000)::float8`;
+  const [[cohort], abandoned, reached, counts, seenKnown, seenUnknown, [snapshot]] = await Promise.all([
+    sql`select count(*)::int as sessions, count(first_success_at)::int as completed,
+        count(*) filter (where device = 'mobile')::int as mobile, count(device)::int as with_device,
+        count(*) filter (where first_success_at is null and last_event_at >= ${idleBefore})::int as in_progress,
+        percentile_cont(0.5) within group (order by ${elapsed}) as p50,
+        percentile_cont(0.75) within group (order by ${elapsed}) as p75,
+        percentile_cont(0.9) within group (order by ${elapsed}) as p90
+      from event_sessions where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}`,
+    sql`select furthest_step_index as index, count(*)::int as sessions from event_sessions
+      where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
+        and first_success_at is null and last_event_at < ${idleBefore} and furthest_step_index is not null
+      group by furthest_step_index`,
+    sql`select ss.step_index as index, count(*)::int as sessions from event_session_steps ss
+      join event_sessions s on s.org_id = ss.org_id and s.journey_id = ss.journey_id and s.session_id = ss.session_id
+      where s.org_id = ${orgId} and s.journey_id = ${journeyId} and s.entry_at >= ${cohortFrom}
+      group by ss.step_index`,
+    sql`select type, sum(count)::int as events from event_hours
+      where org_id = ${orgId} and journey_id = ${journeyId} and hour >= ${countsFrom} group by type`,
+    sql`select step_key from event_step_keys where org_id = ${orgId} and journey_id = ${journeyId}
+      and last_seen_at >= ${seenFrom} and step_key = any(${keys})`,
+    sql`select step_key, last_seen_at from event_step_keys where org_id = ${orgId} and journey_id = ${journeyId}
+      and last_seen_at >= ${seenFrom} and not (step_key = any(${keys})) order by step_key collate "C" limit 100`,
+    sql`select id, created_at from snapshots where org_id = ${orgId} and journey_id = ${journeyId}
+      order by created_at desc, id desc limit 1`,
+  ]);
+  const abandonedAt = new Map(abandoned.map((r) => [r.index as number, r.sessions as number]));
+  const reachedAt = new Map(reached.map((r) => [r.index as number, r.sessions as number]));
+  const funnel = steps.map((step) => {
+    const reachedCount = reachedAt.get(step.index as number) ?? 0;
+    const abandonedCount = abandonedAt.get(step.index as number) ?? 0;
+    return {
+      stepId: step.id,
+      stepKey: step.stepKey,
+      stepName: step.name,
+      index: step.index,
+      reached: reachedCount,
+      abandoned: abandonedCount,
+      abandonmentRate: rate(abandonedCount, reachedCount),
+    };
+  });
+  const top = funnel
+    .filter((s) => s.abandoned > 0)
+    .sort(
+      (a, b) =>
+        (b.abandonmentRate ?? 0) - (a.abandonmentRate ?? 0) ||
+        b.abandoned - a.abandoned ||
+        (a.index as number) - (b.index as number),
+    )[0];
+  const eventCounts = Object.fromEntries(eventTypes.map((type) => [type, 0]));
+  for (const row of counts) eventCounts[row.type as string] = row.events as number;
+  const seen = new Set(seenKnown.map((r) => r.step_key));
+  const c = cohort ?? { sessions: 0, completed: 0, mobile: 0, with_device: 0, in_progress: 0 };
+  return {
+    healthMetrics: {
+      hasSteps: steps.length > 0,
+      hasRecentEvents: counts.some((r) => (r.events as number) > 0),
+      sessionCount: c.sessions,
+      hasSnapshot: snapshot !== undefined,
+    },
+    behaviorMetrics: {
+      completionRate: rate(c.completed, c.sessions),
+      mobileRate: rate(c.mobile, c.with_device),
+      medianTimeToComplete: seconds(c.p50 ?? null),
+      topDropoffStep: top
+        ? {
+            stepId: top.stepId,
+            stepKey: top.stepKey,
+            stepName: top.stepName,
+            abandonmentRate: top.abandonmentRate,
+          }
+        : null,
+    },
+    eventCountsLast24h: eventCounts,
+    unmappedStepIds: steps.filter((s) => !seen.has(s.stepKey)).map((s) => s.id),
+    lastArtifactCreated: snapshot ? { id: snapshot.id, createdAt: snapshot.created_at } : null,
+    funnel,
+    timeToComplete: { p75: seconds(c.p75 ?? null), p90: seconds(c.p90 ?? null) },
+    unknownStepKeys: seenUnknown.map((r) => ({ stepKey: r.step_key, lastSeenAt: r.last_seen_at })),
+    sessionsInProgress: c.in_progress,
+  };
+}

@@ -1,0 +1,191 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import postgres from "postgres";
+import { analytics } from "./analytics";
+
+// The baseline: what the same requests cost with no framework at all. node:http, postgres.js
+// tagged queries, the same SQL the server sends, hand-written JSON. No validation beyond what
+// the SQL needs, no logging, no error mapping: a floor, not a product.
+
+const url = process.env.DATABASE_URL;
+if (!url) throw new Error("DATABASE_URL is required");
+const sql = postgres(url, { max: Number(process.env.DATABASE_POOL_SIZE ?? 10), onnotice: () => {} });
+
+type Row = Record<string, unknown>;
+
+const alphabet = "0123456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+function newId(prefix: string): string {
+  let out = `${prefix}_`;
+  for (const byte of randomBytes(16)) out += alphabet[byte % alphabet.length];
+  return out;
+}
+
+async function orgOf(req: IncomingMessage, scope: string): Promise<string | undefined> {
+  const key = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+  if (!key) return undefined;
+  const hash = createHash("sha256").update(key).digest("hex");
+  const [row] =
+    await sql`select id, org_id, kind, scopes, revoked_at from api_keys where hash = ${hash} limit 1`;
+  if (!row || row.revoked_at || !(row.scopes as string[]).includes(scope)) return undefined;
+  return row.org_id as string;
+}
+
+const step = (r: Row) => ({
+  id: r.id,
+  journeyId: r.journey_id,
+  stepKey: r.step_key,
+  name: r.name,
+  stepType: r.step_type,
+  index: r.index,
+  readingLevel: r.reading_level,
+  fieldCount: r.field_count,
+  requiredArtifacts: r.required_artifacts,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const journey = (r: Row, steps: Row[]) => ({
+  id: r.id,
+  orgId: r.org_id,
+  slug: r.slug,
+  displayName: r.display_name,
+  sourceSystem: r.source_system,
+  environment: r.environment,
+  allowedOrigins: r.allowed_origins,
+  steps: steps.map(step),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const stepsOf = (orgId: string, journeyId: unknown) =>
+  sql`select * from journey_steps where org_id = ${orgId} and journey_id in (${journeyId as string}) order by journey_id, index`;
+
+async function retrieve(orgId: string, slug: string) {
+  // One row per step, the journey's columns first (their names are prefixed: j_…).
+  const rows =
+    await sql`select j.org_id as j_org_id, j.id as j_id, j.slug as j_slug, j.display_name as j_display_name,
+      j.source_system as j_source_system, j.environment as j_environment, j.allowed_origins as j_allowed_origins,
+      j.created_at as j_created_at, j.updated_at as j_updated_at, s.*
+    from journeys j left join journey_steps s on s.org_id = j.org_id and s.journey_id = j.id
+    where j.org_id = ${orgId} and j.slug = ${slug} order by s.index`;
+  const first = rows[0];
+  if (!first) return undefined;
+  const row = Object.fromEntries(
+    Object.entries(first)
+      .filter(([k]) => k.startsWith("j_"))
+      .map(([k, v]) => [k.slice(2), v]),
+  );
+  const found = journey(
+    row,
+    rows.filter((r) => r.id !== null),
+  );
+  return { ...found, ...(await analytics(sql, orgId, row.id as string, found.steps)) };
+}
+
+async function create(orgId: string, input: Row) {
+  const id = newId("journey");
+  const now = new Date();
+  return sql.begin(async (tx) => {
+    // Sent together, as the server does: the steps need nothing back from the journey's insert.
+    const insertJourney = tx`insert into journeys (org_id, id, slug, display_name, source_system, environment, allowed_origins, created_at, updated_at)
+      values (${orgId}, ${id}, ${input.slug as string}, ${input.displayName as string},
+        ${(input.sourceSystem as string) ?? "unknown"}, ${(input.environment as string) ?? "production"},
+        ${(input.allowedOrigins as string[]) ?? []}, ${now}, ${now}) returning *`;
+    const steps = (input.steps as Row[]) ?? [];
+    const insertSteps = steps.length
+      ? tx`insert into journey_steps ${tx(
+          steps.map((s) => ({
+            org_id: orgId,
+            id: newId("step"),
+            journey_id: id,
+            step_key: s.stepKey as string,
+            index: s.index as number,
+            name: (s.name as string) ?? null,
+            step_type: (s.stepType as string) ?? null,
+            reading_level: (s.readingLevel as number) ?? null,
+            field_count: (s.fieldCount as number) ?? null,
+            required_artifacts: (s.requiredArtifacts as string[]) ?? [],
+            created_at: now,
+            updated_at: now,
+          })),
+        )} returning *`
+      : Promise.resolve([]);
+    const [[row], stepRows] = await Promise.all([insertJourney, insertSteps]);
+    if (!row) throw new Error("no row");
+    return journey(
+      row,
+      [...stepRows].sort((a, b) => (a.index as number) - (b.index as number)),
+    );
+  });
+}
+
+async function update(orgId: string, slug: string, changes: Row) {
+  const [row] =
+    await sql`update journeys set display_name = coalesce(${(changes.displayName as string) ?? null}, display_name),
+      environment = coalesce(${(changes.environment as string) ?? null}, environment), updated_at = now()
+    where org_id = ${orgId} and slug = ${slug} returning *`;
+  if (!row) return undefined;
+  return journey(row, await stepsOf(orgId, row.id));
+}
+
+// The ingestion baseline: the same rows, one UNNEST insert into a bare table (no summaries,
+// no de-duplication, no validation), as bench/ingest.ts measures it.
+await sql`create table if not exists bare_events (org_id text, journey_id text, occurred_at timestamptz, id text,
+  received_at timestamptz, client_time timestamptz, type text, session_id text, step_key text, field text, device text)`;
+
+async function insertEvents(input: Row) {
+  const list = input.events as Row[];
+  const received = new Date();
+  const column = (pick: (e: Row) => unknown) => sql.array(list.map((e) => (pick(e) ?? null) as string));
+  await sql`insert into bare_events select * from unnest(
+    ${column(() => "bench")}::text[], ${column(() => input.journey)}::text[], ${column((e) => e.timestamp)}::timestamptz[],
+    ${column((e) => e.id)}::text[], ${column(() => received.toISOString())}::timestamptz[],
+    ${column((e) => e.timestamp)}::timestamptz[], ${column((e) => e.type)}::text[], ${column((e) => e.sessionId)}::text[],
+    ${column((e) => e.stepKey)}::text[], ${column((e) => e.field)}::text[], ${column((e) => e.device)}::text[])`;
+  return { accepted: list.length, duplicates: 0, rejected: [] };
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Row> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as Row;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse) {
+  const path = req.url ?? "/";
+  if (path === "/healthz") return send(res, 200, { status: "ok" });
+  const slug = /^\/api\/journeys\/([a-z0-9-]+)$/.exec(path)?.[1];
+  if (req.method === "POST" && path === "/api/events")
+    return send(res, 200, await insertEvents(await readJson(req)));
+  if (req.method === "POST" && path === "/api/journeys/create") {
+    const orgId = await orgOf(req, "journeys:write");
+    if (!orgId) return send(res, 401, { error: "unauthorized" });
+    return send(res, 201, await create(orgId, await readJson(req)));
+  }
+  if (slug && (req.method === "GET" || req.method === "PUT")) {
+    const orgId = await orgOf(req, req.method === "GET" ? "journeys:read" : "journeys:write");
+    if (!orgId) return send(res, 401, { error: "unauthorized" });
+    const found =
+      req.method === "GET" ? await retrieve(orgId, slug) : await update(orgId, slug, await readJson(req));
+    return found ? send(res, 200, found) : send(res, 404, { error: "not found" });
+  }
+  send(res, 404, { error: "not found" });
+}
+
+const server = createServer((req, res) => {
+  handle(req, res).catch((error) => send(res, 500, { error: String(error) }));
+});
+server.listen(0, "127.0.0.1", () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+});
+process.on("SIGTERM", () => {
+  server.close();
+  void sql.end({ timeout: 1 }).then(() => process.exit(0));
+});
