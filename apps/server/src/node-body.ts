@@ -13,19 +13,23 @@ export const readBodyFromNode: MiddlewareHandler = async (c, next) => {
   const sized =
     c.req.header("content-length") !== undefined && c.req.header("transfer-encoding") === undefined;
   if (incoming && sized && Object.keys(c.req.bodyCache).length === 0) {
-    const text = readText(incoming);
-    text.catch(() => {}); // a handler that never asks for the body must not see a stray rejection
+    const bytes = readBytes(incoming);
+    bytes.catch(() => {}); // a handler that never asks for the body must not see a stray rejection
+    // The bytes, not text: decoding here would hide invalid UTF-8 from the guard that refuses it.
     // Hono keeps promises in its body cache, whatever its type says.
-    (c.req.bodyCache as Record<string, unknown>).text = text;
+    (c.req.bodyCache as Record<string, unknown>).arrayBuffer = bytes;
   }
   await next();
 };
 
-function readText(incoming: IncomingMessage): Promise<string> {
+function readBytes(incoming: IncomingMessage): Promise<ArrayBuffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
-    incoming.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    incoming.once("end", () => {
+      const all = Buffer.concat(chunks);
+      resolve(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer);
+    });
     incoming.once("error", reject);
   });
 }
