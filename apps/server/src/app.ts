@@ -12,7 +12,6 @@ import type { Config } from "./env";
 import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
-import { readBodyFromNode } from "./node-body";
 import { requestEssentials, responseHeaders } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
@@ -85,8 +84,6 @@ export function createApp({
       }),
     ),
   );
-
-  app.use("/api/*", readBodyFromNode);
 
   const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
   const retry = { "Retry-After": "1" };

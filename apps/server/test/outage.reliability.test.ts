@@ -2,7 +2,7 @@ import type { ServerType } from "@hono/node-server";
 import { createApiKey } from "@odyssey/api";
 import { createDatabase, type DatabaseHandle } from "@odyssey/db";
 import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { createApp } from "../src/app";
 import { loadConfig } from "../src/env";
 import { listen } from "../src/http";
