@@ -46,10 +46,10 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
       where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
         and first_success_at is null and last_event_at < ${idleBefore} and furthest_step_index is not null
       group by furthest_step_index`,
-    sql`select ss.step_index as index, count(*)::int as sessions from event_session_steps ss
-      join event_sessions s on s.org_id = ss.org_id and s.journey_id = ss.journey_id and s.session_id = ss.session_id
-      where s.org_id = ${orgId} and s.journey_id = ${journeyId} and s.entry_at >= ${cohortFrom}
-      group by ss.step_index`,
+    sql`select step.index::int as index, count(*)::int as sessions
+      from event_sessions, unnest(viewed_step_indexes) as step(index)
+      where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
+      group by step.index`,
     sql`select type, sum(count)::int as events from event_hours
       where org_id = ${orgId} and journey_id = ${journeyId} and hour >= ${countsFrom} group by type`,
     sql`select step_key from event_step_keys where org_id = ${orgId} and journey_id = ${journeyId}
