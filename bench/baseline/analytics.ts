@@ -1,17 +1,8 @@
+import { EventType } from "@odyssey/api";
 import type postgres from "postgres";
 
 // Retrieve's analytics the bare way: the same seven queries over the summaries that
 // packages/api/src/analytics/load.ts sends, in parallel as it does, with hand-written SQL.
-
-const eventTypes = [
-  "session_start",
-  "step_view",
-  "field_focus",
-  "field_error",
-  "submit_attempt",
-  "submit_success",
-  "submit_failure",
-];
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -82,7 +73,7 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
         b.abandoned - a.abandoned ||
         (a.index as number) - (b.index as number),
     )[0];
-  const eventCounts = Object.fromEntries(eventTypes.map((type) => [type, 0]));
+  const eventCounts = Object.fromEntries(EventType.options.map((type) => [type, 0]));
   for (const row of counts) eventCounts[row.type as string] = row.events as number;
   const seen = new Set(seenKnown.map((r) => r.step_key));
   const c = cohort ?? { sessions: 0, completed: 0, mobile: 0, with_device: 0, in_progress: 0 };

@@ -1,24 +1,19 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RawEvent, referenceAnalytics, type SentBatch } from "./support/analytics-reference";
+import {
+  DAY,
+  HOUR,
+  MIN,
+  type RawEvent,
+  referenceAnalytics,
+  type SentBatch,
+  TYPES,
+} from "./support/analytics-reference";
 import { createJourney, postEvents } from "./support/events";
 import { startTestServer, type TestServer } from "./support/server";
 
 // Generated event histories, ingested over HTTP in random batches, must give Retrieve exactly
 // the figures the reference computes from the raw events.
-
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const DAY = 24 * HOUR;
-const TYPES = [
-  "session_start",
-  "step_view",
-  "field_focus",
-  "field_error",
-  "submit_attempt",
-  "submit_success",
-  "submit_failure",
-] as const;
 
 /** Header sets a browser may send, and the device each one means. */
 const HEADER_SETS: { headers: Record<string, string>; device: string | null }[] = [

@@ -2,10 +2,11 @@
 // as they were sent, written from the definitions in events-and-analytics.md and the window
 // edges in docs/analytics.md. It shares no code with the server.
 
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const DAY = 24 * HOUR;
-const TYPES = [
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
+export const DAY = 24 * HOUR;
+/** The event types, in the spec's order. */
+export const TYPES = [
   "session_start",
   "step_view",
   "field_focus",
@@ -13,7 +14,7 @@ const TYPES = [
   "submit_attempt",
   "submit_success",
   "submit_failure",
-];
+] as const;
 
 export interface RawEvent {
   id: string;
