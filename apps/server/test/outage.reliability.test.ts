@@ -10,23 +10,21 @@ import { createLogger } from "../src/logger";
 import { type FaultProxy, startFaultProxy } from "./support/fault-proxy";
 import { writeFigures } from "./support/figures";
 import {
+  AFTER_MS,
   createMixedLoad,
   expectNothingLost,
   expectOutageAnswers,
   loadFigures,
+  OUTAGE_MS,
   type Outage,
+  RECOVERY_PROMISE_MS,
+  REQUEST_TIMEOUT_MS,
   sleep,
 } from "./support/mixed-load";
 
 // A database outage under a mixed load: the app reaches Postgres through a proxy the test breaks
 // (first every connection dropped, then every byte stalled), never the shared server itself.
 // PGlite runs inside the process and has no connection to lose: this file runs on Postgres.
-
-const REQUEST_TIMEOUT_MS = 1500;
-const OUTAGE_MS = 5000;
-const RECOVERY_PROMISE_MS = 2000;
-/** How long the load runs on after each return of the database. */
-const AFTER_MS = 4500;
 
 describe.skipIf(testEngine() !== "postgres")("a database outage under load", () => {
   let testDb: TestDatabase;

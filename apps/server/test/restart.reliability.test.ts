@@ -9,11 +9,15 @@ import { listen } from "../src/http";
 import { createLogger } from "../src/logger";
 import { writeFigures } from "./support/figures";
 import {
+  AFTER_MS,
   createMixedLoad,
   expectNothingLost,
   expectOutageAnswers,
   loadFigures,
+  OUTAGE_MS,
   type Outage,
+  RECOVERY_PROMISE_MS,
+  REQUEST_TIMEOUT_MS,
   sleep,
 } from "./support/mixed-load";
 import { type PrivatePostgres, startPrivatePostgres } from "./support/private-postgres";
@@ -22,12 +26,6 @@ import { type PrivatePostgres, startPrivatePostgres } from "./support/private-po
 // starts for itself (never the shared server), which it stops for 5 s and starts again, so the
 // app meets what a real restart sends (57P01 admin_shutdown, 57P03 cannot_connect_now, refused
 // connections). PGlite runs inside the process and cannot be restarted: this file runs on Postgres.
-
-const REQUEST_TIMEOUT_MS = 1500;
-const OUTAGE_MS = 5000;
-const RECOVERY_PROMISE_MS = 2000;
-/** How long the load runs on after the database is back. */
-const AFTER_MS = 4500;
 
 describe.skipIf(testEngine() !== "postgres")("a real Postgres restart under load", () => {
   let cluster: PrivatePostgres | undefined;

@@ -4,6 +4,13 @@ import { sql } from "drizzle-orm";
 import { expect } from "vitest";
 import { StatusTally } from "./figures";
 
+/** The budget both outage tests hold the app to: request deadline, outage length, recovery promise. */
+export const REQUEST_TIMEOUT_MS = 1500;
+export const OUTAGE_MS = 5000;
+export const RECOVERY_PROMISE_MS = 2000;
+/** How long the load runs on after the database is back. */
+export const AFTER_MS = 4500;
+
 // The mixed load of the database-outage tests (REST and tRPC journeys, event batches, readiness
 // probes) and the promises checked on what it saw: the fault is the caller's to inject.
 
