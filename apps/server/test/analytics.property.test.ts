@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DAY,
   HOUR,
+  keptEvents,
   MIN,
   type RawEvent,
   referenceAnalytics,
@@ -41,6 +42,9 @@ const HEADER_SETS: { headers: Record<string, string>; device: string | null }[] 
 
 const STEPS = 4;
 
+/** Offsets from a stored time at which some window passes it: the instant itself and 1 ms after. */
+const EDGES = [30 * DAY, 7 * DAY, 30 * MIN, 24 * HOUR].flatMap((span) => [span, span + 1]);
+
 const sessionArb = fc.record({
   // Recent sessions, sessions spread over 40 days, and sessions around each window's edge
   // (30-day cohort, 7-day steps, 24 hours of counts), so every window has events on both sides.
@@ -73,6 +77,9 @@ const historyArb = fc.record({
   arrivalKeys: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 80, maxLength: 80 }),
   resend: fc.array(fc.nat(), { maxLength: 8 }),
   cuts: fc.array(fc.nat(), { maxLength: 6 }),
+  // Later instants at which Retrieve is asked again, with no new events: picked among the
+  // edges where a window passes a stored time, so an answer reused past one is caught.
+  later: fc.array(fc.record({ event: fc.nat(), edge: fc.nat() }), { maxLength: 3 }),
   batches: fc.array(
     fc.record({
       lagMs: fc.oneof(fc.integer({ min: 0, max: 10 * MIN }), fc.integer({ min: 0, max: 3 * DAY })),
@@ -175,6 +182,24 @@ describe("Retrieve's analytics", () => {
         });
         const actual = Object.fromEntries(Object.keys(expected).map((k) => [k, body[k]]));
         expect(actual).toEqual(expected);
+
+        const times = keptEvents(sent).map((e) => e.time);
+        const instants = history.later
+          .map(({ event, edge }) => {
+            const span = EDGES[edge % EDGES.length] ?? 0;
+            return (times[event % times.length] ?? now.getTime()) + span;
+          })
+          .filter((at) => at > now.getTime())
+          .sort((a, b) => a - b);
+        for (const at of instants) {
+          server.setNow(new Date(at));
+          const again = (await (await server.call(key, "GET", `/api/journeys/${slug}`)).json()) as Record<
+            string,
+            unknown
+          >;
+          const then = referenceAnalytics({ steps: journey.steps, batches: sent, now: new Date(at) });
+          expect(Object.fromEntries(Object.keys(then).map((k) => [k, again[k]]))).toEqual(then);
+        }
       }),
       { numRuns: 30 },
     );

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
+  bigint,
   doublePrecision,
   foreignKey,
   index,
@@ -214,6 +215,26 @@ export const eventStepKeys = pgTable(
   (t) => [
     primaryKey({ columns: [t.orgId, t.journeyId, t.stepKey, t.shard] }),
     journeyFk("event_step_keys_journey_fk", t),
+  ],
+);
+
+/**
+ * A counter per journey that every change to its analytics' inputs moves forward (a batch that
+ * stored new events, a new snapshot), in the same transaction as the change. Retrieve's cache of
+ * computed analytics is valid while the sum of the shards is unchanged, in every process.
+ * Sharded like the summaries, so concurrent batches do not queue on one row.
+ */
+export const analyticsVersions = pgTable(
+  "analytics_versions",
+  {
+    orgId: text("org_id").notNull(),
+    journeyId: text("journey_id").notNull(),
+    shard: smallint("shard").notNull(),
+    version: bigint("version", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.journeyId, t.shard] }),
+    journeyFk("analytics_versions_journey_fk", t),
   ],
 );
 

@@ -3,7 +3,17 @@ import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, sql } f
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
 import { EventType, type FunnelStep, type JourneyAnalytics } from "./schema";
-import { analyticsWindows, roundToSeconds, UNKNOWN_STEP_KEYS_LIMIT } from "./windows";
+import {
+  analyticsWindows,
+  COHORT_DAYS,
+  DAY_MS,
+  HOUR_MS,
+  IDLE_MINUTES,
+  MINUTE_MS,
+  roundToSeconds,
+  UNKNOWN_STEP_KEYS_LIMIT,
+  UNMAPPED_DAYS,
+} from "./windows";
 
 const count = () => sql<number>`count(*)`.mapWith(Number);
 const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
@@ -14,19 +24,34 @@ const percentile = (p: number) =>
     Number,
   );
 
+/** Retrieve's analytics as of `now`, and the first instant at which time alone would change them. */
+export interface TimedAnalytics {
+  analytics: JourneyAnalytics;
+  /** Epoch ms: from here on a window boundary has crossed a stored time (a session left the cohort, went idle, …). */
+  validUntil: number;
+}
+
 /**
  * Retrieve's analytics, read from the summaries that ingestion keeps current: the cost grows
  * with the steps and with the sessions of the 30-day cohort, never with the events stored.
  */
-export async function loadJourneyAnalytics({
+export async function loadJourneyAnalytics(op: {
+  ctx: OrgContext;
+  journey: Journey;
+}): Promise<JourneyAnalytics> {
+  return (await computeJourneyAnalytics(op)).analytics;
+}
+
+export async function computeJourneyAnalytics({
   ctx,
   journey,
 }: {
   ctx: OrgContext;
   journey: Journey;
-}): Promise<JourneyAnalytics> {
+}): Promise<TimedAnalytics> {
   const { db, orgId } = ctx;
-  const w = analyticsWindows(ctx.now ?? new Date());
+  const now = (ctx.now ?? new Date()).getTime();
+  const w = analyticsWindows(new Date(now));
   const ofSessions = and(
     eq(eventSessions.orgId, orgId),
     eq(eventSessions.journeyId, journey.id),
@@ -52,6 +77,12 @@ export async function loadJourneyAnalytics({
           p50: percentile(0.5),
           p75: percentile(0.75),
           p90: percentile(0.9),
+          firstEntryAt: sql<Date | null>`min(${eventSessions.entryAt})`.mapWith(eventSessions.entryAt),
+          firstActiveAt:
+            sql<Date | null>`min(${eventSessions.lastEventAt}) filter (where ${eventSessions.firstSuccessAt} is null
+          and ${eventSessions.lastEventAt} >= ${w.idleBefore.toISOString()}::timestamptz)`.mapWith(
+              eventSessions.lastEventAt,
+            ),
         })
         .from(eventSessions)
         .where(ofSessions),
@@ -88,9 +119,13 @@ export async function loadJourneyAnalytics({
         .groupBy(eventHours.type),
       stepKeys.length
         ? db
-            .select({ stepKey: eventStepKeys.stepKey })
+            .select({
+              stepKey: eventStepKeys.stepKey,
+              lastSeenAt: sql<Date>`max(${eventStepKeys.lastSeenAt})`.mapWith(eventStepKeys.lastSeenAt),
+            })
             .from(eventStepKeys)
             .where(and(recentKeys, inArray(eventStepKeys.stepKey, stepKeys)))
+            .groupBy(eventStepKeys.stepKey)
         : [],
       db
         .select({
@@ -120,6 +155,8 @@ export async function loadJourneyAnalytics({
     p50: null,
     p75: null,
     p90: null,
+    firstEntryAt: null,
+    firstActiveAt: null,
   };
   const abandonedAt = new Map(abandonedRows.map((r) => [r.index, r.sessions]));
   const reachedAt = new Map(reachedRows.map((r) => [r.index, r.sessions]));
@@ -151,7 +188,18 @@ export async function loadJourneyAnalytics({
   const seconds = (ms: number | null) => (ms === null ? null : roundToSeconds(ms));
   const last = snapshotRows[0];
 
-  return {
+  // Each window is a lower bound `t >= now - span`: a stored time t leaves it at t + span + 1 ms.
+  const leaves = (t: Date | null | undefined, span: number) => (t ? t.getTime() + span + 1 : Infinity);
+  const validUntil = Math.min(
+    leaves(cohort.firstEntryAt, COHORT_DAYS * DAY_MS),
+    leaves(cohort.firstActiveAt, IDLE_MINUTES * MINUTE_MS),
+    // The 24-hour counts are whole UTC hours: their window moves at the next hour.
+    countRows.length > 0 ? Math.floor(now / HOUR_MS) * HOUR_MS + HOUR_MS : Infinity,
+    ...seenKnown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
+    ...seenUnknown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
+  );
+
+  const analytics: JourneyAnalytics = {
     healthMetrics: {
       hasSteps: journey.steps.length > 0,
       hasRecentEvents: countRows.some((r) => r.events > 0),
@@ -179,4 +227,5 @@ export async function loadJourneyAnalytics({
     unknownStepKeys: seenUnknown,
     sessionsInProgress: cohort.inProgress,
   };
+  return { analytics, validUntil };
 }

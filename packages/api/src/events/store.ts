@@ -29,7 +29,8 @@ const HOUR_MS = 3_600_000;
  * waits on that index entry, then skips it), and only those events are inserted and folded.
  * Every fold is order-free (min, max, sum, set union, earliest device with ties to the smaller
  * id in byte order), so arrival order never changes a summary. Each insert writes its rows in key
- * order, so concurrent batches lock rows in the same order and cannot deadlock.
+ * order, so concurrent batches lock rows in the same order and cannot deadlock. A batch that
+ * stored anything also moves the journey's analytics version on (analytics/cache.ts).
  */
 export async function storeEvents(
   db: Queryable,
@@ -120,6 +121,12 @@ export async function storeEvents(
       on conflict (org_id, journey_id, step_key, shard) do update set
         last_seen_at = greatest(k.last_seen_at, excluded.last_seen_at),
         event_count = k.event_count + excluded.event_count
+      returning 1
+    ), version as (
+      insert into analytics_versions as v (org_id, journey_id, shard, version)
+      select ${org}, ${journey}, ${shard}, 1
+      where exists (select 1 from fresh)
+      on conflict (org_id, journey_id, shard) do update set version = v.version + 1
       returning 1
     )
     select (select count(*) from stored)::int as stored`,

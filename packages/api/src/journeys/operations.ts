@@ -1,6 +1,7 @@
 import { type Database, journeySteps, journeys, newId, pgErrorCode } from "@odyssey/db";
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { z } from "zod";
+import { analyticsVersionOf } from "../analytics/cache";
 import type { OrgContext } from "../context";
 import { ConflictError, journeyNotFound, ValidationError } from "../errors";
 import { deleteJourneyEvents } from "../events/store";
@@ -137,10 +138,17 @@ const stepsOfJourney = preparedPerDatabase((db) =>
     .prepare("steps_of_journey"),
 );
 
-/** The journey and its steps in one round trip: one row per step (one row with no step when it has none). */
+/**
+ * The journey, its steps and its analytics version in one round trip: one row per step (one row
+ * with no step when it has none).
+ */
 const journeyWithSteps = preparedPerDatabase((db) =>
   db
-    .select({ journey: journeys, step: journeySteps })
+    .select({
+      journey: journeys,
+      step: journeySteps,
+      analyticsVersion: analyticsVersionOf(journeys.orgId, journeys.id),
+    })
     .from(journeys)
     .leftJoin(
       journeySteps,
@@ -152,13 +160,21 @@ const journeyWithSteps = preparedPerDatabase((db) =>
 );
 
 /** The journey with its steps; every organization sees only its own (others are "not found"). */
-export async function findJourney({ ctx, input }: Op<{ slug: string }>): Promise<Journey> {
+export async function findJourney(op: Op<{ slug: string }>): Promise<Journey> {
+  return (await findVersionedJourney(op)).journey;
+}
+
+/** The journey with its steps, and the version of its analytics' inputs (analytics/cache.ts). */
+export async function findVersionedJourney({
+  ctx,
+  input,
+}: Op<{ slug: string }>): Promise<{ journey: Journey; analyticsVersion: string }> {
   const rows = await journeyWithSteps(ctx.db).execute({ orgId: ctx.orgId, slug: input.slug });
   const first = rows[0];
   if (!first) throw journeyNotFound(input.slug);
   const steps: StepRow[] = [];
   for (const { step } of rows) if (step) steps.push(step);
-  return toJourney(first.journey, steps);
+  return { journey: toJourney(first.journey, steps), analyticsVersion: first.analyticsVersion };
 }
 
 export async function updateJourney({

@@ -1,8 +1,14 @@
-import { loadJourneyAnalytics } from "../analytics/load";
+import { journeyAnalytics } from "../analytics/cache";
 import { runIdempotent } from "../idempotency/run";
 import { snapshotsRouter } from "../snapshots/router";
 import { router, scopedProcedure } from "../trpc";
-import { createJourney, deleteJourney, findJourney, listJourneys, updateJourney } from "./operations";
+import {
+  createJourney,
+  deleteJourney,
+  findVersionedJourney,
+  listJourneys,
+  updateJourney,
+} from "./operations";
 import {
   CreateJourneyInput,
   type JourneyDetail,
@@ -23,8 +29,8 @@ export const journeysRouter = router({
       runIdempotent(ctx, "journeys.create", input, (db) => createJourney({ ctx: { ...ctx, db }, input })),
     ),
   get: read.input(SlugRef).query(async ({ ctx, input }): Promise<JourneyDetail> => {
-    const journey = await findJourney({ ctx, input });
-    return { ...journey, ...(await loadJourneyAnalytics({ ctx, journey })) };
+    const { journey, analyticsVersion: version } = await findVersionedJourney({ ctx, input });
+    return { ...journey, ...(await journeyAnalytics({ ctx, journey, version })) };
   }),
   update: write.input(UpdateJourneyInput).mutation(({ ctx, input }) => updateJourney({ ctx, input })),
   list: read.input(ListJourneysInput).query(({ ctx, input }) => listJourneys({ ctx, input })),

@@ -1,6 +1,7 @@
 import { journeys, newId, pgErrorCode, snapshots } from "@odyssey/db";
 import { and, desc, eq } from "drizzle-orm";
 import superjson, { type SuperJSONResult } from "superjson";
+import { advanceAnalyticsVersion } from "../analytics/cache";
 import { loadJourneyAnalytics } from "../analytics/load";
 import type { OrgContext } from "../context";
 import { journeyNotFound } from "../errors";
@@ -21,14 +22,18 @@ export async function createSnapshot({ ctx, input }: Op<{ slug: string }>): Prom
     analytics,
   };
   try {
-    await ctx.db.insert(snapshots).values({
-      orgId: ctx.orgId,
-      id: snapshot.id,
-      journeyId: snapshot.journeyId,
-      createdAt: snapshot.createdAt,
-      // superjson keeps the dates dates when the snapshot is read back.
-      configuration: superjson.serialize(configuration),
-      analytics: superjson.serialize(analytics),
+    await ctx.db.transaction(async (tx) => {
+      await tx.insert(snapshots).values({
+        orgId: ctx.orgId,
+        id: snapshot.id,
+        journeyId: snapshot.journeyId,
+        createdAt: snapshot.createdAt,
+        // superjson keeps the dates dates when the snapshot is read back.
+        configuration: superjson.serialize(configuration),
+        analytics: superjson.serialize(analytics),
+      });
+      // Retrieve's hasSnapshot and lastArtifactCreated follow it.
+      await advanceAnalyticsVersion(tx, ctx.orgId, snapshot.journeyId);
     });
   } catch (error) {
     // The journey was deleted since it was read.
