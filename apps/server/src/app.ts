@@ -12,7 +12,12 @@ import type { Config } from "./env";
 import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
-import { requestEssentials, responseHeaders } from "./request-essentials";
+import {
+  ownResponseHeaders,
+  requestEssentials,
+  requestHeader,
+  setResponseHeader,
+} from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
 import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
@@ -50,19 +55,30 @@ export function createApp({
   app.use(requestEssentials(logger));
 
   app.use(async (c, next) => {
-    const request = c.req.raw;
     await next();
     // No connection is kept for another request once shutdown has begun, nor after an answer
     // given without reading the body (the server would drop the connection while draining it).
-    const unreadBody = request.body !== null && !request.bodyUsed;
+    // The body is only looked at when the headers announce one: asking a bodiless request for
+    // it makes the Node adapter build a whole web Request.
+    const unreadBody = announcesBody(c) && c.req.raw.body !== null && !c.req.raw.bodyUsed;
     if (!isAccepting() || unreadBody) c.res.headers.set("Connection", "close");
   });
 
   // The control plane answers browsers only from the admin UI's origin; ingestion has its own CORS.
+  // tRPC's answers carry a Vary of their own, which hono's cors extends; the REST routes' answers
+  // get theirs set on the Node response, which spares them a web Headers object.
   const controlCors = cors({ origin: (origin) => (origin === config.adminOrigin ? origin : null) });
+  const restControlCors: MiddlewareHandler<RestEnv> = (c, next) => {
+    if (c.req.method === "OPTIONS") return controlCors(c, next);
+    const origin = requestHeader(c, "origin");
+    if (origin !== undefined && origin === config.adminOrigin)
+      setResponseHeader(c, "Access-Control-Allow-Origin", origin);
+    setResponseHeader(c, "Vary", "Origin");
+    return next();
+  };
   const controlLimit = rateLimit("control", config.rateLimits.control);
   const ingestLimit = rateLimit("ingest", config.rateLimits.ingest);
-  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : controlCors(c, next)));
+  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : restControlCors(c, next)));
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? ingestLimit(c, next) : controlLimit(c, next)));
   app.use("/trpc/*", controlCors, controlLimit);
 
@@ -100,7 +116,7 @@ export function createApp({
 
   const notJson = "Content-Type must be application/json";
   app.use("/trpc/*", async (c, next) => {
-    if (c.req.method === "POST" && !jsonTypes.test(c.req.header("content-type") ?? ""))
+    if (c.req.method === "POST" && !jsonTypes.test(requestHeader(c, "content-type") ?? ""))
       return trpcErrorJson(c, "UNSUPPORTED_MEDIA_TYPE", 415, notJson);
     await next();
   });
@@ -110,23 +126,23 @@ export function createApp({
     const now = clock();
     return {
       db,
-      authorization: c.req.header("authorization"),
-      origin: c.req.header("origin"),
-      userAgent: c.req.header("user-agent"),
-      uaMobile: c.req.header("sec-ch-ua-mobile"),
-      idempotencyKey: c.req.header("idempotency-key"),
+      authorization: requestHeader(c, "authorization"),
+      origin: requestHeader(c, "origin"),
+      userAgent: requestHeader(c, "user-agent"),
+      uaMobile: requestHeader(c, "sec-ch-ua-mobile"),
+      idempotencyKey: requestHeader(c, "idempotency-key"),
       receivedAt: now,
       now,
     };
   };
 
   app.use("/api/*", async (c, next) => {
-    const length = c.req.header("content-length");
+    const length = requestHeader(c, "content-length");
     const hasBody =
       (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") &&
-      (c.req.header("transfer-encoding") !== undefined || (length !== undefined && length !== "0"));
+      (requestHeader(c, "transfer-encoding") !== undefined || (length !== undefined && length !== "0"));
     const accepted = c.req.path === "/api/events" ? eventBodyTypes : jsonTypes;
-    if (hasBody && !accepted.test(c.req.header("content-type") ?? "")) return errorJson(c, 415, notJson);
+    if (hasBody && !accepted.test(requestHeader(c, "content-type") ?? "")) return errorJson(c, 415, notJson);
     c.set("caller", createCaller(requestContext(c)));
     await next();
   });
@@ -150,7 +166,7 @@ export function createApp({
       // tRPC builds its own Response, so the headers set on the context do not reach it.
       responseMeta: ({ errors }) => ({
         headers: {
-          ...responseHeaders(c.get("requestId")),
+          ...ownResponseHeaders(c),
           ...(errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { "Retry-After": "1" } : {}),
         },
       }),
@@ -196,11 +212,11 @@ export function createApp({
  * Only requests that carry a body: asking a bodiless one for its body would make the Node
  * adapter build a full Request object for nothing.
  */
+const announcesBody = (c: Context) =>
+  requestHeader(c, "content-length") !== undefined || requestHeader(c, "transfer-encoding") !== undefined;
+
 function onlyWithBody(middleware: MiddlewareHandler<RestEnv>): MiddlewareHandler<RestEnv> {
-  return (c, next) =>
-    c.req.header("content-length") !== undefined || c.req.header("transfer-encoding") !== undefined
-      ? middleware(c, next)
-      : next();
+  return (c, next) => (announcesBody(c) ? middleware(c, next) : next());
 }
 
 /** The answer sent when a request outlives its deadline (hono/timeout throws it). */

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "./logger";
 import type { RestEnv } from "./rest/context";
 
@@ -19,34 +20,64 @@ const securityHeaders: [string, string][] = [
 
 const acceptableRequestId = /^[\w\-=]{1,255}$/;
 
-/** The headers every answer carries; for handlers that build their own Response (tRPC). */
-export function responseHeaders(requestId: string): Record<string, string> {
-  return { ...Object.fromEntries(securityHeaders), "X-Request-Id": requestId };
+type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+
+/** The Node response behind a request that @hono/node-server serves (none under `app.request()`). */
+const nodeResponse = (c: Context): ServerResponse | undefined => (c.env as NodeBindings)?.outgoing;
+
+/**
+ * A request header (lower-case name). Under Node it is read from the parsed request; asking
+ * Hono's request makes the adapter copy every header into a web `Headers` object first.
+ */
+export function requestHeader(c: Context, name: string): string | undefined {
+  const incoming = (c.env as NodeBindings)?.incoming;
+  if (!incoming) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
 }
 
 /**
- * Request id, security headers and the access log in one middleware. The headers are set
- * before the handler runs, so they are part of the response it builds; setting them on the
- * finished response instead makes Hono rebuild it on every request.
+ * Sets a header of the answer, whatever Response the handler returns. Under Node it goes
+ * straight onto the ServerResponse, which merges it into the Response's own headers when they
+ * are written. Set on Hono's context instead, it makes every answer carry a web `Headers`
+ * object, which costs a validated copy per header and a sorted conversion back per request.
  */
+export function setResponseHeader(c: Context, name: string, value: string): void {
+  const outgoing = nodeResponse(c);
+  if (outgoing && !outgoing.headersSent) outgoing.setHeader(name, value);
+  else c.header(name, value);
+}
+
+/** The essential headers for a handler that builds its own Response (tRPC), when Node does not add them. */
+export function ownResponseHeaders(c: Context<RestEnv>): Record<string, string> {
+  if (nodeResponse(c)) return {};
+  return { ...Object.fromEntries(securityHeaders), "X-Request-Id": c.get("requestId") };
+}
+
+/** Health probes arrive every few seconds from each balancer: their lines are debug-level. */
+const probes = new Set(["/healthz", "/readyz"]);
+
+/** Request id, security headers and the access log in one middleware. */
 export function requestEssentials(logger: Logger): MiddlewareHandler<RestEnv> {
+  // Access lines carry fixed fields, never a credential, so they skip the redaction pass.
+  const accessLog = logger.child({}, { redact: { paths: [] } });
   return async (c, next) => {
     const started = performance.now();
-    const incoming = c.req.header("x-request-id");
+    const incoming = requestHeader(c, "x-request-id");
     const requestId = incoming && acceptableRequestId.test(incoming) ? incoming : randomUUID();
     c.set("requestId", requestId);
-    c.header("X-Request-Id", requestId);
-    for (const [name, value] of securityHeaders) c.header(name, value);
+    setResponseHeader(c, "X-Request-Id", requestId);
+    for (const [name, value] of securityHeaders) setResponseHeader(c, name, value);
     await next();
-    logger.info(
-      {
-        requestId,
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Math.round(performance.now() - started),
-      },
-      "request",
-    );
+    const path = c.req.path;
+    const line = {
+      requestId,
+      method: c.req.method,
+      path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    };
+    if (probes.has(path)) accessLog.debug(line, "request");
+    else accessLog.info(line, "request");
   };
 }

@@ -33,6 +33,7 @@ describe("security headers", () => {
     expect(res.headers.get("strict-transport-security")).toMatch(/max-age=\d+/);
     expect(res.headers.get("referrer-policy")).toBe("no-referrer");
     expect(res.headers.get("cross-origin-opener-policy")).toBe("same-origin");
+    expect(res.headers.get("x-request-id")).toMatch(/^[\w-]{8,}$/);
   };
 
   it("are on every kind of answer: success, each error, unknown routes, tRPC, documents", async () => {
@@ -62,6 +63,17 @@ describe("security headers", () => {
     ]);
     for (const res of answers) expectSecurityHeaders(res);
   });
+
+  it("echo a well-formed X-Request-Id and replace any other", async () => {
+    const echoed = await fetch(`${server.url}/trpc/journeys.list`, {
+      headers: { authorization: `Bearer ${key}`, "x-request-id": "req-from-balancer-42" },
+    });
+    expect(echoed.headers.get("x-request-id")).toBe("req-from-balancer-42");
+    const replaced = await fetch(`${server.url}/api/journeys`, {
+      headers: { authorization: `Bearer ${key}`, "x-request-id": "has spaces; and more" },
+    });
+    expect(replaced.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
 });
 
 describe("CORS on the control plane", () => {
@@ -79,6 +91,8 @@ describe("CORS on the control plane", () => {
       headers: { origin: ADMIN_ORIGIN, authorization: `Bearer ${key}` },
     });
     expect(res.headers.get("access-control-allow-origin")).toBe(ADMIN_ORIGIN);
+    // The answer depends on Origin, so shared caches must key on it.
+    expect(res.headers.get("vary")).toMatch(/(^|, )Origin$/);
   });
 
   it("gives any other origin nothing a browser would accept", async () => {
@@ -99,6 +113,7 @@ describe("CORS on the control plane", () => {
         });
         expect(res.headers.get("access-control-allow-origin")).toBeNull();
         expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+        expect(res.headers.get("vary")).toMatch(/(^|, )Origin$/);
       }
     }
   });

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimit } from "../env";
+import { requestHeader } from "../request-essentials";
 import { refuse } from "./refuse";
 
 // Token buckets per caller, held in this process. Several processes each keep their own, so a
@@ -60,7 +61,7 @@ export class TokenBuckets {
  * address. Publishable keys travel in the body, so browser beacons are counted by address.
  */
 function callerOf(c: Context): string {
-  const authorization = c.req.header("authorization");
+  const authorization = requestHeader(c, "authorization");
   if (authorization) return `key:${createHash("sha256").update(authorization).digest("base64url")}`;
   let address = "unknown";
   try {

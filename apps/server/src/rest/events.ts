@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { EventInput, IngestInput, IngestResult, MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { requestHeader, setResponseHeader } from "../request-essentials";
 import type { RestEnv } from "./context";
 import { errorJson, errorResponses } from "./errors";
 import { bearerWithScopeOf } from "./security";
@@ -24,7 +25,7 @@ export const eventsBodyLimit = bodyLimit({
  * `Access-Control-Allow-Origin` (and nothing stored). Only a 200 carries the header.
  */
 export const eventsCors: MiddlewareHandler<RestEnv> = async (c, next) => {
-  const origin = c.req.header("origin");
+  const origin = requestHeader(c, "origin");
   if (c.req.method === "OPTIONS") {
     c.header("Vary", "Origin");
     if (origin) {
@@ -36,8 +37,8 @@ export const eventsCors: MiddlewareHandler<RestEnv> = async (c, next) => {
     return c.body(null, 204);
   }
   await next();
-  c.header("Vary", "Origin");
-  if (origin && c.res.status === 200) c.header("Access-Control-Allow-Origin", origin);
+  setResponseHeader(c, "Vary", "Origin");
+  if (origin && c.res.status === 200) setResponseHeader(c, "Access-Control-Allow-Origin", origin);
 };
 
 /** The batch as documented: each event's fields, which the operation checks one event at a time. */
