@@ -121,6 +121,8 @@ describe("POST /api/events", () => {
           { ...event(), stepKey: undefined },
           { ...event(), sessionId: "" },
           { ...event(), timestamp: "2020-01-01T00:00:00.000Z" },
+          { ...event(), sessionId: "nul\u0000inside" },
+          { ...event(), field: "lone \ud800 surrogate" },
         ],
       },
       { key },
@@ -141,6 +143,8 @@ describe("POST /api/events", () => {
         { index: 5, error: "stepKey is required for step_view events" },
         { index: 6, error: "sessionId must not be empty" },
         { index: 7, error: "timestamp is more than 365 days before the batch was received" },
+        { index: 8, error: "sessionId must not contain NUL characters" },
+        { index: 9, error: "field must be valid Unicode text" },
       ],
       unknownStepKeys: [],
     });
@@ -256,6 +260,10 @@ describe("POST /api/events", () => {
         "Invalid event data: sentAt must be a valid datetime",
       ],
       [JSON.stringify([1, 2]), "Invalid event data: body must be an object"],
+      [
+        JSON.stringify({ journey: "gr\u0000ant", events: [] }),
+        "Invalid event data: journey must not contain NUL characters",
+      ],
     ];
     for (const [body, error] of cases) {
       const res = await postEvents(server, body, { key });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { EventType } from "../analytics/schema";
+import { text } from "../text";
 
 // The contract of POST /api/events and events.ingest (events-and-analytics.md).
 
@@ -16,10 +17,10 @@ export const EventInput = z
   .object({
     id: z.guid({ error: "must be a UUID" }),
     type: EventType,
-    sessionId: z.string().min(1).max(200),
+    sessionId: text().min(1).max(200),
     timestamp: Instant,
-    stepKey: z.string().min(1).max(100).nullish(),
-    field: z.string().min(1).max(200).nullish(),
+    stepKey: text().min(1).max(100).nullish(),
+    field: text().min(1).max(200).nullish(),
     device: Device.nullish(),
   })
   .refine((event) => event.type !== "step_view" || event.stepKey, {
@@ -33,10 +34,10 @@ export type EventInput = z.infer<typeof EventInput>;
  * by its index instead of sinking the batch.
  */
 export const IngestInput = z.object({
-  journey: z.string().min(1).max(255),
+  journey: text().min(1).max(255),
   sentAt: Instant.optional(),
   /** A publishable key (`ody_pk_…`), for browsers that cannot set headers. */
-  key: z.string().max(200).optional(),
+  key: text().max(200).optional(),
   // Typed as events for callers; checked one by one by the operation (z.custom checks nothing).
   events: z.array(z.custom<z.input<typeof EventInput>>()),
 });

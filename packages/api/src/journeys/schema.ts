@@ -1,20 +1,8 @@
 import { z } from "zod";
 import { JourneyAnalytics } from "../analytics/schema";
+import { text } from "../text";
 
 // The single source of the journey types: tRPC, REST, OpenAPI and the client all derive from these.
-
-/** Half of a UTF-16 surrogate pair without its other half: not text, and not encodable as UTF-8. */
-const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/**
- * Text input. Postgres cannot store NUL, and a lone surrogate would be stored as U+FFFD (or
- * fail on the embedded database), so both are refused here with a 400 naming the field.
- */
-const text = () =>
-  z
-    .string()
-    .refine((value) => !value.includes("\u0000"), { error: "must not contain NUL characters" })
-    .refine((value) => !loneSurrogate.test(value), { error: "must be valid Unicode text" });
 
 export const slugPattern = /^[a-z0-9-]+$/;
 
