@@ -146,12 +146,9 @@ export function createApp({
     c.set("caller", createCaller(requestContext(c)));
     await next();
   });
-  const jsonLimits = jsonBodyLimits({
-    maxDepth: config.maxJsonDepth,
-    maxStringChars: config.maxJsonStringChars,
-  });
-  app.use("/api/*", jsonLimits);
-  app.use("/trpc/*", jsonLimits);
+  const limits = { maxDepth: config.maxJsonDepth, maxStringChars: config.maxJsonStringChars };
+  app.use("/api/*", jsonBodyLimits(limits, { rebuildRequest: false }));
+  app.use("/trpc/*", jsonBodyLimits(limits, { rebuildRequest: true }));
 
   app.route("/", journeyRoutes());
   app.route("/", snapshotRoutes());

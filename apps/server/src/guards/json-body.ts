@@ -41,9 +41,15 @@ const hasBody = (method: string) => method === "POST" || method === "PUT" || met
 
 /**
  * Reads the body once as strict UTF-8 and checks it with `jsonProblem`; tRPC's GET input (in the
- * query string) gets the same check. The text read is handed on, so later readers see it.
+ * query string) gets the same check. The text read is handed on, so later readers see it: Hono's
+ * readers (`c.req.text()`, `c.req.json()`, the validators) from its body cache, parsed at most
+ * once and only if asked; tRPC, which reads the web Request itself, from a new Request carrying
+ * the text (`rebuildRequest`).
  */
-export function jsonBodyLimits(limits: JsonLimits): MiddlewareHandler {
+export function jsonBodyLimits(
+  limits: JsonLimits,
+  { rebuildRequest }: { rebuildRequest: boolean },
+): MiddlewareHandler {
   return async (c, next) => {
     const url = new URL(c.req.url);
     const input = url.searchParams.get("input");
@@ -60,7 +66,21 @@ export function jsonBodyLimits(limits: JsonLimits): MiddlewareHandler {
     }
     const problem = jsonProblem(text, limits);
     if (problem) return refuse(c, 400, `Invalid request data: ${problem}`);
-    c.req.raw = new Request(c.req.raw, { body: text });
+    // Hono keeps each reader's promise in the cache (its type names the resolved values).
+    const cache = c.req.bodyCache;
+    Object.assign(cache, { text: Promise.resolve(text) });
+    let parsed: Promise<unknown> | undefined;
+    Object.defineProperty(cache, "json", { enumerable: true, get: () => (parsed ??= parseJson(text)) });
+    if (rebuildRequest) c.req.raw = new Request(c.req.raw, { body: text });
     return next();
   };
+}
+
+/** JSON.parse as a promise, as `Request.json()` answers: malformed text rejects with a SyntaxError. */
+function parseJson(text: string): Promise<unknown> {
+  try {
+    return Promise.resolve(JSON.parse(text));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
