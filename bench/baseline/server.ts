@@ -97,38 +97,47 @@ const analyticsCache = new Map<string, { version: unknown; analytics: Row }>();
 async function create(orgId: string, input: Row) {
   const id = newId("journey");
   const now = new Date();
-  return sql.begin(async (tx) => {
-    // Sent together, as the server does: the steps need nothing back from the journey's insert.
-    const insertJourney = tx`insert into journeys (org_id, id, slug, display_name, source_system, environment, allowed_origins, created_at, updated_at)
-      values (${orgId}, ${id}, ${input.slug as string}, ${input.displayName as string},
-        ${(input.sourceSystem as string) ?? "unknown"}, ${(input.environment as string) ?? "production"},
-        ${(input.allowedOrigins as string[]) ?? []}, ${now}, ${now}) returning *`;
-    const steps = (input.steps as Row[]) ?? [];
-    const insertSteps = steps.length
-      ? tx`insert into journey_steps ${tx(
-          steps.map((s) => ({
-            org_id: orgId,
-            id: newId("step"),
-            journey_id: id,
-            step_key: s.stepKey as string,
-            index: s.index as number,
-            name: (s.name as string) ?? null,
-            step_type: (s.stepType as string) ?? null,
-            reading_level: (s.readingLevel as number) ?? null,
-            field_count: (s.fieldCount as number) ?? null,
-            required_artifacts: (s.requiredArtifacts as string[]) ?? [],
-            created_at: now,
-            updated_at: now,
-          })),
-        )} returning *`
-      : Promise.resolve([]);
-    const [[row], stepRows] = await Promise.all([insertJourney, insertSteps]);
-    if (!row) throw new Error("no row");
-    return journey(
-      row,
-      [...stepRows].sort((a, b) => (a.index as number) - (b.index as number)),
-    );
-  });
+  const row: Row = {
+    org_id: orgId,
+    id,
+    slug: input.slug,
+    display_name: input.displayName,
+    source_system: input.sourceSystem ?? "unknown",
+    environment: input.environment ?? "production",
+    allowed_origins: input.allowedOrigins ?? [],
+    created_at: now,
+    updated_at: now,
+  };
+  const steps = ((input.steps as Row[]) ?? [])
+    .map((s) => ({
+      id: newId("step"),
+      journey_id: id,
+      step_key: s.stepKey,
+      index: s.index,
+      name: s.name ?? null,
+      step_type: s.stepType ?? null,
+      reading_level: s.readingLevel ?? null,
+      field_count: s.fieldCount ?? null,
+      required_artifacts: s.requiredArtifacts ?? [],
+      created_at: now,
+      updated_at: now,
+    }))
+    .sort((a, b) => (a.index as number) - (b.index as number));
+  // The server's statement: both inserts in one, the steps as one JSON parameter, nothing returned.
+  await sql`with journey as (
+      insert into journeys (org_id, id, slug, display_name, source_system, environment, allowed_origins, created_at, updated_at)
+      values (${orgId}, ${id}, ${row.slug as string}, ${row.display_name as string}, ${row.source_system as string},
+        ${row.environment as string}, ${row.allowed_origins as string[]}, ${now}, ${now})
+    ), steps as (
+      insert into journey_steps (org_id, id, journey_id, step_key, index, name, step_type, reading_level,
+        field_count, required_artifacts, created_at, updated_at)
+      select ${orgId}, s.id, ${id}, s.step_key, s.index, s.name, s.step_type, s.reading_level, s.field_count,
+        s.required_artifacts, ${now}, ${now}
+      from jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as s(id text, step_key text, index integer, name text,
+        step_type text, reading_level double precision, field_count integer, required_artifacts text[])
+    )
+    select 1`;
+  return journey(row, steps);
 }
 
 async function update(orgId: string, slug: string, changes: Row) {

@@ -98,6 +98,33 @@ describe("POST /api/journeys/create", () => {
     expect(body.createdAt).toBe(body.updatedAt);
   });
 
+  it("answers exactly what it stored: Retrieve gives the same journey back", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", {
+      slug: "stored-as-answered",
+      displayName: "  Stored as answered  ",
+      environment: "staging",
+      allowedOrigins: ["https://a.example.com", "https://b.example.com"],
+      steps: [
+        {
+          stepKey: "last",
+          index: 7,
+          name: "Last",
+          readingLevel: 8.25,
+          requiredArtifacts: ["ein", "w-9, signed"],
+        },
+        { stepKey: "first", index: 2, stepType: "input", fieldCount: 0, requiredArtifacts: [] },
+        { stepKey: 'quote"s and {braces}', index: 4, name: null },
+      ],
+    });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as JourneyBody;
+    expect(created.steps.map((s: { index: number }) => s.index)).toEqual([2, 4, 7]);
+    const stored = (await (
+      await server.call(key, "GET", "/api/journeys/stored-as-answered")
+    ).json()) as Record<string, unknown>;
+    expect(Object.fromEntries(Object.keys(created).map((k) => [k, stored[k]]))).toEqual(created);
+  });
+
   it("defaults sourceSystem to unknown, environment to production, origins and steps to empty", async () => {
     const res = await server.call(key, "POST", "/api/journeys/create", {
       slug: "minimal",
@@ -250,6 +277,15 @@ describe("PUT /api/journeys/{slug}", () => {
       await server.call(key, "GET", "/api/journeys/small-business-grant")
     ).json()) as JourneyBody;
     expect(again.displayName).toBe("SBA Small Business Grant");
+
+    // An empty list is a change (every origin allowed), not an absent field.
+    const cleared = await server.call(key, "PUT", "/api/journeys/small-business-grant", {
+      allowedOrigins: [],
+    });
+    expect(await cleared.json()).toMatchObject({
+      allowedOrigins: [],
+      displayName: "SBA Small Business Grant",
+    });
   });
 
   it("changes environment and sourceSystem", async () => {

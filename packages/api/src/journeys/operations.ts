@@ -1,5 +1,6 @@
-import { type Database, journeySteps, journeys, newId, pgErrorCode } from "@odyssey/db";
+import { type Database, journeySteps, journeys, newId, pgErrorCode, queryRows } from "@odyssey/db";
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { z } from "zod";
 import { analyticsVersionOf } from "../analytics/cache";
 import type { OrgContext } from "../context";
@@ -58,56 +59,75 @@ export async function createJourney({
   ctx,
   input,
 }: Op<z.output<typeof CreateJourneyInput>>): Promise<Journey> {
-  const journeyId = newId("journey");
   const now = new Date();
+  const journey: JourneyRow = {
+    orgId: ctx.orgId,
+    id: newId("journey"),
+    slug: input.slug,
+    displayName: input.displayName,
+    sourceSystem: input.sourceSystem,
+    environment: input.environment,
+    allowedOrigins: input.allowedOrigins,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const steps: StepRow[] = sortSteps(
+    input.steps.map((step) => ({
+      orgId: ctx.orgId,
+      id: newId("step"),
+      journeyId: journey.id,
+      stepKey: step.stepKey,
+      index: step.index,
+      name: step.name ?? null,
+      stepType: step.stepType ?? null,
+      readingLevel: step.readingLevel ?? null,
+      fieldCount: step.fieldCount ?? null,
+      requiredArtifacts: step.requiredArtifacts ?? [],
+      createdAt: now,
+      updatedAt: now,
+    })),
+  );
+  // One statement: atomic without a transaction, one round trip, and SQL whose text does not
+  // depend on the number of steps (they travel as one JSON parameter), so the driver prepares it
+  // once. Every column is written from here, so nothing needs to come back. The unique
+  // constraint on (org_id, slug) decides races.
+  const at = sql`${now.toISOString()}::timestamptz`;
+  const stepsJson = JSON.stringify(
+    steps.map((s) => ({
+      id: s.id,
+      step_key: s.stepKey,
+      index: s.index,
+      name: s.name,
+      step_type: s.stepType,
+      reading_level: s.readingLevel,
+      field_count: s.fieldCount,
+      required_artifacts: s.requiredArtifacts,
+    })),
+  );
   try {
-    return await ctx.db.transaction(async (tx) => {
-      // Both inserts go out together, in order, in one round trip: the steps need nothing back
-      // from the journey's insert. The unique constraint on (org_id, slug) decides races.
-      const insertJourney = tx
-        .insert(journeys)
-        .values({
-          orgId: ctx.orgId,
-          id: journeyId,
-          slug: input.slug,
-          displayName: input.displayName,
-          sourceSystem: input.sourceSystem,
-          environment: input.environment,
-          allowedOrigins: input.allowedOrigins,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .returning();
-      const insertSteps = input.steps.length
-        ? tx
-            .insert(journeySteps)
-            .values(
-              input.steps.map((step) => ({
-                orgId: ctx.orgId,
-                id: newId("step"),
-                journeyId,
-                stepKey: step.stepKey,
-                index: step.index,
-                name: step.name ?? null,
-                stepType: step.stepType ?? null,
-                readingLevel: step.readingLevel ?? null,
-                fieldCount: step.fieldCount ?? null,
-                requiredArtifacts: step.requiredArtifacts ?? [],
-                createdAt: now,
-                updatedAt: now,
-              })),
-            )
-            .returning()
-        : Promise.resolve([]);
-      const [[row], steps] = await Promise.all([insertJourney, insertSteps]);
-      if (!row) throw new Error("insert into journeys returned no row");
-      return toJourney(row, sortSteps(steps));
-    });
+    await queryRows(
+      ctx.db,
+      sql`with journey as (
+        insert into ${journeys} (org_id, id, slug, display_name, source_system, environment, allowed_origins,
+          created_at, updated_at)
+        values (${journey.orgId}, ${journey.id}, ${journey.slug}, ${journey.displayName}, ${journey.sourceSystem},
+          ${journey.environment}, ${sql.param(journey.allowedOrigins, journeys.allowedOrigins)}, ${at}, ${at})
+      ), steps as (
+        insert into ${journeySteps} (org_id, id, journey_id, step_key, index, name, step_type, reading_level,
+          field_count, required_artifacts, created_at, updated_at)
+        select ${journey.orgId}, s.id, ${journey.id}, s.step_key, s.index, s.name, s.step_type, s.reading_level,
+          s.field_count, s.required_artifacts, ${at}, ${at}
+        from jsonb_to_recordset(${stepsJson}::jsonb) as s(id text, step_key text, index integer, name text,
+          step_type text, reading_level double precision, field_count integer, required_artifacts text[])
+      )
+      select 1`,
+    );
   } catch (error) {
     const { code, constraint } = pgErrorCode(error);
     if (code === "23505" && constraint === "journeys_org_slug_unique") throw alreadyExists(input.slug);
     throw error;
   }
+  return toJourney(journey, steps);
 }
 
 const sortSteps = (steps: StepRow[]) => steps.sort((a, b) => a.index - b.index);
@@ -177,16 +197,39 @@ export async function findVersionedJourney({
   return { journey: toJourney(first.journey, steps), analyticsVersion: first.analyticsVersion };
 }
 
+/** One statement for every change: a field left out (null) keeps its value. */
+const updateJourneyRow = preparedPerDatabase((db) => {
+  const keep = (column: AnyPgColumn, name: string, type: string) =>
+    sql`coalesce(${sql.placeholder(name)}::${sql.raw(type)}, ${column})`;
+  return db
+    .update(journeys)
+    .set({
+      displayName: keep(journeys.displayName, "displayName", "text"),
+      environment: keep(journeys.environment, "environment", "text"),
+      sourceSystem: keep(journeys.sourceSystem, "sourceSystem", "text"),
+      allowedOrigins: keep(journeys.allowedOrigins, "allowedOrigins", "text[]"),
+      updatedAt: sql`${sql.placeholder("updatedAt")}::timestamptz`,
+    })
+    .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
+    .returning()
+    .prepare("update_journey");
+});
+
 export async function updateJourney({
   ctx,
   input,
 }: Op<{ slug: string } & z.output<typeof JourneyChanges>>): Promise<Journey> {
-  const { slug, ...changes } = input;
-  const [row] = await ctx.db
-    .update(journeys)
-    .set({ ...changes, updatedAt: new Date() })
-    .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, slug)))
-    .returning();
+  const { slug, displayName, environment, sourceSystem, allowedOrigins } = input;
+  const [row] = await updateJourneyRow(ctx.db).execute({
+    orgId: ctx.orgId,
+    slug,
+    displayName: displayName ?? null,
+    environment: environment ?? null,
+    sourceSystem: sourceSystem ?? null,
+    allowedOrigins: allowedOrigins ?? null,
+    // As text: drizzle leaves serializing dates to itself, and a placeholder bypasses it.
+    updatedAt: new Date().toISOString(),
+  });
   if (!row) throw journeyNotFound(slug);
   return toJourney(row, await stepsOfJourney(ctx.db).execute({ orgId: ctx.orgId, journeyId: row.id }));
 }
