@@ -133,7 +133,7 @@ async function create(orgId: string, input: Row) {
         field_count, required_artifacts, created_at, updated_at)
       select ${orgId}, s.id, ${id}, s.step_key, s.index, s.name, s.step_type, s.reading_level, s.field_count,
         s.required_artifacts, ${now}, ${now}
-      from jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as s(id text, step_key text, index integer, name text,
+      from jsonb_to_recordset(${sql.json(steps as never)}) as s(id text, step_key text, index integer, name text,
         step_type text, reading_level double precision, field_count integer, required_artifacts text[])
     )
     select 1`;

@@ -118,7 +118,7 @@ describe("POST /api/journeys/create", () => {
     });
     expect(res.status).toBe(201);
     const created = (await res.json()) as JourneyBody;
-    expect(created.steps.map((s: { index: number }) => s.index)).toEqual([2, 4, 7]);
+    expect(created.steps.map((s) => s.stepKey)).toEqual(["first", 'quote"s and {braces}', "last"]);
     const stored = (await (
       await server.call(key, "GET", "/api/journeys/stored-as-answered")
     ).json()) as Record<string, unknown>;
