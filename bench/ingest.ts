@@ -69,7 +69,12 @@ async function main() {
   let server: { close(cb: () => void): void } | undefined;
   try {
     await database.migrate();
-    const config = loadConfig({ LOG_LEVEL: "silent" });
+    // One key drives all the load: the per-key rate limits would measure themselves (as in `pnpm bench`).
+    const config = loadConfig({
+      LOG_LEVEL: "silent",
+      RATE_LIMIT_CONTROL_PER_SECOND: "0",
+      RATE_LIMIT_INGEST_PER_SECOND: "0",
+    });
     const app = createApp({ database, config, logger: createLogger("silent") });
     const listening = await new Promise<{ close(cb: () => void): void; address(): AddressInfo }>(
       (resolve) => {
