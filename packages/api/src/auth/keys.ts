@@ -60,6 +60,23 @@ const keyByHash = preparedPerDatabase((db) =>
 export async function verifyKey(db: Database, presented: string): Promise<VerifiedKey> {
   const digest = hashKey(presented);
   const [row] = await keyByHash(db).execute({ hash: digest });
+  return verifiedKeyRow(row, digest);
+}
+
+/** The key a lookup by `digest` found, once checked; throws 401-kind errors for none or revoked. */
+export function verifiedKeyRow(
+  row:
+    | {
+        hash: string;
+        id: string;
+        orgId: string;
+        kind: "secret" | "publishable";
+        scopes: string[];
+        revokedAt: Date | null;
+      }
+    | undefined,
+  digest: string,
+): VerifiedKey {
   if (!row || !sameDigest(row.hash, digest)) throw new UnauthorizedError("Invalid API key");
   if (row.revokedAt) throw new UnauthorizedError("API key has been revoked");
   return { orgId: row.orgId, key: { id: row.id, kind: row.kind, scopes: row.scopes as Scope[] } };

@@ -1,7 +1,8 @@
-import { keyFromAuthorization, keyPrefixes, verifyKey } from "../auth/keys";
+import { keyFromAuthorization, keyPrefixes } from "../auth/keys";
 import { ForbiddenError, UnauthorizedError } from "../errors";
 import { publicProcedure, router } from "../trpc";
 import { ingestEvents } from "./ingest";
+import { verifyKeyForJourney } from "./lookup";
 import { IngestInput, IngestResult } from "./schema";
 
 /**
@@ -11,7 +12,7 @@ import { IngestInput, IngestResult } from "./schema";
 const eventWriterProcedure = publicProcedure
   .meta({ scope: "events:write" })
   .use(async ({ ctx, getRawInput, next }) => {
-    const raw = (await getRawInput()) as { key?: unknown } | undefined;
+    const raw = (await getRawInput()) as { key?: unknown; journey?: unknown } | undefined;
     const bodyKey =
       typeof raw === "object" && raw !== null && typeof raw.key === "string" ? raw.key : undefined;
     const hasHeader = ctx.authorization !== undefined && ctx.authorization.trim() !== "";
@@ -21,10 +22,16 @@ const eventWriterProcedure = publicProcedure
       );
     // Without a body key the header decides, with the same 401 messages as every other route.
     const presented = !hasHeader && bodyKey !== undefined ? bodyKey : keyFromAuthorization(ctx.authorization);
-    const verified = await verifyKey(ctx.db, presented);
+    // The journey the batch names is read with the key (one query), within the key's organization;
+    // the operation uses it only once the key has passed every check here.
+    const slug =
+      typeof raw === "object" && raw !== null && typeof raw.journey === "string" ? raw.journey : "";
+    const verified = await verifyKeyForJourney(ctx.db, presented, slug);
     if (!verified.key.scopes.includes("events:write"))
       throw new ForbiddenError("API key does not have required scope: events:write");
-    return next({ ctx: { ...ctx, orgId: verified.orgId, key: verified.key } });
+    return next({
+      ctx: { ...ctx, orgId: verified.orgId, key: verified.key, journeyLookup: verified.journey },
+    });
   });
 
 export const eventsRouter = router({
