@@ -99,10 +99,12 @@ export const journeySteps = pgTable(
 );
 
 // Events and the summaries Retrieve reads (docs/analytics.md). The events table is append-only
-// and its primary key includes the event time, so it can become `PARTITION BY RANGE
-// (occurred_at)` without changing a query. A unique key on a partitioned table must include the
-// partition key, and a retry carries a different corrected time, so duplicate detection lives
-// in `event_ids`, a narrow table keyed by the client's id alone.
+// and nothing reads it per event: Retrieve reads the summaries, and deleting a journey reads its
+// time range. It has no primary key or btree (each would cost every insert an index entry), only
+// a BRIN index on the event time, which stays tiny because rows arrive roughly in time order, and
+// it can become `PARTITION BY RANGE (occurred_at)` without changing a query. A unique key on a
+// partitioned table must include the partition key, and a retry carries a different corrected
+// time, so duplicate detection lives in `event_ids`, a narrow table keyed by the client's id alone.
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -133,8 +135,8 @@ export const events = pgTable(
   // No foreign key on the two per-event tables: a check per row would cost ingestion more than
   // everything else it does. The batch's statement also upserts `event_sessions`, whose foreign
   // key fails the whole statement when the journey is gone, and deleting a journey deletes its
-  // rows here explicitly (journeys/operations.ts).
-  (t) => [primaryKey({ columns: [t.orgId, t.journeyId, t.occurredAt, t.id] })],
+  // rows here explicitly (journeys/operations.ts). Uniqueness lives in `event_ids`.
+  (t) => [index("events_occurred_at_brin").using("brin", t.occurredAt)],
 );
 
 /** One row per stored event: the first insert of a client id wins, retries find it taken. */
@@ -180,7 +182,8 @@ export const eventSessions = pgTable(
 /**
  * Every batch of live traffic updates the current hour's rows and the step keys' rows; one row
  * each would make concurrent batches queue on its lock until commit. Each batch writes one of
- * `SUMMARY_SHARDS` rows instead, and readers add (or take the latest of) the shards.
+ * `SUMMARY_SHARDS` rows instead, and readers add (or take the latest of) the shards. Hours before
+ * the one before the batch's receipt are not live: their events keep shard 0.
  */
 export const SUMMARY_SHARDS = 8;
 

@@ -1,11 +1,10 @@
-import { journeySteps, journeys } from "@odyssey/db";
-import { and, eq } from "drizzle-orm";
 import type { OrgContext } from "../context";
-import { ForbiddenError, journeyNotFound, PayloadTooLargeError } from "../errors";
+import { ForbiddenError, PayloadTooLargeError } from "../errors";
 import { describeIssue } from "../validation";
 import { deviceFromHeaders } from "./device";
+import { findJourneyForEvents, type JourneyLookup } from "./lookup";
 import { EventInput, type IngestInput, type IngestResult, MAX_EVENTS_PER_BATCH } from "./schema";
-import { type StoredEvent, storeEvents } from "./store";
+import { EventColumns, storeEvents } from "./store";
 
 /** What ingestion needs beyond the organization: the request's time and browser headers. */
 export interface EventWriterContext extends OrgContext {
@@ -13,6 +12,8 @@ export interface EventWriterContext extends OrgContext {
   origin?: string | undefined;
   userAgent?: string | undefined;
   uaMobile?: string | undefined;
+  /** The journey as read together with the caller's key, when it was. */
+  journeyLookup?: JourneyLookup;
 }
 
 const FUTURE_LIMIT_MS = 5 * 60_000;
@@ -34,7 +35,7 @@ export async function ingestEvents({
     throw new PayloadTooLargeError(
       `A batch may carry at most ${MAX_EVENTS_PER_BATCH} events; this one has ${input.events.length}`,
     );
-  const journey = await findJourneyForEvents(ctx, input.journey);
+  const journey = await findJourneyForEvents(ctx, input.journey, ctx.journeyLookup);
   if (ctx.origin !== undefined && !originAllowed(ctx.origin, journey.allowedOrigins))
     throw new ForbiddenError(
       `Origin ${ctx.origin} is not allowed to send events for journey "${input.journey}"`,
@@ -47,8 +48,9 @@ export async function ingestEvents({
   const rejected: IngestResult["rejected"] = [];
   const unknownStepKeys = new Set<string>();
   const seen = new Set<string>();
-  const fresh: StoredEvent[] = [];
+  const fresh = new EventColumns();
   let duplicates = 0;
+  const receivedMs = receivedAt.getTime();
 
   input.events.forEach((raw, index) => {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -64,9 +66,10 @@ export async function ingestEvents({
       return;
     }
     const event = parsed.data;
-    let occurredAt = Date.parse(event.timestamp) + skewMs;
-    if (occurredAt > receivedAt.getTime() + FUTURE_LIMIT_MS) occurredAt = receivedAt.getTime();
-    if (occurredAt < receivedAt.getTime() - PAST_LIMIT_MS) {
+    const clientMs = Date.parse(event.timestamp);
+    let occurredMs = clientMs + skewMs;
+    if (occurredMs > receivedMs + FUTURE_LIMIT_MS) occurredMs = receivedMs;
+    if (occurredMs < receivedMs - PAST_LIMIT_MS) {
       rejected.push({ index, error: "timestamp is more than 365 days before the batch was received" });
       return;
     }
@@ -78,12 +81,13 @@ export async function ingestEvents({
       return;
     }
     seen.add(id);
+    const clientTime = new Date(clientMs).toISOString();
     fresh.push({
       id,
       type: event.type,
       sessionId: event.sessionId,
-      occurredAt: new Date(occurredAt),
-      clientTime: new Date(Date.parse(event.timestamp)),
+      occurredAt: occurredMs === clientMs ? clientTime : new Date(occurredMs).toISOString(),
+      clientTime,
       stepKey: event.stepKey ?? null,
       stepIndex: stepIndex ?? null,
       field: event.field ?? null,
@@ -123,26 +127,4 @@ function normalOrigin(value: string): string | null {
   } catch {
     return null;
   }
-}
-
-async function findJourneyForEvents(ctx: OrgContext, slug: string) {
-  const rows = await ctx.db
-    .select({
-      id: journeys.id,
-      allowedOrigins: journeys.allowedOrigins,
-      stepKey: journeySteps.stepKey,
-      index: journeySteps.index,
-    })
-    .from(journeys)
-    .leftJoin(
-      journeySteps,
-      and(eq(journeySteps.orgId, journeys.orgId), eq(journeySteps.journeyId, journeys.id)),
-    )
-    .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, slug)));
-  const first = rows[0];
-  if (!first) throw journeyNotFound(slug);
-  const stepIndexByKey = new Map<string, number>();
-  for (const row of rows)
-    if (row.stepKey !== null && row.index !== null) stepIndexByKey.set(row.stepKey, row.index);
-  return { id: first.id, allowedOrigins: first.allowedOrigins, stepIndexByKey };
 }

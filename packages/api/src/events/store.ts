@@ -4,61 +4,87 @@ import type { EventType } from "../analytics/schema";
 import { journeyNotFound } from "../errors";
 import type { Device } from "./schema";
 
-/** A validated event with its corrected time, ready to store. */
-export interface StoredEvent {
-  id: string;
-  type: EventType;
-  sessionId: string;
-  occurredAt: Date;
-  clientTime: Date;
-  stepKey: string | null;
-  /** The step's index when `stepKey` names a step of the journey. */
-  stepIndex: number | null;
-  field: string | null;
-  device: Device | null;
-}
-
 const HOUR_MS = 3_600_000;
+
+/**
+ * A batch of validated events with their corrected times, ready to store, held column by column
+ * (the statement takes each column as one typed array parameter). Every column has one entry per
+ * event; ids are distinct within the batch.
+ */
+export class EventColumns {
+  readonly id: string[] = [];
+  readonly type: EventType[] = [];
+  readonly sessionId: string[] = [];
+  /** Corrected event times, ISO 8601 in UTC. */
+  readonly occurredAt: string[] = [];
+  /** The times the client wrote, before correction, ISO 8601 in UTC. */
+  readonly clientTime: string[] = [];
+  readonly stepKey: (string | null)[] = [];
+  /** The step's index when `stepKey` names a step of the journey. */
+  readonly stepIndex: (number | null)[] = [];
+  readonly field: (string | null)[] = [];
+  readonly device: (Device | null)[] = [];
+
+  get length(): number {
+    return this.id.length;
+  }
+
+  push(event: {
+    id: string;
+    type: EventType;
+    sessionId: string;
+    occurredAt: string;
+    clientTime: string;
+    stepKey: string | null;
+    stepIndex: number | null;
+    field: string | null;
+    device: Device | null;
+  }): void {
+    this.id.push(event.id);
+    this.type.push(event.type);
+    this.sessionId.push(event.sessionId);
+    this.occurredAt.push(event.occurredAt);
+    this.clientTime.push(event.clientTime);
+    this.stepKey.push(event.stepKey);
+    this.stepIndex.push(event.stepIndex);
+    this.field.push(event.field);
+    this.device.push(event.device);
+  }
+}
 
 /**
  * Inserts the events whose ids are new to the journey and folds exactly those into every
  * summary, in ONE statement: atomic without an explicit transaction, and one round trip.
  *
- * The rows arrive as one JSON parameter (jsonb_to_recordset), which both drivers pass the same
- * way. `fresh` holds the ids that `event_ids` took (a concurrent request carrying the same id
- * waits on that index entry, then skips it), and only those events are inserted and folded.
- * Every fold is order-free (min, max, sum, set union, earliest device with ties to the smaller
- * id in byte order), so arrival order never changes a summary. Each insert writes its rows in key
- * order, so concurrent batches lock rows in the same order and cannot deadlock. A batch that
- * stored anything also moves the journey's analytics version on (analytics/cache.ts).
+ * The rows arrive as one typed array per column (UNNEST), which both drivers pass as text array
+ * literals; times travel as text and are cast in SQL. `fresh` holds the ids that `event_ids`
+ * took (a concurrent request carrying the same id waits on that index entry, then skips it), and
+ * only those events are inserted and folded. Every fold is order-free (min, max, sum, set union,
+ * earliest device with ties to the smaller id in byte order), so arrival order never changes a
+ * summary. Each insert writes its rows in key order, so concurrent batches lock rows in the same
+ * order and cannot deadlock. A batch that stored anything also moves the journey's analytics
+ * version on (analytics/cache.ts).
  */
 export async function storeEvents(
   db: Queryable,
-  batch: { orgId: string; journeyId: string; journeySlug: string; receivedAt: Date; events: StoredEvent[] },
+  batch: { orgId: string; journeyId: string; journeySlug: string; receivedAt: Date; events: EventColumns },
 ): Promise<number> {
-  const { orgId, journeyId } = batch;
-  const rows = batch.events.map((e) => ({
-    id: e.id,
-    occurred_at: e.occurredAt.toISOString(),
-    client_time: e.clientTime.toISOString(),
-    hour: new Date(Math.floor(e.occurredAt.getTime() / HOUR_MS) * HOUR_MS).toISOString(),
-    type: e.type,
-    session_id: e.sessionId,
-    step_key: e.stepKey,
-    step_index: e.stepIndex,
-    field: e.field,
-    device: e.device,
-  }));
-  // Live traffic's hot summary rows (this hour, the step keys) are spread over shards.
+  const { orgId, journeyId, events: e } = batch;
+  // Live traffic's hot summary rows (the step keys, the hour of receipt and the one before) are
+  // spread over shards; older hours, which only late or replayed events reach, keep one row.
   const shard = sql`${Math.floor(Math.random() * SUMMARY_SHARDS)}::smallint`;
+  const received = sql`${batch.receivedAt.toISOString()}::timestamptz`;
+  const liveFrom = sql`${new Date((Math.floor(batch.receivedAt.getTime() / HOUR_MS) - 1) * HOUR_MS).toISOString()}::timestamptz`;
   const org = sql`${orgId}::text`;
   const journey = sql`${journeyId}::text`;
   const [result] = await queryRows<{ stored: number }>(
     db,
     sql`with input as (
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(
-        id text, occurred_at timestamptz, client_time timestamptz, hour timestamptz, type text,
-        session_id text, step_key text, step_index integer, field text, device text)
+      select * from unnest(${sql.param(e.id)}::text[], ${sql.param(e.occurredAt)}::text[]::timestamptz[],
+        ${sql.param(e.clientTime)}::text[]::timestamptz[], ${sql.param(e.type)}::text[],
+        ${sql.param(e.sessionId)}::text[], ${sql.param(e.stepKey)}::text[], ${sql.param(e.stepIndex)}::integer[],
+        ${sql.param(e.field)}::text[], ${sql.param(e.device)}::text[])
+        as x(id, occurred_at, client_time, type, session_id, step_key, step_index, field, device)
     ), fresh as (
       insert into event_ids (org_id, journey_id, id, occurred_at)
       select ${org}, ${journey}, id, occurred_at from input order by id
@@ -69,7 +95,7 @@ export async function storeEvents(
     ), stored as (
       insert into events (org_id, journey_id, occurred_at, id, received_at, client_time, type, session_id,
         step_key, field, device)
-      select ${org}, ${journey}, occurred_at, id, ${batch.receivedAt.toISOString()}::timestamptz, client_time, type,
+      select ${org}, ${journey}, occurred_at, id, ${received}, client_time, type,
         session_id, step_key, field, device
       from new_events
       returning 1
@@ -105,8 +131,9 @@ export async function storeEvents(
       returning 1
     ), hours as (
       insert into event_hours as h (org_id, journey_id, hour, type, shard, count)
-      select ${org}, ${journey}, hour, type, ${shard}, count(*)
-      from new_events
+      select ${org}, ${journey}, hour, type, case when hour >= ${liveFrom} then ${shard} else 0 end,
+        count(*)
+      from (select ${utcHour} as hour, type from new_events) as e
       group by hour, type
       order by hour, type
       on conflict (org_id, journey_id, hour, type, shard) do update set count = h.count + excluded.count
@@ -138,10 +165,25 @@ export async function storeEvents(
   return result?.stored ?? 0;
 }
 
-/** Deletes a journey's events and their ids (the tables without a foreign key to journeys). */
+/** The UTC hour an event falls in, whatever the session's time zone. */
+const utcHour = sql.raw(`date_bin('1 hour', occurred_at, timestamptz '2000-01-01T00:00:00Z')`);
+
+/**
+ * Deletes a journey's events and their ids (the tables without a foreign key to journeys). The
+ * events table has only a BRIN index on the event time: the journey's time range, read from its
+ * ids, limits the scan to the blocks that can hold its events.
+ */
 export async function deleteJourneyEvents(db: Queryable, orgId: string, journeyId: string): Promise<void> {
-  await db.delete(eventIds).where(and(eq(eventIds.orgId, orgId), eq(eventIds.journeyId, journeyId)));
-  await db.delete(events).where(and(eq(events.orgId, orgId), eq(events.journeyId, journeyId)));
+  const ofJourney = and(eq(eventIds.orgId, orgId), eq(eventIds.journeyId, journeyId));
+  await db.delete(events).where(
+    and(
+      eq(events.orgId, orgId),
+      eq(events.journeyId, journeyId),
+      sql`${events.occurredAt} between (select min(${eventIds.occurredAt}) from ${eventIds} where ${ofJourney})
+          and (select max(${eventIds.occurredAt}) from ${eventIds} where ${ofJourney})`,
+    ),
+  );
+  await db.delete(eventIds).where(ofJourney);
 }
 
 /** The earliest event with a device wins; at equal times the smaller event id (byte order). */
