@@ -87,11 +87,11 @@ export async function storeEvents(
         as x(id, occurred_at, client_time, type, session_id, step_key, step_index, field, device)
     ), fresh as (
       insert into event_ids (org_id, journey_id, id, occurred_at)
-      select ${org}, ${journey}, id, occurred_at from input order by id
+      select ${org}, ${journey}, id::uuid, occurred_at from input order by 3
       on conflict do nothing
       returning id
     ), new_events as (
-      select i.* from input i join fresh f on f.id = i.id
+      select i.* from input i join fresh f on f.id = i.id::uuid
     ), stored as (
       insert into events (org_id, journey_id, occurred_at, id, received_at, client_time, type, session_id,
         step_key, field, device)

@@ -1,0 +1,1 @@
+ALTER TABLE "event_ids" ALTER COLUMN "id" SET DATA TYPE uuid USING "id"::uuid;
