@@ -70,6 +70,32 @@ describe("POST /api/events", () => {
     expect(counts).toMatchObject({ session_start: 1, step_view: 1, field_focus: 1 });
   });
 
+  it("stores text fields exactly, whatever characters they hold", async () => {
+    const awkward = ['quo"te', "back\\slash", "NULL", "", "{a,b}", " spaced ", "line\nbreak\ttab", "é ✓ 🚀"];
+    const events = awkward.map((text, i) =>
+      event({ type: "field_focus", sessionId: `odd ${text}`, stepKey: text || null, field: `${text}${i}` }),
+    );
+    await createJourney(server, key, "awkward-text", { steps: 1 });
+    const res = await postEvents(server, { journey: "awkward-text", events }, { key });
+    expect(await res.json()).toMatchObject({ accepted: awkward.length, rejected: [] });
+    const rows = await queryRows<{ id: string; session_id: string; step_key: string | null; field: string }>(
+      server.database.db,
+      sql`select id, session_id, step_key, field from events where id in (${sql.join(
+        events.map((e) => sql`${e.id}`),
+        sql`, `,
+      )})`,
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    awkward.forEach((text, i) => {
+      expect(byId.get(events[i]?.id as string)).toEqual({
+        id: events[i]?.id,
+        session_id: `odd ${text}`,
+        step_key: text || null,
+        field: `${text}${i}`,
+      });
+    });
+  });
+
   it("treats the same batch sent three times as one: nothing changes after the first", async () => {
     const events = [
       event({ type: "session_start", stepKey: undefined, sessionId: "retry" }),

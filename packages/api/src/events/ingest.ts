@@ -82,17 +82,17 @@ export async function ingestEvents({
     }
     seen.add(id);
     const clientTime = new Date(clientMs).toISOString();
-    fresh.push({
+    fresh.push(
       id,
-      type: event.type,
-      sessionId: event.sessionId,
-      occurredAt: occurredMs === clientMs ? clientTime : new Date(occurredMs).toISOString(),
+      event.type,
+      event.sessionId,
+      occurredMs === clientMs ? clientTime : new Date(occurredMs).toISOString(),
       clientTime,
-      stepKey: event.stepKey ?? null,
-      stepIndex: stepIndex ?? null,
-      field: event.field ?? null,
-      device: event.device ?? requestDevice,
-    });
+      event.stepKey ?? null,
+      stepIndex ?? null,
+      event.field ?? null,
+      event.device ?? requestDevice,
+    );
   });
 
   // One statement: the events and every summary commit together, before the answer is sent.
