@@ -70,6 +70,18 @@ describe("POST /api/events", () => {
     expect(counts).toMatchObject({ session_start: 1, step_view: 1, field_focus: 1 });
   });
 
+  it("checks the key first, even when the journey named could not be looked up", async () => {
+    const body = { journey: "gr\u0000ant", events: [event()] };
+    const unknown = await postEvents(server, body, { key: "ody_sk_notakeyatall" });
+    expect(unknown.status).toBe(401);
+    expect(await unknown.json()).toEqual({ error: "Invalid API key" });
+    const known = await postEvents(server, body, { key });
+    expect(known.status).toBe(400);
+    expect(await known.json()).toEqual({
+      error: "Invalid event data: journey must not contain NUL characters",
+    });
+  });
+
   it("stores text fields exactly, whatever characters they hold", async () => {
     const awkward = ['quo"te', "back\\slash", "NULL", "", "{a,b}", " spaced ", "line\nbreak\ttab", "é ✓ 🚀"];
     const events = awkward.map((text, i) =>

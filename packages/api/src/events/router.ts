@@ -24,8 +24,12 @@ const eventWriterProcedure = publicProcedure
     const presented = !hasHeader && bodyKey !== undefined ? bodyKey : keyFromAuthorization(ctx.authorization);
     // The journey the batch names is read with the key (one query), within the key's organization;
     // the operation uses it only once the key has passed every check here.
+    // A journey the contract refuses (NUL, lone surrogate, too long) is not looked up: the input
+    // check answers it with a 400 once the key has passed.
     const slug =
-      typeof raw === "object" && raw !== null && typeof raw.journey === "string" ? raw.journey : "";
+      typeof raw === "object" && raw !== null && IngestInput.shape.journey.safeParse(raw.journey).success
+        ? (raw.journey as string)
+        : "";
     const verified = await verifyKeyForJourney(ctx.db, presented, slug);
     if (!verified.key.scopes.includes("events:write"))
       throw new ForbiddenError("API key does not have required scope: events:write");
