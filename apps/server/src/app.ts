@@ -160,7 +160,8 @@ export function createApp({
       req: c.req.raw,
       router: appRouter,
       createContext: () => requestContext(c),
-      // tRPC builds its own Response, so the headers set on the context do not reach it.
+      // tRPC builds its own Response: under Node the essential headers are already on the
+      // ServerResponse; elsewhere (app.request) they go into tRPC's Response here.
       responseMeta: ({ errors }) => ({
         headers: {
           ...ownResponseHeaders(c),
@@ -205,13 +206,13 @@ export function createApp({
   return app;
 }
 
+const announcesBody = (c: Context) =>
+  requestHeader(c, "content-length") !== undefined || requestHeader(c, "transfer-encoding") !== undefined;
+
 /**
  * Only requests that carry a body: asking a bodiless one for its body would make the Node
  * adapter build a full Request object for nothing.
  */
-const announcesBody = (c: Context) =>
-  requestHeader(c, "content-length") !== undefined || requestHeader(c, "transfer-encoding") !== undefined;
-
 function onlyWithBody(middleware: MiddlewareHandler<RestEnv>): MiddlewareHandler<RestEnv> {
   return (c, next) => (announcesBody(c) ? middleware(c, next) : next());
 }
