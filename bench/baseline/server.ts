@@ -61,20 +61,29 @@ const journey = (r: Row, steps: Row[]) => ({
 const stepsOf = (orgId: string, journeyId: unknown) =>
   sql`select * from journey_steps where org_id = ${orgId} and journey_id in (${journeyId as string}) order by journey_id, index`;
 
-async function retrieve(orgId: string, slug: string) {
-  // One row per step, the journey's columns first (their names are prefixed: j_…).
-  const rows =
-    await sql`select j.org_id as j_org_id, j.id as j_id, j.slug as j_slug, j.display_name as j_display_name,
+async function retrieve(req: IncomingMessage, slug: string) {
+  // The server's single query: the key, and the journey of its organization with one row per
+  // step and its analytics version (the journey's columns prefixed: j_…).
+  const presented = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+  if (!presented) return "unauthorized";
+  const hash = createHash("sha256").update(presented).digest("hex");
+  const rows = await sql`select k.org_id as k_org_id, k.scopes as k_scopes, k.revoked_at as k_revoked_at,
+      j.org_id as j_org_id, j.id as j_id, j.slug as j_slug, j.display_name as j_display_name,
       j.source_system as j_source_system, j.environment as j_environment, j.allowed_origins as j_allowed_origins,
       j.created_at as j_created_at, j.updated_at as j_updated_at,
       (select coalesce(sum(version), 0)::text from analytics_versions v
         where v.org_id = j.org_id and v.journey_id = j.id) as j_analytics_version, s.*
-    from journeys j left join journey_steps s on s.org_id = j.org_id and s.journey_id = j.id
-    where j.org_id = ${orgId} and j.slug = ${slug} order by s.index`;
-  const first = rows[0];
-  if (!first) return undefined;
+    from api_keys k
+    left join journeys j on j.org_id = k.org_id and j.slug = ${slug}
+    left join journey_steps s on s.org_id = j.org_id and s.journey_id = j.id
+    where k.hash = ${hash} order by s.index`;
+  const key = rows[0];
+  if (!key || key.k_revoked_at || !(key.k_scopes as string[]).includes("journeys:read"))
+    return "unauthorized";
+  const orgId = key.k_org_id as string;
+  if (key.j_id === null) return undefined;
   const row = Object.fromEntries(
-    Object.entries(first)
+    Object.entries(key)
       .filter(([k]) => k.startsWith("j_"))
       .map(([k, v]) => [k.slice(2), v]),
   );
@@ -189,11 +198,15 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
     if (!orgId) return send(res, 401, { error: "unauthorized" });
     return send(res, 201, await create(orgId, await readJson(req)));
   }
-  if (slug && (req.method === "GET" || req.method === "PUT")) {
-    const orgId = await orgOf(req, req.method === "GET" ? "journeys:read" : "journeys:write");
+  if (slug && req.method === "GET") {
+    const found = await retrieve(req, slug);
+    if (found === "unauthorized") return send(res, 401, { error: "unauthorized" });
+    return found ? send(res, 200, found) : send(res, 404, { error: "not found" });
+  }
+  if (slug && req.method === "PUT") {
+    const orgId = await orgOf(req, "journeys:write");
     if (!orgId) return send(res, 401, { error: "unauthorized" });
-    const found =
-      req.method === "GET" ? await retrieve(orgId, slug) : await update(orgId, slug, await readJson(req));
+    const found = await update(orgId, slug, await readJson(req));
     return found ? send(res, 200, found) : send(res, 404, { error: "not found" });
   }
   send(res, 404, { error: "not found" });

@@ -86,10 +86,14 @@ export const authenticatedProcedure = publicProcedure.use(async ({ ctx, next }) 
   return next({ ctx: { ...ctx, orgId: verified.orgId, key: verified.key } });
 });
 
+/** Throws the 403 every procedure answers when the caller's key lacks `scope`. */
+export function requireScope(key: { scopes: readonly Scope[] }, scope: Scope): void {
+  if (!key.scopes.includes(scope)) throw new ForbiddenError(`API key does not have required scope: ${scope}`);
+}
+
 export function scopedProcedure(scope: Scope) {
   return authenticatedProcedure.meta({ scope }).use(({ ctx, next }) => {
-    if (!ctx.key.scopes.includes(scope))
-      throw new ForbiddenError(`API key does not have required scope: ${scope}`);
+    requireScope(ctx.key, scope);
     return next();
   });
 }

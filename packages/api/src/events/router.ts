@@ -1,6 +1,6 @@
 import { keyFromAuthorization, keyPrefixes } from "../auth/keys";
-import { ForbiddenError, UnauthorizedError } from "../errors";
-import { publicProcedure, router } from "../trpc";
+import { UnauthorizedError } from "../errors";
+import { publicProcedure, requireScope, router } from "../trpc";
 import { ingestEvents } from "./ingest";
 import { verifyKeyForJourney } from "./lookup";
 import { IngestInput, IngestResult } from "./schema";
@@ -31,8 +31,7 @@ const eventWriterProcedure = publicProcedure
         ? (raw.journey as string)
         : "";
     const verified = await verifyKeyForJourney(ctx.db, presented, slug);
-    if (!verified.key.scopes.includes("events:write"))
-      throw new ForbiddenError("API key does not have required scope: events:write");
+    requireScope(verified.key, "events:write");
     return next({
       ctx: { ...ctx, orgId: verified.orgId, key: verified.key, journeyLookup: verified.journey },
     });

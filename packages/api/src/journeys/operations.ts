@@ -189,9 +189,19 @@ export async function findVersionedJourney({
   ctx,
   input,
 }: Op<{ slug: string }>): Promise<{ journey: Journey; analyticsVersion: string }> {
-  const rows = await journeyWithSteps(ctx.db).execute({ orgId: ctx.orgId, slug: input.slug });
+  const found = versionedJourneyFromRows(
+    await journeyWithSteps(ctx.db).execute({ orgId: ctx.orgId, slug: input.slug }),
+  );
+  if (!found) throw journeyNotFound(input.slug);
+  return found;
+}
+
+/** A journey read one row per step (`journey` null: no such journey), with its analytics version. */
+export function versionedJourneyFromRows(
+  rows: { journey: JourneyRow | null; step: StepRow | null; analyticsVersion: string }[],
+): { journey: Journey; analyticsVersion: string } | undefined {
   const first = rows[0];
-  if (!first) throw journeyNotFound(input.slug);
+  if (!first?.journey) return undefined;
   const steps: StepRow[] = [];
   for (const { step } of rows) if (step) steps.push(step);
   return { journey: toJourney(first.journey, steps), analyticsVersion: first.analyticsVersion };

@@ -1,7 +1,10 @@
 import { journeyAnalytics } from "../analytics/cache";
+import { keyFromAuthorization } from "../auth/keys";
+import { journeyNotFound } from "../errors";
 import { runIdempotent } from "../idempotency/run";
 import { snapshotsRouter } from "../snapshots/router";
-import { router, scopedProcedure } from "../trpc";
+import { publicProcedure, requireScope, router, scopedProcedure } from "../trpc";
+import { verifyKeyForRetrieve } from "./lookup";
 import {
   createJourney,
   deleteJourney,
@@ -22,14 +25,39 @@ import {
 const read = scopedProcedure("journeys:read");
 const write = scopedProcedure("journeys:write");
 
+/**
+ * Retrieve checks the key and reads the journey it names in one query (`journeys/lookup.ts`),
+ * with the same 401 and 403 answers as every scoped procedure. A slug the contract refuses is
+ * not looked up: the input check answers it once the key has passed.
+ */
+const retrieveProcedure = publicProcedure
+  .meta({ scope: "journeys:read" })
+  .use(async ({ ctx, getRawInput, next }) => {
+    const raw = (await getRawInput()) as { slug?: unknown } | undefined;
+    const slug =
+      typeof raw === "object" && raw !== null && SlugRef.shape.slug.safeParse(raw.slug).success
+        ? (raw.slug as string)
+        : "";
+    const verified = await verifyKeyForRetrieve(ctx.db, keyFromAuthorization(ctx.authorization), slug);
+    requireScope(verified.key, "journeys:read");
+    return next({ ctx: { ...ctx, orgId: verified.orgId, key: verified.key, retrieved: verified.retrieved } });
+  });
+
+const notFound = (slug: string): never => {
+  throw journeyNotFound(slug);
+};
+
 export const journeysRouter = router({
   create: write
     .input(CreateJourneyInput)
     .mutation(({ ctx, input }) =>
       runIdempotent(ctx, "journeys.create", input, (db) => createJourney({ ctx: { ...ctx, db }, input })),
     ),
-  get: read.input(SlugRef).query(async ({ ctx, input }): Promise<JourneyDetail> => {
-    const { journey, analyticsVersion: version } = await findVersionedJourney({ ctx, input });
+  get: retrieveProcedure.input(SlugRef).query(async ({ ctx, input }): Promise<JourneyDetail> => {
+    const { journey, analyticsVersion: version } =
+      ctx.retrieved.slug === input.slug
+        ? (ctx.retrieved.found ?? notFound(input.slug))
+        : await findVersionedJourney({ ctx, input });
     return { ...journey, ...(await journeyAnalytics({ ctx, journey, version })) };
   }),
   update: write.input(UpdateJourneyInput).mutation(({ ctx, input }) => updateJourney({ ctx, input })),
