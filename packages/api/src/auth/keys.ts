@@ -35,6 +35,16 @@ export interface VerifiedKey {
   key: ApiKeyIdentity;
 }
 
+/** What `verifiedKeyRow` checks of a key: every lookup of a presented key selects these. */
+export const keyColumns = {
+  hash: apiKeys.hash,
+  id: apiKeys.id,
+  orgId: apiKeys.orgId,
+  kind: apiKeys.kind,
+  scopes: apiKeys.scopes,
+  revokedAt: apiKeys.revokedAt,
+};
+
 /**
  * Finds the key by the hash of what was presented. The lookup is by an index on the hash: what
  * the index compares is a SHA-256 digest, which a caller cannot steer byte by byte towards a
@@ -43,14 +53,7 @@ export interface VerifiedKey {
  */
 const keyByHash = preparedPerDatabase((db) =>
   db
-    .select({
-      hash: apiKeys.hash,
-      id: apiKeys.id,
-      orgId: apiKeys.orgId,
-      kind: apiKeys.kind,
-      scopes: apiKeys.scopes,
-      revokedAt: apiKeys.revokedAt,
-    })
+    .select(keyColumns)
     .from(apiKeys)
     .where(eq(apiKeys.hash, sql.placeholder("hash")))
     .limit(1)

@@ -1,8 +1,9 @@
 import { apiKeys, type Database, journeySteps, journeys } from "@odyssey/db";
 import { and, eq, sql } from "drizzle-orm";
-import { hashKey, type VerifiedKey, verifiedKeyRow } from "../auth/keys";
+import { hashKey, keyColumns, type VerifiedKey, verifiedKeyRow } from "../auth/keys";
 import type { OrgContext } from "../context";
 import { journeyNotFound } from "../errors";
+import { stepsOfJourneyJoin } from "../journeys/operations";
 import { preparedPerDatabase } from "../prepared";
 
 /** What ingestion needs of the journey a batch names. */
@@ -43,12 +44,7 @@ function journeyFromRows(
 const keyAndJourney = preparedPerDatabase((db) =>
   db
     .select({
-      hash: apiKeys.hash,
-      id: apiKeys.id,
-      orgId: apiKeys.orgId,
-      kind: apiKeys.kind,
-      scopes: apiKeys.scopes,
-      revokedAt: apiKeys.revokedAt,
+      ...keyColumns,
       journeyId: journeys.id,
       allowedOrigins: journeys.allowedOrigins,
       stepKey: journeySteps.stepKey,
@@ -56,10 +52,7 @@ const keyAndJourney = preparedPerDatabase((db) =>
     })
     .from(apiKeys)
     .leftJoin(journeys, and(eq(journeys.orgId, apiKeys.orgId), eq(journeys.slug, sql.placeholder("slug"))))
-    .leftJoin(
-      journeySteps,
-      and(eq(journeySteps.orgId, journeys.orgId), eq(journeySteps.journeyId, journeys.id)),
-    )
+    .leftJoin(journeySteps, stepsOfJourneyJoin)
     .where(eq(apiKeys.hash, sql.placeholder("hash")))
     .prepare("key_and_journey_for_events"),
 );
@@ -84,10 +77,7 @@ const journeyBySlug = preparedPerDatabase((db) =>
       index: journeySteps.index,
     })
     .from(journeys)
-    .leftJoin(
-      journeySteps,
-      and(eq(journeySteps.orgId, journeys.orgId), eq(journeySteps.journeyId, journeys.id)),
-    )
+    .leftJoin(journeySteps, stepsOfJourneyJoin)
     .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
     .prepare("journey_for_events"),
 );

@@ -1,9 +1,8 @@
 import { apiKeys, type Database, journeySteps, journeys } from "@odyssey/db";
 import { and, asc, eq, sql } from "drizzle-orm";
-import { analyticsVersionOf } from "../analytics/cache";
-import { hashKey, type VerifiedKey, verifiedKeyRow } from "../auth/keys";
+import { hashKey, keyColumns, type VerifiedKey, verifiedKeyRow } from "../auth/keys";
 import { preparedPerDatabase } from "../prepared";
-import { versionedJourneyFromRows } from "./operations";
+import { stepsOfJourneyJoin, versionedJourneyColumns, versionedJourneyFromRows } from "./operations";
 import type { Journey } from "./schema";
 
 /** The journey a Retrieve named, as read with the key that asked (`found` undefined: no such journey). */
@@ -20,23 +19,10 @@ export interface RetrieveLookup {
  */
 const keyAndJourney = preparedPerDatabase((db) =>
   db
-    .select({
-      hash: apiKeys.hash,
-      id: apiKeys.id,
-      orgId: apiKeys.orgId,
-      kind: apiKeys.kind,
-      scopes: apiKeys.scopes,
-      revokedAt: apiKeys.revokedAt,
-      journey: journeys,
-      step: journeySteps,
-      analyticsVersion: analyticsVersionOf(journeys.orgId, journeys.id),
-    })
+    .select({ ...keyColumns, ...versionedJourneyColumns })
     .from(apiKeys)
     .leftJoin(journeys, and(eq(journeys.orgId, apiKeys.orgId), eq(journeys.slug, sql.placeholder("slug"))))
-    .leftJoin(
-      journeySteps,
-      and(eq(journeySteps.orgId, journeys.orgId), eq(journeySteps.journeyId, journeys.id)),
-    )
+    .leftJoin(journeySteps, stepsOfJourneyJoin)
     .where(eq(apiKeys.hash, sql.placeholder("hash")))
     .orderBy(asc(journeySteps.index))
     .prepare("key_and_journey_for_retrieve"),

@@ -158,22 +158,28 @@ const stepsOfJourney = preparedPerDatabase((db) =>
     .prepare("steps_of_journey"),
 );
 
+/** A journey's steps, joined to it (left join: a journey without steps still gives a row). */
+export const stepsOfJourneyJoin = and(
+  eq(journeySteps.orgId, journeys.orgId),
+  eq(journeySteps.journeyId, journeys.id),
+);
+
+/** The journey, one of its steps and its analytics version: what `versionedJourneyFromRows` reads. */
+export const versionedJourneyColumns = {
+  journey: journeys,
+  step: journeySteps,
+  analyticsVersion: analyticsVersionOf(journeys.orgId, journeys.id),
+};
+
 /**
  * The journey, its steps and its analytics version in one round trip: one row per step (one row
  * with no step when it has none).
  */
 const journeyWithSteps = preparedPerDatabase((db) =>
   db
-    .select({
-      journey: journeys,
-      step: journeySteps,
-      analyticsVersion: analyticsVersionOf(journeys.orgId, journeys.id),
-    })
+    .select(versionedJourneyColumns)
     .from(journeys)
-    .leftJoin(
-      journeySteps,
-      and(eq(journeySteps.orgId, journeys.orgId), eq(journeySteps.journeyId, journeys.id)),
-    )
+    .leftJoin(journeySteps, stepsOfJourneyJoin)
     .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
     .orderBy(asc(journeySteps.index))
     .prepare("journey_with_steps"),
