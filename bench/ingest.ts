@@ -14,19 +14,18 @@
 // and by BENCH_DEADLINE_S (default 900): past it the run stops with an error.
 
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
-import { createApp } from "../apps/server/src/app.ts";
-import { loadConfig } from "../apps/server/src/env.ts";
-import { createLogger } from "../apps/server/src/logger.ts";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ingestEvents } from "../packages/api/src/events/ingest.ts";
 import { createApiKey } from "../packages/api/src/index.ts";
 import { createDatabase } from "../packages/db/src/index.ts";
 import { type BenchEvent, DEFAULT_STEPS, events } from "./lib/events.ts";
+import { buildServerAndClient, type StartedServer, startServer, stop, stopAll } from "./lib/processes.ts";
 
 const fromServer = createRequire(new URL("../apps/server/package.json", import.meta.url));
 const postgres = (await import(fromServer.resolve("postgres"))).default;
-const { serve } = await import(fromServer.resolve("@hono/node-server"));
 
 const int = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -60,6 +59,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main() {
+  process.stderr.write("Building the server (turbo)…\n");
+  buildServerAndClient();
   const name = `odyssey_bench_${randomBytes(4).toString("hex")}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
@@ -67,23 +68,17 @@ async function main() {
   url.pathname = `/${name}`;
   const database = createDatabase({ url: url.toString(), maxConnections: 10 });
   const raw = postgres(url.toString(), { max: CLIENTS, onnotice: () => {} });
-  let server: { close(cb: () => void): void } | undefined;
+  const logDir = mkdtempSync(join(tmpdir(), "odyssey-bench-ingest-"));
+  let server: StartedServer | undefined;
   try {
     await database.migrate();
-    // One key drives all the load: the per-key rate limits would measure themselves (as in `pnpm bench`).
-    const config = loadConfig({
-      LOG_LEVEL: "silent",
-      RATE_LIMIT_CONTROL_PER_SECOND: "0",
-      RATE_LIMIT_INGEST_PER_SECOND: "0",
+    // The built server in its own process, as `pnpm start` runs it (and as `pnpm bench` does): the
+    // clients' fetch calls must not share its event loop. It runs without the per-key rate limits.
+    server = await startServer({
+      env: { DATABASE_URL: url.toString() },
+      logFile: join(logDir, "server.log"),
     });
-    const app = createApp({ database, config, logger: createLogger("silent") });
-    const listening = await new Promise<{ close(cb: () => void): void; address(): AddressInfo }>(
-      (resolve) => {
-        const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
-      },
-    );
-    server = listening;
-    const base = `http://127.0.0.1:${listening.address().port}`;
+    const base = server.url;
     const { key, orgId } = await createApiKey(database.db, { orgSlug: "bench", kind: "secret" });
     const create = async (slug: string) => {
       const res = await fetch(`${base}/api/journeys/create`, {
@@ -233,7 +228,9 @@ async function main() {
     console.log("| measure | result |\n|---|---|");
     for (const [measure, result] of rows) console.log(`| ${measure} | ${result} |`);
   } finally {
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    if (server) await stop(server.child);
+    stopAll();
+    rmSync(logDir, { recursive: true, force: true });
     await raw.end({ timeout: 5 });
     await database.close();
     await admin.unsafe(`drop database if exists ${name} with (force)`);

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,7 +6,16 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { type BenchDatabase, createBenchDatabase } from "./lib/database";
 import { updateDocs } from "./lib/docs";
-import { root, rssOf, runLoad, startBaseline, startServer, stop, stopAll } from "./lib/processes";
+import {
+  buildServerAndClient,
+  root,
+  rssOf,
+  runLoad,
+  startBaseline,
+  startServer,
+  stop,
+  stopAll,
+} from "./lib/processes";
 import { type Check, machine, type Report, type ScenarioResult, summary, table } from "./lib/report";
 import { type Scenario, scenarios } from "./lib/scenarios";
 import { seed } from "./lib/seed";
@@ -77,26 +85,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
   });
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-function build() {
-  log("Building the server and the client (turbo)…");
-  const result = spawnSync(
-    "pnpm",
-    [
-      "turbo",
-      "run",
-      "build",
-      "--filter=@odyssey/server",
-      "--filter=@odyssey/client",
-      "--output-logs=errors-only",
-    ],
-    {
-      cwd: root,
-      stdio: "inherit",
-    },
-  );
-  if (result.status !== 0) throw new Error("The build failed");
-}
 
 const best = (results: LoadResult[]) =>
   results.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
@@ -169,7 +157,8 @@ async function postgresVersion(url: string) {
 
 async function main() {
   const startedAt = performance.now();
-  build();
+  log("Building the server and the client (turbo)…");
+  buildServerAndClient();
   mkdirSync(resultsDir, { recursive: true });
   database = await createBenchDatabase();
   log(`Bench database ${database.name}`);

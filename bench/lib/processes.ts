@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LoadResult, LoadSpec } from "../load/spec";
@@ -46,6 +46,23 @@ export function cpuMicrosOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** `pnpm turbo run build` of the server and the client, which the benchmarks run as built. */
+export function buildServerAndClient(): void {
+  const result = spawnSync(
+    "pnpm",
+    [
+      "turbo",
+      "run",
+      "build",
+      "--filter=@odyssey/server",
+      "--filter=@odyssey/client",
+      "--output-logs=errors-only",
+    ],
+    { cwd: root, stdio: "inherit" },
+  );
+  if (result.status !== 0) throw new Error("The build failed");
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
