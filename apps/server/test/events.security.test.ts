@@ -129,6 +129,112 @@ describe("authentication", () => {
   });
 });
 
+// A sender's key and journey are remembered after its first batch, so later batches cost one
+// round trip; each later batch's own statement re-checks them. These change them between batches.
+describe("what changes between two batches of one sender takes effect on the second", () => {
+  it("refuses a key revoked after it sent a batch, and stores nothing", async () => {
+    const created = await createApiKey(server.database.db, {
+      orgSlug: "events-security",
+      kind: "publishable",
+    });
+    const first = await postEvents(server, {
+      journey: "open",
+      key: created.key,
+      events: [event("later-revoked")],
+    });
+    expect(first.status).toBe(200);
+    await revokeApiKey(server.database.db, created.id);
+    const second = await postEvents(server, {
+      journey: "open",
+      key: created.key,
+      events: [event("later-revoked")],
+    });
+    expect(second.status).toBe(401);
+    expect(await errorOf(second)).toBe("API key has been revoked");
+    expect(await eventCount("later-revoked")).toBe(1);
+  });
+
+  it("refuses a revoked key even when every event of its batch is invalid", async () => {
+    const created = await createApiKey(server.database.db, {
+      orgSlug: "events-security",
+      kind: "publishable",
+    });
+    expect(
+      (await postEvents(server, { journey: "open", key: created.key, events: [event("revoked-empty")] }))
+        .status,
+    ).toBe(200);
+    await revokeApiKey(server.database.db, created.id);
+    const res = await postEvents(server, {
+      journey: "open",
+      key: created.key,
+      events: [{ id: "not-a-uuid" }],
+    });
+    expect(res.status).toBe(401);
+    expect(await errorOf(res)).toBe("API key has been revoked");
+  });
+
+  it("follows a change to the allowed origins, both ways", async () => {
+    await createJourney(server, key, "moving-origins", { allowedOrigins: ["https://a.example.com"] });
+    const from = (origin: string, sessionId: string) =>
+      postEvents(
+        server,
+        { journey: "moving-origins", key: publishable, events: [event(sessionId)] },
+        { headers: { origin } },
+      );
+    expect((await from("https://a.example.com", "origins-before")).status).toBe(200);
+    const update = await server.call(key, "PUT", "/api/journeys/moving-origins", {
+      allowedOrigins: ["https://b.example.com"],
+    });
+    expect(update.status).toBe(200);
+    const refused = await from("https://a.example.com", "origins-refused");
+    expect(refused.status).toBe(403);
+    expect(await eventCount("origins-refused")).toBe(0);
+    const allowed = await from("https://b.example.com", "origins-allowed");
+    expect(allowed.status).toBe(200);
+    expect(await eventCount("origins-allowed")).toBe(1);
+  });
+
+  it("sends the batch to a journey deleted and created again under the same slug, not to the old one", async () => {
+    const before = await createJourney(server, key, "reborn");
+    expect(
+      (await postEvents(server, { journey: "reborn", key: publishable, events: [event("reborn-1")] })).status,
+    ).toBe(200);
+    expect((await server.call(key, "DELETE", "/api/journeys/reborn")).status).toBe(200);
+    const after = await createJourney(server, key, "reborn");
+    expect(after.id).not.toBe(before.id);
+    const res = await postEvents(server, {
+      journey: "reborn",
+      key: publishable,
+      events: [event("reborn-2")],
+    });
+    expect(res.status).toBe(200);
+    const rows = await queryRows<{ journeyId: string }>(
+      server.database.db,
+      sql`select journey_id as "journeyId" from events where session_id = 'reborn-2'`,
+    );
+    expect(rows).toEqual([{ journeyId: after.id }]);
+  });
+
+  it("answers 404 for a journey deleted after a batch was sent to it", async () => {
+    await createJourney(server, key, "short-lived");
+    const first = await postEvents(server, {
+      journey: "short-lived",
+      key: publishable,
+      events: [event("short-1")],
+    });
+    expect(first.status).toBe(200);
+    expect((await server.call(key, "DELETE", "/api/journeys/short-lived")).status).toBe(200);
+    const res = await postEvents(server, {
+      journey: "short-lived",
+      key: publishable,
+      events: [event("short-2")],
+    });
+    expect(res.status).toBe(404);
+    expect(await errorOf(res)).toBe('Journey with slug "short-lived" not found');
+    expect(await eventCount("short-2")).toBe(0);
+  });
+});
+
 describe("a publishable key reads nothing", () => {
   const routes: [string, string, unknown?][] = [
     ["GET", "/api/journeys/open"],

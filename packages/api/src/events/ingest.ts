@@ -14,6 +14,11 @@ export interface EventWriterContext extends OrgContext {
   uaMobile?: string | undefined;
   /** The journey as read together with the caller's key, when it was. */
   journeyLookup?: JourneyLookup;
+  /**
+   * Reads the key and the journey afresh, with the same checks as the first time: used when the
+   * batch's statement found a remembered lookup out of date (see `unconfirmedKeyHash`).
+   */
+  readJourneyAgain?: () => Promise<JourneyLookup>;
 }
 
 const FUTURE_LIMIT_MS = 5 * 60_000;
@@ -35,11 +40,33 @@ export async function ingestEvents({
     throw new PayloadTooLargeError(
       `A batch may carry at most ${MAX_EVENTS_PER_BATCH} events; this one has ${input.events.length}`,
     );
-  const journey = await findJourneyForEvents(ctx, input.journey, ctx.journeyLookup);
-  if (ctx.origin !== undefined && !originAllowed(ctx.origin, journey.allowedOrigins))
+  const result = await ingestWith(ctx, input);
+  if (result !== OUT_OF_DATE) return result;
+  // The remembered key or journey has changed: read them again (which answers a revoked key, a
+  // deleted journey, … with their errors) and store with what is current.
+  const journeyLookup = ctx.readJourneyAgain ? await ctx.readJourneyAgain() : undefined;
+  const again = await ingestWith({ ...ctx, journeyLookup }, input);
+  if (again === OUT_OF_DATE) throw new Error("A freshly read journey lookup cannot be out of date");
+  return again;
+}
+
+/** What `ingestWith` answers when the remembered lookup it was given no longer holds. */
+const OUT_OF_DATE = Symbol("out of date");
+
+async function ingestWith(
+  ctx: EventWriterContext,
+  input: IngestInput,
+): Promise<IngestResult | typeof OUT_OF_DATE> {
+  const lookup = ctx.journeyLookup;
+  const unconfirmedKeyHash = lookup?.slug === input.journey ? lookup.unconfirmedKeyHash : undefined;
+  const journey = await findJourneyForEvents(ctx, input.journey, lookup);
+  if (ctx.origin !== undefined && !originAllowed(ctx.origin, journey.allowedOrigins)) {
+    // A remembered list may be out of date: only a list read now refuses.
+    if (unconfirmedKeyHash !== undefined) return OUT_OF_DATE;
     throw new ForbiddenError(
       `Origin ${ctx.origin} is not allowed to send events for journey "${input.journey}"`,
     );
+  }
 
   const receivedAt = ctx.receivedAt ?? new Date();
   const skewMs = input.sentAt === undefined ? 0 : receivedAt.getTime() - Date.parse(input.sentAt);
@@ -96,15 +123,24 @@ export async function ingestEvents({
   });
 
   // One statement: the events and every summary commit together, before the answer is sent.
-  const stored = fresh.length
-    ? await storeEvents(ctx.db, {
-        orgId: ctx.orgId,
-        journeyId: journey.id,
-        journeySlug: input.journey,
-        receivedAt,
-        events: fresh,
-      })
-    : 0;
+  // With a remembered lookup it also confirms the key and the journey, even for a batch with
+  // nothing to store, so that a revoked key is answered as such.
+  let stored = 0;
+  if (fresh.length > 0 || unconfirmedKeyHash !== undefined) {
+    const outcome = await storeEvents(ctx.db, {
+      orgId: ctx.orgId,
+      journeyId: journey.id,
+      journeySlug: input.journey,
+      receivedAt,
+      events: fresh,
+      confirm:
+        unconfirmedKeyHash === undefined
+          ? undefined
+          : { keyHash: unconfirmedKeyHash, allowedOrigins: journey.allowedOrigins },
+    });
+    if (outcome === "unconfirmed") return OUT_OF_DATE;
+    stored = outcome;
+  }
   // Every valid event is accepted; those whose id the journey already had are also duplicates.
   return {
     accepted: fresh.length + duplicates,

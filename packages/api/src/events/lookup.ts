@@ -17,6 +17,12 @@ export interface JourneyForEvents {
 export interface JourneyLookup {
   slug: string;
   journey: JourneyForEvents | null;
+  /**
+   * Present when the key and journey were read by an earlier batch of this process: the batch's
+   * own statement then confirms that the key with this hash is still unrevoked and the journey
+   * still has the same allowed origins, and stores nothing if not (the caller reads them again).
+   */
+  unconfirmedKeyHash?: string;
 }
 
 function journeyFromRows(
@@ -57,15 +63,57 @@ const keyAndJourney = preparedPerDatabase((db) =>
     .prepare("key_and_journey_for_events"),
 );
 
+type KeyForJourney = VerifiedKey & { journey: JourneyLookup };
+
+/**
+ * Keys and journeys that passed, by key hash and slug, so that the next batch from the same
+ * sender costs one round trip instead of two. Nothing here is trusted on its own: the batch's
+ * statement re-checks the key and the journey (see `unconfirmedKeyHash`), so a revoked key or a
+ * changed list of origins takes effect on the very next batch, in every process. A journey's id
+ * and steps never change; its allowed origins are the one thing to confirm.
+ */
+const RECENT_CAPACITY = 10_000;
+const recentLookups = new WeakMap<Database, Map<string, VerifiedKey & { journey: JourneyForEvents }>>();
+
+function recentOf(db: Database) {
+  let recent = recentLookups.get(db);
+  if (!recent) {
+    recent = new Map();
+    recentLookups.set(db, recent);
+  }
+  return recent;
+}
+
+/**
+ * The key by what was presented and the journey `slug` of its organization: from the recent
+ * lookups when `recent` allows and they hold it (to be confirmed by the batch's statement), else
+ * read and checked now. Throws the key's 401s; a journey not found is `journey: null`.
+ */
 export async function verifyKeyForJourney(
   db: Database,
   presented: string,
   slug: string,
-): Promise<VerifiedKey & { journey: JourneyLookup }> {
+  { recent = true }: { recent?: boolean } = {},
+): Promise<KeyForJourney> {
   const digest = hashKey(presented);
+  const entryKey = `${digest} ${slug}`;
+  const remembered = recentOf(db);
+  const known = recent ? remembered.get(entryKey) : undefined;
+  if (known)
+    return {
+      orgId: known.orgId,
+      key: known.key,
+      journey: { slug, journey: known.journey, unconfirmedKeyHash: digest },
+    };
+  remembered.delete(entryKey);
   const rows = await keyAndJourney(db).execute({ hash: digest, slug });
   const verified = verifiedKeyRow(rows[0], digest);
-  return { ...verified, journey: { slug, journey: journeyFromRows(rows) } };
+  const journey = journeyFromRows(rows);
+  if (journey) {
+    remembered.set(entryKey, { ...verified, journey });
+    if (remembered.size > RECENT_CAPACITY) remembered.delete(remembered.keys().next().value as string);
+  }
+  return { ...verified, journey: { slug, journey } };
 }
 
 const journeyBySlug = preparedPerDatabase((db) =>

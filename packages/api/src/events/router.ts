@@ -32,8 +32,19 @@ const eventWriterProcedure = publicProcedure
         : "";
     const verified = await verifyKeyForJourney(ctx.db, presented, slug);
     requireScope(verified.key, "events:write");
+    const readJourneyAgain = async () => {
+      const again = await verifyKeyForJourney(ctx.db, presented, slug, { recent: false });
+      requireScope(again.key, "events:write");
+      return again.journey;
+    };
     return next({
-      ctx: { ...ctx, orgId: verified.orgId, key: verified.key, journeyLookup: verified.journey },
+      ctx: {
+        ...ctx,
+        orgId: verified.orgId,
+        key: verified.key,
+        journeyLookup: verified.journey,
+        readJourneyAgain,
+      },
     });
   });
 

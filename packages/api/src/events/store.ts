@@ -84,9 +84,21 @@ export function arrayLiteral(values: readonly (string | number | null)[]): strin
  */
 export async function storeEvents(
   db: Queryable,
-  batch: { orgId: string; journeyId: string; journeySlug: string; receivedAt: Date; events: EventColumns },
-): Promise<number> {
-  const { orgId, journeyId, events: e } = batch;
+  batch: {
+    orgId: string;
+    journeyId: string;
+    journeySlug: string;
+    receivedAt: Date;
+    events: EventColumns;
+    /**
+     * Store only if the key with this hash is unrevoked and the journey still exists with these
+     * allowed origins (a lookup remembered from an earlier batch); else store nothing and answer
+     * "unconfirmed".
+     */
+    confirm?: { keyHash: string; allowedOrigins: string[] } | undefined;
+  },
+): Promise<number | "unconfirmed"> {
+  const { orgId, journeyId, events: e, confirm } = batch;
   // Live traffic's hot summary rows (the step keys, the hour of receipt and the one before) are
   // spread over shards; older hours, which only late or replayed events reach, keep one row.
   const shard = sql`${Math.floor(Math.random() * SUMMARY_SHARDS)}::smallint`;
@@ -94,14 +106,22 @@ export async function storeEvents(
   const liveFrom = sql`${new Date((Math.floor(batch.receivedAt.getTime() / HOUR_MS) - 1) * HOUR_MS).toISOString()}::timestamptz`;
   const org = sql`${orgId}::text`;
   const journey = sql`${journeyId}::text`;
-  const [result] = await queryRows<{ stored: number }>(
+  const confirmed = confirm
+    ? sql`exists (select 1 from api_keys where hash = ${confirm.keyHash}::text and revoked_at is null)
+        and exists (select 1 from journeys where org_id = ${org} and id = ${journey}
+          and allowed_origins = ${arrayLiteral(confirm.allowedOrigins)}::text[])`
+    : sql`true`;
+  const [result] = await queryRows<{ stored: number; confirmed: boolean }>(
     db,
-    sql`with input as (
+    sql`with confirmed as (
+      select ${confirmed} as ok
+    ), input as (
       select * from unnest(${arrayLiteral(e.id)}::text[], ${arrayLiteral(e.occurredAt)}::timestamptz[],
         ${arrayLiteral(e.clientTime)}::timestamptz[], ${arrayLiteral(e.type)}::text[],
         ${arrayLiteral(e.sessionId)}::text[], ${arrayLiteral(e.stepKey)}::text[],
         ${arrayLiteral(e.stepIndex)}::integer[], ${arrayLiteral(e.field)}::text[], ${arrayLiteral(e.device)}::text[])
         as x(id, occurred_at, client_time, type, session_id, step_key, step_index, field, device)
+      where (select ok from confirmed)
     ), fresh as (
       insert into event_ids (org_id, journey_id, id, occurred_at)
       select ${org}, ${journey}, id::uuid, occurred_at from input order by 3
@@ -173,13 +193,14 @@ export async function storeEvents(
       on conflict (org_id, journey_id, shard) do update set version = v.version + 1
       returning 1
     )
-    select (select count(*) from stored)::int as stored`,
+    select (select count(*) from stored)::int as stored, (select ok from confirmed) as confirmed`,
   ).catch((error: unknown) => {
     // The journey was deleted since it was looked up: the summaries' foreign key refused the batch.
     if (pgErrorCode(error).code === "23503") throw journeyNotFound(batch.journeySlug);
     throw error;
   });
-  return result?.stored ?? 0;
+  if (!result?.confirmed) return "unconfirmed";
+  return result.stored;
 }
 
 /** The UTC hour an event falls in, whatever the session's time zone. */
