@@ -15,6 +15,7 @@ interface Step {
 }
 
 const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
+const typeSums = EventType.options.map((type) => `coalesce(sum(${type}), 0)::int as ${type}`).join(", ");
 const seconds = (ms: number | null) => (ms === null ? null : Math.round(ms / 1000));
 
 export async function analytics(sql: postgres.Sql, orgId: string, journeyId: string, steps: Step[]) {
@@ -25,7 +26,7 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
   const seenFrom = new Date(now - 7 * DAY);
   const keys = steps.map((s) => s.stepKey as string);
   const elapsed = sql`((extract(epoch from first_success_at) - extract(epoch from entry_at)) * 1000)::float8`;
-  const [[cohort], abandoned, reached, counts, seenKnown, seenUnknown, [snapshot]] = await Promise.all([
+  const [[cohort], abandoned, reached, [counts], seenKnown, seenUnknown, [snapshot]] = await Promise.all([
     sql`select count(*)::int as sessions, count(first_success_at)::int as completed,
         count(*) filter (where device = 'mobile')::int as mobile, count(device)::int as with_device,
         count(*) filter (where first_success_at is null and last_event_at >= ${idleBefore})::int as in_progress,
@@ -41,8 +42,8 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
       from event_sessions, unnest(viewed_step_indexes) as step(index)
       where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
       group by step.index`,
-    sql`select type, sum(count)::int as events from event_hours
-      where org_id = ${orgId} and journey_id = ${journeyId} and hour >= ${countsFrom} group by type`,
+    sql`select ${sql.unsafe(typeSums)} from event_hour_counts
+      where org_id = ${orgId} and journey_id = ${journeyId} and hour >= ${countsFrom}`,
     sql`select step_key from event_step_keys where org_id = ${orgId} and journey_id = ${journeyId}
       and last_seen_at >= ${seenFrom} and step_key = any(${keys})`,
     sql`select step_key, last_seen_at from event_step_keys where org_id = ${orgId} and journey_id = ${journeyId}
@@ -73,14 +74,15 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
         b.abandoned - a.abandoned ||
         (a.index as number) - (b.index as number),
     )[0];
-  const eventCounts = Object.fromEntries(EventType.options.map((type) => [type, 0]));
-  for (const row of counts) eventCounts[row.type as string] = row.events as number;
+  const eventCounts = Object.fromEntries(
+    EventType.options.map((type) => [type, Number(counts?.[type] ?? 0)]),
+  );
   const seen = new Set(seenKnown.map((r) => r.step_key));
   const c = cohort ?? { sessions: 0, completed: 0, mobile: 0, with_device: 0, in_progress: 0 };
   return {
     healthMetrics: {
       hasSteps: steps.length > 0,
-      hasRecentEvents: counts.some((r) => (r.events as number) > 0),
+      hasRecentEvents: Object.values(eventCounts).some((n) => n > 0),
       sessionCount: c.sessions,
       hasSnapshot: snapshot !== undefined,
     },

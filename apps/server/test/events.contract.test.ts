@@ -326,7 +326,7 @@ describe("POST /api/events", () => {
       sql`select ((select count(*) from events where journey_id = ${doomed.id})
         + (select count(*) from event_ids where journey_id = ${doomed.id})
         + (select count(*) from event_sessions where journey_id = ${doomed.id})
-        + (select count(*) from event_hours where journey_id = ${doomed.id}))::int as n`,
+        + (select count(*) from event_hour_counts where journey_id = ${doomed.id}))::int as n`,
     );
     expect(left?.n).toBe(0);
   });

@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/t
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServerProcess, startServerProcess } from "./support/built-server";
+import { eventsCountedInHours } from "./support/events";
 import { StatusTally, writeFigures } from "./support/figures";
 
 // Two processes of the built server on one Postgres, with load spread over both. (The embedded
@@ -130,7 +131,7 @@ describe.skipIf(testEngine() !== "postgres")("two server processes on one databa
     const [stored] = await queryRows<{ events: number; counted: number; sessions: number }>(
       database.db,
       sql`select (select count(*)::int from events) as events,
-                 (select coalesce(sum(count), 0)::int from event_hours) as counted,
+                 ${eventsCountedInHours} as counted,
                  (select count(*)::int from event_sessions) as sessions`,
     );
     expect(stored).toEqual({ events: total, counted: total, sessions: batches.length });

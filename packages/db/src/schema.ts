@@ -192,20 +192,28 @@ export const eventSessions = pgTable(
  */
 export const SUMMARY_SHARDS = 8;
 
-/** Events per UTC hour and type. */
-export const eventHours = pgTable(
-  "event_hours",
+/**
+ * Events per UTC hour, one count column per event type: a batch spread over several hours
+ * writes one row per hour, not one per hour and type.
+ */
+export const eventHourCounts = pgTable(
+  "event_hour_counts",
   {
     orgId: text("org_id").notNull(),
     journeyId: text("journey_id").notNull(),
     hour: instant("hour").notNull(),
-    type: text("type").notNull(),
     shard: smallint("shard").notNull().default(0),
-    count: integer("count").notNull(),
+    sessionStart: integer("session_start").notNull().default(0),
+    stepView: integer("step_view").notNull().default(0),
+    fieldFocus: integer("field_focus").notNull().default(0),
+    fieldError: integer("field_error").notNull().default(0),
+    submitAttempt: integer("submit_attempt").notNull().default(0),
+    submitSuccess: integer("submit_success").notNull().default(0),
+    submitFailure: integer("submit_failure").notNull().default(0),
   },
   (t) => [
-    primaryKey({ columns: [t.orgId, t.journeyId, t.hour, t.type, t.shard] }),
-    journeyFk("event_hours_journey_fk", t),
+    primaryKey({ columns: [t.orgId, t.journeyId, t.hour, t.shard] }),
+    journeyFk("event_hour_counts_journey_fk", t),
   ],
 );
 

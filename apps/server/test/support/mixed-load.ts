@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type Database, queryRows } from "@odyssey/db";
 import { sql } from "drizzle-orm";
 import { expect } from "vitest";
+import { eventsCountedInHours } from "./events";
 import { StatusTally } from "./figures";
 
 /** The budget both outage tests hold the app to: request deadline, outage length, recovery promise. */
@@ -257,10 +258,7 @@ export async function expectNothingLost(db: Database, load: MixedLoad) {
     const storedOfBatch = batch.ids.filter((id) => storedIds.has(id)).length;
     expect([0, batch.ids.length]).toContain(storedOfBatch);
   }
-  const [counted] = await queryRows<{ n: number }>(
-    db,
-    sql`select coalesce(sum(count), 0)::int as n from event_hours`,
-  );
+  const [counted] = await queryRows<{ n: number }>(db, sql`select ${eventsCountedInHours} as n`);
   expect(counted?.n).toBe(storedIds.size);
   return { journeysStored: rows.length, eventsStored: storedIds.size, eventsCountedInSummaries: counted?.n };
 }

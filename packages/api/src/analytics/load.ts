@@ -1,5 +1,5 @@
-import { eventHours, eventSessions, eventStepKeys, queryRows, snapshots } from "@odyssey/db";
-import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, sql } from "drizzle-orm";
+import { eventHourCounts, eventSessions, eventStepKeys, queryRows, snapshots } from "@odyssey/db";
+import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, type SQL, sql } from "drizzle-orm";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
 import { EventType, type FunnelStep, type JourneyAnalytics } from "./schema";
@@ -16,6 +16,15 @@ import {
 } from "./windows";
 
 const count = () => sql<number>`count(*)`.mapWith(Number);
+/** The hour rows' count columns (one per type, named as the type) added up. */
+const countsPerType = Object.fromEntries(
+  EventType.options.map((type) => [
+    type,
+    sql<number>`coalesce(sum(${sql.identifier(type)}), 0)`.mapWith(Number),
+  ]),
+) as Record<EventType, SQL<number>>;
+const zeroCounts = () =>
+  Object.fromEntries(EventType.options.map((type) => [type, 0])) as Record<EventType, number>;
 const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
 /** Milliseconds from entry to the first submit_success (null for sessions without one). */
 const msToComplete = sql`((extract(epoch from ${eventSessions.firstSuccessAt}) - extract(epoch from ${eventSessions.entryAt})) * 1000)::float8`;
@@ -107,16 +116,15 @@ export async function computeJourneyAnalytics({
           group by step.index`,
       ),
       db
-        .select({ type: eventHours.type, events: sql<number>`sum(${eventHours.count})`.mapWith(Number) })
-        .from(eventHours)
+        .select(countsPerType)
+        .from(eventHourCounts)
         .where(
           and(
-            eq(eventHours.orgId, orgId),
-            eq(eventHours.journeyId, journey.id),
-            gte(eventHours.hour, w.countsFrom),
+            eq(eventHourCounts.orgId, orgId),
+            eq(eventHourCounts.journeyId, journey.id),
+            gte(eventHourCounts.hour, w.countsFrom),
           ),
-        )
-        .groupBy(eventHours.type),
+        ),
       stepKeys.length
         ? db
             .select({
@@ -179,11 +187,8 @@ export async function computeJourneyAnalytics({
       (a, b) =>
         (b.abandonmentRate ?? 0) - (a.abandonmentRate ?? 0) || b.abandoned - a.abandoned || a.index - b.index,
     )[0];
-  const eventCounts = Object.fromEntries(EventType.options.map((type) => [type, 0])) as Record<
-    EventType,
-    number
-  >;
-  for (const row of countRows) if (row.type in eventCounts) eventCounts[row.type as EventType] = row.events;
+  const eventCounts = countRows[0] ?? zeroCounts();
+  const hasRecentEvents = EventType.options.some((type) => eventCounts[type] > 0);
   const seen = new Set(seenKnown.map((r) => r.stepKey));
   const seconds = (ms: number | null) => (ms === null ? null : roundToSeconds(ms));
   const last = snapshotRows[0];
@@ -194,7 +199,7 @@ export async function computeJourneyAnalytics({
     leaves(cohort.firstEntryAt, COHORT_DAYS * DAY_MS),
     leaves(cohort.firstActiveAt, IDLE_MINUTES * MINUTE_MS),
     // The 24-hour counts are whole UTC hours: their window moves at the next hour.
-    countRows.length > 0 ? Math.floor(now / HOUR_MS) * HOUR_MS + HOUR_MS : Infinity,
+    hasRecentEvents ? Math.floor(now / HOUR_MS) * HOUR_MS + HOUR_MS : Infinity,
     ...seenKnown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
     ...seenUnknown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
   );
@@ -202,7 +207,7 @@ export async function computeJourneyAnalytics({
   const analytics: JourneyAnalytics = {
     healthMetrics: {
       hasSteps: journey.steps.length > 0,
-      hasRecentEvents: countRows.some((r) => r.events > 0),
+      hasRecentEvents,
       sessionCount: cohort.sessions,
       hasSnapshot: last !== undefined,
     },

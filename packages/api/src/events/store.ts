@@ -1,6 +1,6 @@
 import { eventIds, events, pgErrorCode, type Queryable, queryRows, SUMMARY_SHARDS } from "@odyssey/db";
 import { and, eq, sql } from "drizzle-orm";
-import type { EventType } from "../analytics/schema";
+import { EventType } from "../analytics/schema";
 import { journeyNotFound } from "../errors";
 import type { Device } from "./schema";
 
@@ -167,13 +167,12 @@ export async function storeEvents(
         device_event_id = case when ${newDeviceWins} then excluded.device_event_id else s.device_event_id end
       returning 1
     ), hours as (
-      insert into event_hours as h (org_id, journey_id, hour, type, shard, count)
-      select ${org}, ${journey}, hour, type, case when hour >= ${liveFrom} then ${shard} else 0 end,
-        count(*)
+      insert into event_hour_counts as h (org_id, journey_id, hour, shard, ${typeColumns})
+      select ${org}, ${journey}, hour, case when hour >= ${liveFrom} then ${shard} else 0 end, ${countPerType}
       from (select ${utcHour} as hour, type from new_events) as e
-      group by hour, type
-      order by hour, type
-      on conflict (org_id, journey_id, hour, type, shard) do update set count = h.count + excluded.count
+      group by hour
+      order by hour
+      on conflict (org_id, journey_id, hour, shard) do update set ${addCounts}
       returning 1
     ), step_keys as (
       insert into event_step_keys as k (org_id, journey_id, step_key, shard, last_seen_at, event_count)
@@ -202,6 +201,15 @@ export async function storeEvents(
   if (!result?.confirmed) return "unconfirmed";
   return result.stored;
 }
+
+// event_hour_counts has one count column per event type, named as the type.
+const typeColumns = sql.raw(EventType.options.join(", "));
+const countPerType = sql.raw(
+  EventType.options.map((type) => `count(*) filter (where type = '${type}')`).join(", "),
+);
+const addCounts = sql.raw(
+  EventType.options.map((type) => `${type} = h.${type} + excluded.${type}`).join(", "),
+);
 
 /** The UTC hour an event falls in, whatever the session's time zone. */
 const utcHour = sql.raw(`date_bin('1 hour', occurred_at, timestamptz '2000-01-01T00:00:00Z')`);

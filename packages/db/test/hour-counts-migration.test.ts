@@ -1,0 +1,133 @@
+import { randomBytes } from "node:crypto";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrationsFolder } from "../src/index";
+import { testEngine, testServerUrl } from "../src/testing";
+
+// Migration 0010 moves the hour counts from one row per hour and type (event_hours) to one row per
+// hour with a column per type (event_hour_counts). Applied to a database holding counts, it must
+// keep every one of them.
+
+/** The migrations folder as it was up to and including `lastTag`. */
+function migrationsUpTo(lastTag: string): string {
+  const folder = mkdtempSync(join(tmpdir(), "odyssey-migrations-"));
+  cpSync(migrationsFolder, folder, { recursive: true });
+  const journalPath = join(folder, "meta", "_journal.json");
+  const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: { tag: string }[] };
+  const last = journal.entries.findIndex((entry) => entry.tag === lastTag);
+  if (last < 0) throw new Error(`No migration ${lastTag}`);
+  journal.entries = journal.entries.slice(0, last + 1);
+  writeFileSync(journalPath, JSON.stringify(journal));
+  return folder;
+}
+
+interface Engine {
+  migrate(folder: string): Promise<void>;
+  query(text: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+async function openEngine(): Promise<Engine> {
+  if (testEngine() === "pglite") {
+    const client = new PGlite();
+    return {
+      migrate: (folder) => migratePglite(drizzlePglite(client), { migrationsFolder: folder }),
+      query: async (text) => (await client.query<Record<string, unknown>>(text)).rows,
+      close: () => client.close(),
+    };
+  }
+  const name = `odyssey_migration_${randomBytes(6).toString("hex")}`;
+  const admin = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(testServerUrl());
+  url.pathname = `/${name}`;
+  const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  return {
+    migrate: (folder) => migratePostgres(drizzlePostgres(client), { migrationsFolder: folder }),
+    query: (text) => client.unsafe(text) as Promise<Record<string, unknown>[]>,
+    async close() {
+      await client.end();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+describe("migration 0010: hour counts per type become columns", () => {
+  let engine: Engine;
+  let before: string;
+  beforeAll(async () => {
+    engine = await openEngine();
+    before = migrationsUpTo("0009_event_ids_uuid");
+  });
+  afterAll(async () => {
+    await engine.close();
+    rmSync(before, { recursive: true, force: true });
+  });
+
+  it("keeps every count, per journey, hour and shard", async () => {
+    await engine.migrate(before);
+    await engine.query(`insert into organizations (id, slug, name) values ('org_m', 'm', 'M')`);
+    await engine.query(`insert into journeys (org_id, id, slug, display_name, source_system, environment)
+      values ('org_m', 'journey_a', 'a', 'A', 'custom', 'production'),
+             ('org_m', 'journey_b', 'b', 'B', 'custom', 'production')`);
+    await engine.query(`insert into event_hours (org_id, journey_id, hour, type, shard, count) values
+      ('org_m', 'journey_a', '2026-11-20T10:00:00Z', 'session_start', 0, 3),
+      ('org_m', 'journey_a', '2026-11-20T10:00:00Z', 'step_view', 0, 7),
+      ('org_m', 'journey_a', '2026-11-20T10:00:00Z', 'submit_failure', 0, 1),
+      ('org_m', 'journey_a', '2026-11-20T10:00:00Z', 'step_view', 4, 2),
+      ('org_m', 'journey_a', '2026-11-20T11:00:00Z', 'submit_success', 0, 5),
+      ('org_m', 'journey_b', '2026-11-20T10:00:00Z', 'field_error', 0, 9)`);
+
+    await engine.migrate(migrationsFolder);
+
+    const rows =
+      await engine.query(`select journey_id, to_char(hour at time zone 'UTC', 'HH24') as hour, shard,
+        session_start, step_view, field_focus, field_error, submit_attempt, submit_success, submit_failure
+      from event_hour_counts order by journey_id, hour, shard`);
+    const zero = { field_focus: 0, field_error: 0, session_start: 0, step_view: 0, submit_attempt: 0 };
+    expect(rows).toEqual([
+      {
+        journey_id: "journey_a",
+        hour: "10",
+        shard: 0,
+        ...zero,
+        session_start: 3,
+        step_view: 7,
+        submit_success: 0,
+        submit_failure: 1,
+      },
+      {
+        journey_id: "journey_a",
+        hour: "10",
+        shard: 4,
+        ...zero,
+        step_view: 2,
+        submit_success: 0,
+        submit_failure: 0,
+      },
+      { journey_id: "journey_a", hour: "11", shard: 0, ...zero, submit_success: 5, submit_failure: 0 },
+      {
+        journey_id: "journey_b",
+        hour: "10",
+        shard: 0,
+        ...zero,
+        field_error: 9,
+        submit_success: 0,
+        submit_failure: 0,
+      },
+    ]);
+    const tables = await engine.query(
+      `select table_name from information_schema.tables where table_name = 'event_hours'`,
+    );
+    expect(tables).toEqual([]);
+  });
+});
