@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { type SQL, sql } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { PgDatabase, PgDialect, PgQueryResultHKT, PgSession } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -166,6 +166,25 @@ async function ping(db: Database, timeoutMs = 1000): Promise<boolean> {
 export async function queryRows<T extends Record<string, unknown>>(db: Queryable, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as unknown as T[] | { rows: T[] };
   return Array.isArray(result) ? result : result.rows;
+}
+
+/**
+ * A raw SQL statement compiled once (inputs as `sql.placeholder()`s), for statements too large to
+ * rebuild on every call: drizzle's builders have `.prepare()`, raw SQL does not. It goes through
+ * the database's own session, as `db.execute` does, and the driver prepares it per connection.
+ */
+export function prepareSql<T extends Record<string, unknown>>(
+  db: Database,
+  query: SQL,
+): { execute(values: Record<string, unknown>): Promise<T[]> } {
+  const { dialect, session } = db as unknown as { dialect: PgDialect; session: PgSession };
+  const prepared = session.prepareQuery(dialect.sqlToQuery(query), undefined, undefined, false);
+  return {
+    async execute(values) {
+      const result = (await prepared.execute(values)) as T[] | { rows: T[] };
+      return Array.isArray(result) ? result : result.rows;
+    },
+  };
 }
 
 /** The Postgres error code behind a driver error (drizzle wraps driver errors in `cause`). */

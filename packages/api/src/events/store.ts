@@ -1,7 +1,16 @@
-import { eventIds, events, pgErrorCode, type Queryable, queryRows, SUMMARY_SHARDS } from "@odyssey/db";
+import {
+  type Database,
+  eventIds,
+  events,
+  pgErrorCode,
+  prepareSql,
+  type Queryable,
+  SUMMARY_SHARDS,
+} from "@odyssey/db";
 import { and, eq, sql } from "drizzle-orm";
 import { EventType } from "../analytics/schema";
 import { journeyNotFound } from "../errors";
+import { preparedPerDatabase } from "../prepared";
 import type { Device } from "./schema";
 
 const HOUR_MS = 3_600_000;
@@ -83,7 +92,7 @@ export function arrayLiteral(values: readonly (string | number | null)[]): strin
  * version on (analytics/cache.ts).
  */
 export async function storeEvents(
-  db: Queryable,
+  db: Database,
   batch: {
     orgId: string;
     journeyId: string;
@@ -98,28 +107,57 @@ export async function storeEvents(
     confirm?: { keyHash: string; allowedOrigins: string[] } | undefined;
   },
 ): Promise<number | "unconfirmed"> {
-  const { orgId, journeyId, events: e, confirm } = batch;
-  // Live traffic's hot summary rows (the step keys, the hour of receipt and the one before) are
-  // spread over shards; older hours, which only late or replayed events reach, keep one row.
-  const shard = sql`${Math.floor(Math.random() * SUMMARY_SHARDS)}::smallint`;
-  const received = sql`${batch.receivedAt.toISOString()}::timestamptz`;
-  const liveFrom = sql`${new Date((Math.floor(batch.receivedAt.getTime() / HOUR_MS) - 1) * HOUR_MS).toISOString()}::timestamptz`;
-  const org = sql`${orgId}::text`;
-  const journey = sql`${journeyId}::text`;
-  const confirmed = confirm
-    ? sql`exists (select 1 from api_keys where hash = ${confirm.keyHash}::text and revoked_at is null)
-        and exists (select 1 from journeys where org_id = ${org} and id = ${journey}
-          and allowed_origins = ${arrayLiteral(confirm.allowedOrigins)}::text[])`
-    : sql`true`;
-  const [result] = await queryRows<{ stored: number; confirmed: boolean }>(
+  const { receivedAt, events: e, confirm } = batch;
+  const [result] = await storeStatement(db)
+    .execute({
+      ids: arrayLiteral(e.id),
+      occurredAt: arrayLiteral(e.occurredAt),
+      clientTime: arrayLiteral(e.clientTime),
+      types: arrayLiteral(e.type),
+      sessionIds: arrayLiteral(e.sessionId),
+      stepKeys: arrayLiteral(e.stepKey),
+      stepIndexes: arrayLiteral(e.stepIndex),
+      fields: arrayLiteral(e.field),
+      devices: arrayLiteral(e.device),
+      org: batch.orgId,
+      journey: batch.journeyId,
+      receivedAt: receivedAt.toISOString(),
+      // Live traffic's hot summary rows (the step keys, the hour of receipt and the one before)
+      // are spread over shards; older hours, which only late or replayed events reach, keep one row.
+      shard: Math.floor(Math.random() * SUMMARY_SHARDS),
+      liveFrom: new Date((Math.floor(receivedAt.getTime() / HOUR_MS) - 1) * HOUR_MS).toISOString(),
+      keyHash: confirm?.keyHash ?? null,
+      allowedOrigins: confirm ? arrayLiteral(confirm.allowedOrigins) : null,
+    })
+    .catch((error: unknown) => {
+      // The journey was deleted since it was looked up: the summaries' foreign key refused the batch.
+      if (pgErrorCode(error).code === "23503") throw journeyNotFound(batch.journeySlug);
+      throw error;
+    });
+  if (!result?.confirmed) return "unconfirmed";
+  return result.stored;
+}
+
+const p = (name: string) => sql.placeholder(name);
+const org = sql`${p("org")}::text`;
+const journey = sql`${p("journey")}::text`;
+const shard = sql`${p("shard")}::smallint`;
+const liveFrom = sql`${p("liveFrom")}::timestamptz`;
+
+/** The statement `storeEvents` runs, compiled once per database (inputs as placeholders). */
+const storeStatement = preparedPerDatabase((db) =>
+  prepareSql<{ stored: number; confirmed: boolean }>(
     db,
     sql`with confirmed as (
-      select ${confirmed} as ok
+      select ${p("keyHash")}::text is null
+        or (exists (select 1 from api_keys where hash = ${p("keyHash")}::text and revoked_at is null)
+          and exists (select 1 from journeys where org_id = ${org} and id = ${journey}
+            and allowed_origins = ${p("allowedOrigins")}::text[])) as ok
     ), input as (
-      select * from unnest(${arrayLiteral(e.id)}::text[], ${arrayLiteral(e.occurredAt)}::timestamptz[],
-        ${arrayLiteral(e.clientTime)}::timestamptz[], ${arrayLiteral(e.type)}::text[],
-        ${arrayLiteral(e.sessionId)}::text[], ${arrayLiteral(e.stepKey)}::text[],
-        ${arrayLiteral(e.stepIndex)}::integer[], ${arrayLiteral(e.field)}::text[], ${arrayLiteral(e.device)}::text[])
+      select * from unnest(${p("ids")}::text[], ${p("occurredAt")}::timestamptz[],
+        ${p("clientTime")}::timestamptz[], ${p("types")}::text[],
+        ${p("sessionIds")}::text[], ${p("stepKeys")}::text[],
+        ${p("stepIndexes")}::integer[], ${p("fields")}::text[], ${p("devices")}::text[])
         as x(id, occurred_at, client_time, type, session_id, step_key, step_index, field, device)
       where (select ok from confirmed)
     ), fresh as (
@@ -132,7 +170,7 @@ export async function storeEvents(
     ), stored as (
       insert into events (org_id, journey_id, occurred_at, id, received_at, client_time, type, session_id,
         step_key, field, device)
-      select ${org}, ${journey}, occurred_at, id, ${received}, client_time, type,
+      select ${org}, ${journey}, occurred_at, id, ${p("receivedAt")}::timestamptz, client_time, type,
         session_id, step_key, field, device
       from new_events
       returning 1
@@ -193,14 +231,8 @@ export async function storeEvents(
       returning 1
     )
     select (select count(*) from stored)::int as stored, (select ok from confirmed) as confirmed`,
-  ).catch((error: unknown) => {
-    // The journey was deleted since it was looked up: the summaries' foreign key refused the batch.
-    if (pgErrorCode(error).code === "23503") throw journeyNotFound(batch.journeySlug);
-    throw error;
-  });
-  if (!result?.confirmed) return "unconfirmed";
-  return result.stored;
-}
+  ),
+);
 
 // event_hour_counts has one count column per event type, named as the type.
 const typeColumns = sql.raw(EventType.options.join(", "));
