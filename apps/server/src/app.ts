@@ -13,6 +13,7 @@ import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
 import {
+  documentHeaders,
   ownResponseHeaders,
   requestEssentials,
   requestHeader,
@@ -199,7 +200,7 @@ export function createApp({
       description: "Multi-step form journeys: their configuration, steps, events and analytics.",
     },
   });
-  app.get("/docs", Scalar({ url: "/api/openapi.json", pageTitle: "Odyssey API reference" }));
+  app.get("/docs", documentHeaders, Scalar({ url: "/api/openapi.json", pageTitle: "Odyssey API reference" }));
 
   app.notFound((c) => errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => restError(error, c, logger));

@@ -4,19 +4,30 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "./logger";
 import type { RestEnv } from "./rest/context";
 
-/** What hono's secureHeaders() sends by default (with Cross-Origin-Resource-Policy off). */
+/**
+ * The headers every answer carries: the ones that matter for an API's JSON as well as for a page
+ * (the same list as the answers Node writes itself, in http.ts).
+ */
 const securityHeaders: [string, string][] = [
   ["Cross-Origin-Opener-Policy", "same-origin"],
-  ["Origin-Agent-Cluster", "?1"],
   ["Referrer-Policy", "no-referrer"],
   ["Strict-Transport-Security", "max-age=15552000; includeSubDomains"],
   ["X-Content-Type-Options", "nosniff"],
-  ["X-DNS-Prefetch-Control", "off"],
-  ["X-Download-Options", "noopen"],
   ["X-Frame-Options", "SAMEORIGIN"],
-  ["X-Permitted-Cross-Domain-Policies", "none"],
-  ["X-XSS-Protection", "0"],
 ];
+
+/**
+ * What hono's secureHeaders() adds for HTML documents besides: only the pages (the API
+ * reference) get these; on JSON they would be bytes and header checks on every answer for nothing.
+ */
+export const documentHeaders: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.header("Origin-Agent-Cluster", "?1");
+  c.header("X-DNS-Prefetch-Control", "off");
+  c.header("X-Download-Options", "noopen");
+  c.header("X-Permitted-Cross-Domain-Policies", "none");
+  c.header("X-XSS-Protection", "0");
+};
 
 const acceptableRequestId = /^[\w\-=]{1,255}$/;
 
@@ -54,6 +65,14 @@ export function ownResponseHeaders(c: Context<RestEnv>): Record<string, string> 
   return { ...Object.fromEntries(securityHeaders), "X-Request-Id": c.get("requestId") };
 }
 
+/**
+ * Request ids only have to tell requests apart in the logs: a random prefix per process and a
+ * counter are unique across processes and restarts, and cost less than a UUID per request.
+ */
+const processPrefix = randomUUID().slice(0, 8);
+let requestCount = 0;
+const nextRequestId = () => `${processPrefix}-${(++requestCount).toString(36)}`;
+
 /** Health probes arrive every few seconds from each balancer: their lines are debug-level. */
 const probes = new Set(["/healthz", "/readyz"]);
 
@@ -64,7 +83,7 @@ export function requestEssentials(logger: Logger): MiddlewareHandler<RestEnv> {
   return async (c, next) => {
     const started = performance.now();
     const incoming = requestHeader(c, "x-request-id");
-    const requestId = incoming && acceptableRequestId.test(incoming) ? incoming : randomUUID();
+    const requestId = incoming && acceptableRequestId.test(incoming) ? incoming : nextRequestId();
     c.set("requestId", requestId);
     setResponseHeader(c, "X-Request-Id", requestId);
     for (const [name, value] of securityHeaders) setResponseHeader(c, name, value);

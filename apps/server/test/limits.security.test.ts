@@ -72,7 +72,24 @@ describe("security headers", () => {
     const replaced = await fetch(`${server.url}/api/journeys`, {
       headers: { authorization: `Bearer ${key}`, "x-request-id": "has spaces; and more" },
     });
-    expect(replaced.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    const replacedId = replaced.headers.get("x-request-id");
+    expect(replacedId).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    expect(replacedId).not.toContain("spaces");
+  });
+
+  it("give every request its own id when none is sent", async () => {
+    const answers = await Promise.all(Array.from({ length: 50 }, () => fetch(`${server.url}/healthz`)));
+    const ids = new Set(answers.map((res) => res.headers.get("x-request-id")));
+    expect(ids.size).toBe(50);
+  });
+
+  it("add the document-only headers to the API reference page", async () => {
+    const page = await fetch(`${server.url}/docs`);
+    expect(page.status).toBe(200);
+    expectSecurityHeaders(page);
+    expect(page.headers.get("x-xss-protection")).toBe("0");
+    expect(page.headers.get("origin-agent-cluster")).toBe("?1");
+    expect(page.headers.get("x-permitted-cross-domain-policies")).toBe("none");
   });
 });
 
