@@ -19,7 +19,8 @@ export interface Check {
   name: string;
   value: string;
   target: string;
-  met: boolean;
+  /** null: reported, not judged. */
+  met: boolean | null;
 }
 
 export interface Report {
@@ -29,7 +30,13 @@ export interface Report {
   machine: { cores: number; cpu: string; memoryGiB: number; node: string; postgres: string };
   scenarios: ScenarioResult[];
   checks: Check[];
-  memory: { rssAfterFirstPassMiB: number; rssAfterSecondPassMiB: number };
+  memory: {
+    rssAfterFirstPassMiB: number;
+    rssAfterSecondPassMiB: number;
+    /** Lowest RSS while the server sat idle after the run (null: not waited for, in quick mode). */
+    rssIdleMiB: number | null;
+    rssIdleAfterSeconds: number | null;
+  };
   coldStartMs: number[];
 }
 
@@ -72,7 +79,8 @@ export function table(report: Report): string {
     );
   }
   const checks = ["", "| check | measured | target | met |", "|---|---:|---|---|"];
-  for (const c of report.checks) checks.push(`| ${c.name} | ${c.value} | ${c.target} | ${mark(c.met)} |`);
+  for (const c of report.checks)
+    checks.push(`| ${c.name} | ${c.value} | ${c.target} | ${c.met === null ? "—" : mark(c.met)} |`);
   return [...lines, ...checks].join("\n");
 }
 
