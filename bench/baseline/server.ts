@@ -58,9 +58,6 @@ const journey = (r: Row, steps: Row[]) => ({
   updatedAt: r.updated_at,
 });
 
-const stepsOf = (orgId: string, journeyId: unknown) =>
-  sql`select * from journey_steps where org_id = ${orgId} and journey_id in (${journeyId as string}) order by journey_id, index`;
-
 async function retrieve(req: IncomingMessage, slug: string) {
   // The server's single query: the key, and the journey of its organization with one row per
   // step and its analytics version (the journey's columns prefixed: j_…).
@@ -150,12 +147,28 @@ async function create(orgId: string, input: Row) {
 }
 
 async function update(orgId: string, slug: string, changes: Row) {
-  const [row] =
-    await sql`update journeys set display_name = coalesce(${(changes.displayName as string) ?? null}, display_name),
-      environment = coalesce(${(changes.environment as string) ?? null}, environment), updated_at = now()
-    where org_id = ${orgId} and slug = ${slug} returning *`;
-  if (!row) return undefined;
-  return journey(row, await stepsOf(orgId, row.id));
+  // The server's single statement: the update, and the updated journey's steps (one row per step;
+  // the journey's columns prefixed: j_…).
+  const rows = await sql`with updated as (
+      update journeys set display_name = coalesce(${(changes.displayName as string) ?? null}, display_name),
+        environment = coalesce(${(changes.environment as string) ?? null}, environment), updated_at = now()
+      where org_id = ${orgId} and slug = ${slug} returning *
+    )
+    select u.org_id as j_org_id, u.id as j_id, u.slug as j_slug, u.display_name as j_display_name,
+      u.source_system as j_source_system, u.environment as j_environment, u.allowed_origins as j_allowed_origins,
+      u.created_at as j_created_at, u.updated_at as j_updated_at, s.*
+    from updated u left join journey_steps s on s.org_id = u.org_id and s.journey_id = u.id order by s.index`;
+  const first = rows[0];
+  if (!first) return undefined;
+  const row = Object.fromEntries(
+    Object.entries(first)
+      .filter(([k]) => k.startsWith("j_"))
+      .map(([k, v]) => [k.slice(2), v]),
+  );
+  return journey(
+    row,
+    rows.filter((r) => r.id !== null),
+  );
 }
 
 // The ingestion baseline: the same rows, one UNNEST insert into a bare table (no summaries,

@@ -144,20 +144,6 @@ async function stepsOf(db: Database, orgId: string, journeyIds: string[]): Promi
   return byJourney;
 }
 
-const stepsOfJourney = preparedPerDatabase((db) =>
-  db
-    .select()
-    .from(journeySteps)
-    .where(
-      and(
-        eq(journeySteps.orgId, sql.placeholder("orgId")),
-        eq(journeySteps.journeyId, sql.placeholder("journeyId")),
-      ),
-    )
-    .orderBy(asc(journeySteps.index))
-    .prepare("steps_of_journey"),
-);
-
 /** A journey's steps, joined to it (left join: a journey without steps still gives a row). */
 export const stepsOfJourneyJoin = and(
   eq(journeySteps.orgId, journeys.orgId),
@@ -213,21 +199,48 @@ export function versionedJourneyFromRows(
   return { journey: toJourney(first.journey, steps), analyticsVersion: first.analyticsVersion };
 }
 
-/** One statement for every change: a field left out (null) keeps its value. */
+/**
+ * One statement for every change (a field left out, null, keeps its value) that also answers the
+ * updated journey's steps: one row per step, one round trip.
+ */
 const updateJourneyRow = preparedPerDatabase((db) => {
   const keep = (column: AnyPgColumn, name: string, type: string) =>
     sql`coalesce(${sql.placeholder(name)}::${sql.raw(type)}, ${column})`;
+  const updated = db.$with("updated").as(
+    db
+      .update(journeys)
+      .set({
+        displayName: keep(journeys.displayName, "displayName", "text"),
+        environment: keep(journeys.environment, "environment", "text"),
+        sourceSystem: keep(journeys.sourceSystem, "sourceSystem", "text"),
+        allowedOrigins: keep(journeys.allowedOrigins, "allowedOrigins", "text[]"),
+        updatedAt: sql`${sql.placeholder("updatedAt")}::timestamptz`,
+      })
+      .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
+      .returning(),
+  );
   return db
-    .update(journeys)
-    .set({
-      displayName: keep(journeys.displayName, "displayName", "text"),
-      environment: keep(journeys.environment, "environment", "text"),
-      sourceSystem: keep(journeys.sourceSystem, "sourceSystem", "text"),
-      allowedOrigins: keep(journeys.allowedOrigins, "allowedOrigins", "text[]"),
-      updatedAt: sql`${sql.placeholder("updatedAt")}::timestamptz`,
+    .with(updated)
+    .select({
+      journey: {
+        orgId: updated.orgId,
+        id: updated.id,
+        slug: updated.slug,
+        displayName: updated.displayName,
+        sourceSystem: updated.sourceSystem,
+        environment: updated.environment,
+        allowedOrigins: updated.allowedOrigins,
+        createdAt: updated.createdAt,
+        updatedAt: updated.updatedAt,
+      },
+      step: journeySteps,
     })
-    .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
-    .returning()
+    .from(updated)
+    .leftJoin(
+      journeySteps,
+      and(eq(journeySteps.orgId, updated.orgId), eq(journeySteps.journeyId, updated.id)),
+    )
+    .orderBy(asc(journeySteps.index))
     .prepare("update_journey");
 });
 
@@ -236,7 +249,7 @@ export async function updateJourney({
   input,
 }: Op<{ slug: string } & z.output<typeof JourneyChanges>>): Promise<Journey> {
   const { slug, displayName, environment, sourceSystem, allowedOrigins } = input;
-  const [row] = await updateJourneyRow(ctx.db).execute({
+  const rows = await updateJourneyRow(ctx.db).execute({
     orgId: ctx.orgId,
     slug,
     displayName: displayName ?? null,
@@ -246,8 +259,11 @@ export async function updateJourney({
     // As text: drizzle leaves serializing dates to itself, and a placeholder bypasses it.
     updatedAt: new Date().toISOString(),
   });
-  if (!row) throw journeyNotFound(slug);
-  return toJourney(row, await stepsOfJourney(ctx.db).execute({ orgId: ctx.orgId, journeyId: row.id }));
+  const first = rows[0];
+  if (!first) throw journeyNotFound(slug);
+  const steps: StepRow[] = [];
+  for (const { step } of rows) if (step) steps.push(step);
+  return toJourney(first.journey, steps);
 }
 
 export async function deleteJourney({ ctx, input }: Op<{ slug: string }>) {
