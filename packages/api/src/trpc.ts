@@ -3,6 +3,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import superjson from "superjson";
 import { ZodError } from "zod";
+import { serializeAnswer } from "./answer-serializer";
 import { keyFromAuthorization, verifyKey } from "./auth/keys";
 import type { Scope, ScopeName } from "./auth/scopes";
 import type { BaseContext } from "./context";
@@ -21,7 +22,12 @@ const t = initTRPC
   .context<BaseContext>()
   .meta<ProcedureMeta>()
   .create({
-    transformer: superjson,
+    // Inputs are read by superjson; answers are written in superjson's format by a one-pass
+    // serializer (answer-serializer.ts), which hands superjson anything it does not cover.
+    transformer: {
+      input: superjson,
+      output: { serialize: serializeAnswer, deserialize: (value) => superjson.deserialize(value) },
+    },
     errorFormatter({ shape }) {
       // Stacks stay on the server.
       const { stack: _stack, ...data } = shape.data;
