@@ -33,7 +33,8 @@ export interface Report {
   memory: {
     rssAfterFirstPassMiB: number;
     rssAfterSecondPassMiB: number;
-    /** Lowest RSS while the server sat idle after the run (null: not waited for, in quick mode). */
+    /** Lowest RSS while the server sat idle after each pass (null: not waited for, in quick mode). */
+    rssIdleAfterFirstPassMiB: number | null;
     rssIdleMiB: number | null;
     rssIdleAfterSeconds: number | null;
   };

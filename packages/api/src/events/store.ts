@@ -138,26 +138,26 @@ export async function storeEvents(
   return result.stored;
 }
 
-const p = (name: string) => sql.placeholder(name);
-const org = sql`${p("org")}::text`;
-const journey = sql`${p("journey")}::text`;
-const shard = sql`${p("shard")}::smallint`;
-const liveFrom = sql`${p("liveFrom")}::timestamptz`;
+const param = (name: string) => sql.placeholder(name);
+const org = sql`${param("org")}::text`;
+const journey = sql`${param("journey")}::text`;
+const shard = sql`${param("shard")}::smallint`;
+const liveFrom = sql`${param("liveFrom")}::timestamptz`;
 
 /** The statement `storeEvents` runs, compiled once per database (inputs as placeholders). */
 const storeStatement = preparedPerDatabase((db) =>
   prepareSql<{ stored: number; confirmed: boolean }>(
     db,
     sql`with confirmed as (
-      select ${p("keyHash")}::text is null
-        or (exists (select 1 from api_keys where hash = ${p("keyHash")}::text and revoked_at is null)
+      select ${param("keyHash")}::text is null
+        or (exists (select 1 from api_keys where hash = ${param("keyHash")}::text and revoked_at is null)
           and exists (select 1 from journeys where org_id = ${org} and id = ${journey}
-            and allowed_origins = ${p("allowedOrigins")}::text[])) as ok
+            and allowed_origins = ${param("allowedOrigins")}::text[])) as ok
     ), input as (
-      select * from unnest(${p("ids")}::text[], ${p("occurredAt")}::timestamptz[],
-        ${p("clientTime")}::timestamptz[], ${p("types")}::text[],
-        ${p("sessionIds")}::text[], ${p("stepKeys")}::text[],
-        ${p("stepIndexes")}::integer[], ${p("fields")}::text[], ${p("devices")}::text[])
+      select * from unnest(${param("ids")}::text[], ${param("occurredAt")}::timestamptz[],
+        ${param("clientTime")}::timestamptz[], ${param("types")}::text[],
+        ${param("sessionIds")}::text[], ${param("stepKeys")}::text[],
+        ${param("stepIndexes")}::integer[], ${param("fields")}::text[], ${param("devices")}::text[])
         as x(id, occurred_at, client_time, type, session_id, step_key, step_index, field, device)
       where (select ok from confirmed)
     ), fresh as (
@@ -170,7 +170,7 @@ const storeStatement = preparedPerDatabase((db) =>
     ), stored as (
       insert into events (org_id, journey_id, occurred_at, id, received_at, client_time, type, session_id,
         step_key, field, device)
-      select ${org}, ${journey}, occurred_at, id, ${p("receivedAt")}::timestamptz, client_time, type,
+      select ${org}, ${journey}, occurred_at, id, ${param("receivedAt")}::timestamptz, client_time, type,
         session_id, step_key, field, device
       from new_events
       returning 1
