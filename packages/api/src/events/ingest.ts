@@ -58,7 +58,8 @@ async function ingestWith(
   input: IngestInput,
 ): Promise<IngestResult | typeof OUT_OF_DATE> {
   const lookup = ctx.journeyLookup;
-  const unconfirmedKeyHash = lookup?.slug === input.journey ? lookup.unconfirmedKeyHash : undefined;
+  // A key taken from the remembered lookups is confirmed by the statement whichever journey is read.
+  const unconfirmedKeyHash = lookup?.unconfirmedKeyHash;
   const journey = await findJourneyForEvents(ctx, input.journey, lookup);
   if (ctx.origin !== undefined && !originAllowed(ctx.origin, journey.allowedOrigins)) {
     // A remembered list may be out of date: only a list read now refuses.
