@@ -20,6 +20,30 @@ export interface TestDatabase extends DatabaseHandle {
   url: string | undefined;
 }
 
+/** A new, empty database on the test server, named `<prefix>_<random>`; drop() removes it. */
+export async function createServerDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  const admin = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(testServerUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const dropper = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
+      try {
+        await dropper.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await dropper.end();
+      }
+    },
+  };
+}
+
 /** A migrated, empty database; close() drops it. */
 export async function createTestDatabase(
   options: { engine?: TestEngine; maxConnections?: number } = {},
@@ -30,28 +54,15 @@ export async function createTestDatabase(
     await handle.migrate();
     return { ...handle, url: undefined };
   }
-  const name = `odyssey_test_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(testServerUrl());
-  url.pathname = `/${name}`;
-  const handle = createDatabase({ url: url.toString(), maxConnections: options.maxConnections ?? 20 });
+  const server = await createServerDatabase("odyssey_test");
+  const handle = createDatabase({ url: server.url, maxConnections: options.maxConnections ?? 20 });
   await handle.migrate();
   return {
     ...handle,
-    url: url.toString(),
+    url: server.url,
     async close() {
       await handle.close();
-      const dropper = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
-      try {
-        await dropper.unsafe(`drop database if exists ${name} with (force)`);
-      } finally {
-        await dropper.end();
-      }
+      await server.drop();
     },
   };
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +9,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrationsFolder } from "../src/index";
-import { testEngine, testServerUrl } from "../src/testing";
+import { createServerDatabase, testEngine } from "../src/testing";
 
 // Migration 0010 moves the hour counts from one row per hour and type (event_hours) to one row per
 // hour with a column per type (event_hour_counts). Applied to a database holding counts, it must
@@ -44,19 +43,14 @@ async function openEngine(): Promise<Engine> {
       close: () => client.close(),
     };
   }
-  const name = `odyssey_migration_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(testServerUrl());
-  url.pathname = `/${name}`;
-  const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  const server = await createServerDatabase("odyssey_migration");
+  const client = postgres(server.url, { max: 1, onnotice: () => {} });
   return {
     migrate: (folder) => migratePostgres(drizzlePostgres(client), { migrationsFolder: folder }),
     query: (text) => client.unsafe(text) as Promise<Record<string, unknown>[]>,
     async close() {
       await client.end();
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
+      await server.drop();
     },
   };
 }

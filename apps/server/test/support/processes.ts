@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDatabase, queryRows } from "@odyssey/db";
-import { testEngine, testServerUrl } from "@odyssey/db/testing";
+import { createServerDatabase, testEngine } from "@odyssey/db/testing";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 
@@ -161,20 +160,15 @@ export async function freshDatabase(): Promise<FreshDatabase> {
       drop: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
-  const name = `odyssey_cli_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(testServerUrl());
-  url.pathname = `/${name}`;
-  const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  const server = await createServerDatabase("odyssey_cli");
+  const client = postgres(server.url, { max: 1, onnotice: () => {} });
   return {
-    env: { DATABASE_URL: url.toString() },
+    env: { DATABASE_URL: server.url },
     count: async (table) => (await client.unsafe(`select count(*)::int as n from ${table}`))[0]?.n ?? -1,
     migrated: async () => (await client`select to_regclass('public.journeys')::text as t`)[0]?.t !== null,
     async drop() {
       await client.end();
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
+      await server.drop();
     },
   };
 }
