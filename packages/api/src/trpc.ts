@@ -92,6 +92,21 @@ export const authenticatedProcedure = publicProcedure.use(async ({ ctx, next }) 
   return next({ ctx: { ...ctx, orgId: verified.orgId, key: verified.key } });
 });
 
+/**
+ * The text at `field` of a procedure's raw input when `schema` accepts it, else "": what a
+ * procedure may look up with the key before its input is checked. A value the contract refuses
+ * (NUL, lone surrogate, too long) is never looked up; the input check answers it once the key
+ * has passed.
+ */
+export function acceptedRawText(
+  raw: unknown,
+  field: string,
+  schema: { safeParse(value: unknown): { success: boolean } },
+): string {
+  const value = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>)[field] : undefined;
+  return typeof value === "string" && schema.safeParse(value).success ? value : "";
+}
+
 /** Throws the 403 every procedure answers when the caller's key lacks `scope`. */
 export function requireScope(key: { scopes: readonly Scope[] }, scope: Scope): void {
   if (!key.scopes.includes(scope)) throw new ForbiddenError(`API key does not have required scope: ${scope}`);

@@ -1,6 +1,6 @@
 import { keyFromAuthorization, keyPrefixes } from "../auth/keys";
 import { UnauthorizedError } from "../errors";
-import { publicProcedure, requireScope, router } from "../trpc";
+import { acceptedRawText, publicProcedure, requireScope, router } from "../trpc";
 import { ingestEvents } from "./ingest";
 import { verifyKeyForJourney } from "./lookup";
 import { IngestInput, IngestResult } from "./schema";
@@ -24,12 +24,7 @@ const eventWriterProcedure = publicProcedure
     const presented = !hasHeader && bodyKey !== undefined ? bodyKey : keyFromAuthorization(ctx.authorization);
     // The journey the batch names is read with the key (one query), within the key's organization;
     // the operation uses it only once the key has passed every check here.
-    // A journey the contract refuses (NUL, lone surrogate, too long) is not looked up: the input
-    // check answers it with a 400 once the key has passed.
-    const slug =
-      typeof raw === "object" && raw !== null && IngestInput.shape.journey.safeParse(raw.journey).success
-        ? (raw.journey as string)
-        : "";
+    const slug = acceptedRawText(raw, "journey", IngestInput.shape.journey);
     const verified = await verifyKeyForJourney(ctx.db, presented, slug);
     requireScope(verified.key, "events:write");
     const readJourneyAgain = async () => {

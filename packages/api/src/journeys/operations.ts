@@ -192,11 +192,18 @@ export async function findVersionedJourney({
 export function versionedJourneyFromRows(
   rows: { journey: JourneyRow | null; step: StepRow | null; analyticsVersion: string }[],
 ): { journey: Journey; analyticsVersion: string } | undefined {
+  const journey = journeyFromRows(rows);
+  const first = rows[0];
+  return journey && first ? { journey, analyticsVersion: first.analyticsVersion } : undefined;
+}
+
+/** A journey read one row per step, left-joined (`journey` null or no rows: no such journey). */
+function journeyFromRows(rows: { journey: JourneyRow | null; step: StepRow | null }[]): Journey | undefined {
   const first = rows[0];
   if (!first?.journey) return undefined;
   const steps: StepRow[] = [];
   for (const { step } of rows) if (step) steps.push(step);
-  return { journey: toJourney(first.journey, steps), analyticsVersion: first.analyticsVersion };
+  return toJourney(first.journey, steps);
 }
 
 /**
@@ -259,11 +266,9 @@ export async function updateJourney({
     // As text: drizzle leaves serializing dates to itself, and a placeholder bypasses it.
     updatedAt: new Date().toISOString(),
   });
-  const first = rows[0];
-  if (!first) throw journeyNotFound(slug);
-  const steps: StepRow[] = [];
-  for (const { step } of rows) if (step) steps.push(step);
-  return toJourney(first.journey, steps);
+  const journey = journeyFromRows(rows);
+  if (!journey) throw journeyNotFound(slug);
+  return journey;
 }
 
 export async function deleteJourney({ ctx, input }: Op<{ slug: string }>) {

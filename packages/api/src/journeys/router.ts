@@ -3,7 +3,7 @@ import { keyFromAuthorization } from "../auth/keys";
 import { journeyNotFound } from "../errors";
 import { runIdempotent } from "../idempotency/run";
 import { snapshotsRouter } from "../snapshots/router";
-import { publicProcedure, requireScope, router, scopedProcedure } from "../trpc";
+import { acceptedRawText, publicProcedure, requireScope, router, scopedProcedure } from "../trpc";
 import { verifyKeyForRetrieve } from "./lookup";
 import {
   createJourney,
@@ -33,11 +33,7 @@ const write = scopedProcedure("journeys:write");
 const retrieveProcedure = publicProcedure
   .meta({ scope: "journeys:read" })
   .use(async ({ ctx, getRawInput, next }) => {
-    const raw = (await getRawInput()) as { slug?: unknown } | undefined;
-    const slug =
-      typeof raw === "object" && raw !== null && SlugRef.shape.slug.safeParse(raw.slug).success
-        ? (raw.slug as string)
-        : "";
+    const slug = acceptedRawText(await getRawInput(), "slug", SlugRef.shape.slug);
     const verified = await verifyKeyForRetrieve(ctx.db, keyFromAuthorization(ctx.authorization), slug);
     requireScope(verified.key, "journeys:read");
     return next({ ctx: { ...ctx, orgId: verified.orgId, key: verified.key, retrieved: verified.retrieved } });
