@@ -1,4 +1,5 @@
 export * from "./database";
 export * from "./ids";
 export * from "./lock";
+export * from "./rows";
 export * from "./schema";

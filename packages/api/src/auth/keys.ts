@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { apiKeys, type Database, randomToken } from "@odyssey/db";
+import { apiKeys, compiledRowMapper, type Database, randomToken } from "@odyssey/db";
 import { eq, sql } from "drizzle-orm";
 import type { ApiKeyIdentity } from "../context";
 import { UnauthorizedError } from "../errors";
@@ -52,12 +52,14 @@ export const keyColumns = {
  * the digest in constant time, so no comparison here depends on where two values differ.
  */
 const keyByHash = preparedPerDatabase((db) =>
-  db
-    .select(keyColumns)
-    .from(apiKeys)
-    .where(eq(apiKeys.hash, sql.placeholder("hash")))
-    .limit(1)
-    .prepare("key_by_hash"),
+  compiledRowMapper(
+    db
+      .select(keyColumns)
+      .from(apiKeys)
+      .where(eq(apiKeys.hash, sql.placeholder("hash")))
+      .limit(1)
+      .prepare("key_by_hash"),
+  ),
 );
 
 export async function verifyKey(db: Database, presented: string): Promise<VerifiedKey> {

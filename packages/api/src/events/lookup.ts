@@ -1,4 +1,4 @@
-import { apiKeys, type Database, journeySteps, journeys } from "@odyssey/db";
+import { apiKeys, compiledRowMapper, type Database, journeySteps, journeys } from "@odyssey/db";
 import { and, eq, sql } from "drizzle-orm";
 import { hashKey, keyColumns, type VerifiedKey, verifiedKeyRow } from "../auth/keys";
 import type { OrgContext } from "../context";
@@ -48,19 +48,21 @@ function journeyFromRows(
  * journey is only read within the key's organization.
  */
 const keyAndJourney = preparedPerDatabase((db) =>
-  db
-    .select({
-      ...keyColumns,
-      journeyId: journeys.id,
-      allowedOrigins: journeys.allowedOrigins,
-      stepKey: journeySteps.stepKey,
-      index: journeySteps.index,
-    })
-    .from(apiKeys)
-    .leftJoin(journeys, and(eq(journeys.orgId, apiKeys.orgId), eq(journeys.slug, sql.placeholder("slug"))))
-    .leftJoin(journeySteps, stepsOfJourneyJoin)
-    .where(eq(apiKeys.hash, sql.placeholder("hash")))
-    .prepare("key_and_journey_for_events"),
+  compiledRowMapper(
+    db
+      .select({
+        ...keyColumns,
+        journeyId: journeys.id,
+        allowedOrigins: journeys.allowedOrigins,
+        stepKey: journeySteps.stepKey,
+        index: journeySteps.index,
+      })
+      .from(apiKeys)
+      .leftJoin(journeys, and(eq(journeys.orgId, apiKeys.orgId), eq(journeys.slug, sql.placeholder("slug"))))
+      .leftJoin(journeySteps, stepsOfJourneyJoin)
+      .where(eq(apiKeys.hash, sql.placeholder("hash")))
+      .prepare("key_and_journey_for_events"),
+  ),
 );
 
 type KeyForJourney = VerifiedKey & { journey: JourneyLookup };
@@ -117,17 +119,19 @@ export async function verifyKeyForJourney(
 }
 
 const journeyBySlug = preparedPerDatabase((db) =>
-  db
-    .select({
-      journeyId: journeys.id,
-      allowedOrigins: journeys.allowedOrigins,
-      stepKey: journeySteps.stepKey,
-      index: journeySteps.index,
-    })
-    .from(journeys)
-    .leftJoin(journeySteps, stepsOfJourneyJoin)
-    .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
-    .prepare("journey_for_events"),
+  compiledRowMapper(
+    db
+      .select({
+        journeyId: journeys.id,
+        allowedOrigins: journeys.allowedOrigins,
+        stepKey: journeySteps.stepKey,
+        index: journeySteps.index,
+      })
+      .from(journeys)
+      .leftJoin(journeySteps, stepsOfJourneyJoin)
+      .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
+      .prepare("journey_for_events"),
+  ),
 );
 
 /** The journey a batch names, from `lookup` when it was read with the key, else from the database. */

@@ -1,4 +1,4 @@
-import { apiKeys, type Database, journeySteps, journeys } from "@odyssey/db";
+import { apiKeys, compiledRowMapper, type Database, journeySteps, journeys } from "@odyssey/db";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { hashKey, keyColumns, type VerifiedKey, verifiedKeyRow } from "../auth/keys";
 import { preparedPerDatabase } from "../prepared";
@@ -18,14 +18,16 @@ export interface RetrieveLookup {
  * `verifyKey` checks it, and the journey is only read within the key's organization.
  */
 const keyAndJourney = preparedPerDatabase((db) =>
-  db
-    .select({ ...keyColumns, ...versionedJourneyColumns })
-    .from(apiKeys)
-    .leftJoin(journeys, and(eq(journeys.orgId, apiKeys.orgId), eq(journeys.slug, sql.placeholder("slug"))))
-    .leftJoin(journeySteps, stepsOfJourneyJoin)
-    .where(eq(apiKeys.hash, sql.placeholder("hash")))
-    .orderBy(asc(journeySteps.index))
-    .prepare("key_and_journey_for_retrieve"),
+  compiledRowMapper(
+    db
+      .select({ ...keyColumns, ...versionedJourneyColumns })
+      .from(apiKeys)
+      .leftJoin(journeys, and(eq(journeys.orgId, apiKeys.orgId), eq(journeys.slug, sql.placeholder("slug"))))
+      .leftJoin(journeySteps, stepsOfJourneyJoin)
+      .where(eq(apiKeys.hash, sql.placeholder("hash")))
+      .orderBy(asc(journeySteps.index))
+      .prepare("key_and_journey_for_retrieve"),
+  ),
 );
 
 export async function verifyKeyForRetrieve(

@@ -1,4 +1,12 @@
-import { type Database, journeySteps, journeys, newId, pgErrorCode, queryRows } from "@odyssey/db";
+import {
+  compiledRowMapper,
+  type Database,
+  journeySteps,
+  journeys,
+  newId,
+  pgErrorCode,
+  queryRows,
+} from "@odyssey/db";
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { z } from "zod";
@@ -162,13 +170,15 @@ export const versionedJourneyColumns = {
  * with no step when it has none).
  */
 const journeyWithSteps = preparedPerDatabase((db) =>
-  db
-    .select(versionedJourneyColumns)
-    .from(journeys)
-    .leftJoin(journeySteps, stepsOfJourneyJoin)
-    .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
-    .orderBy(asc(journeySteps.index))
-    .prepare("journey_with_steps"),
+  compiledRowMapper(
+    db
+      .select(versionedJourneyColumns)
+      .from(journeys)
+      .leftJoin(journeySteps, stepsOfJourneyJoin)
+      .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
+      .orderBy(asc(journeySteps.index))
+      .prepare("journey_with_steps"),
+  ),
 );
 
 /** The journey with its steps; every organization sees only its own (others are "not found"). */
@@ -226,29 +236,31 @@ const updateJourneyRow = preparedPerDatabase((db) => {
       .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
       .returning(),
   );
-  return db
-    .with(updated)
-    .select({
-      journey: {
-        orgId: updated.orgId,
-        id: updated.id,
-        slug: updated.slug,
-        displayName: updated.displayName,
-        sourceSystem: updated.sourceSystem,
-        environment: updated.environment,
-        allowedOrigins: updated.allowedOrigins,
-        createdAt: updated.createdAt,
-        updatedAt: updated.updatedAt,
-      },
-      step: journeySteps,
-    })
-    .from(updated)
-    .leftJoin(
-      journeySteps,
-      and(eq(journeySteps.orgId, updated.orgId), eq(journeySteps.journeyId, updated.id)),
-    )
-    .orderBy(asc(journeySteps.index))
-    .prepare("update_journey");
+  return compiledRowMapper(
+    db
+      .with(updated)
+      .select({
+        journey: {
+          orgId: updated.orgId,
+          id: updated.id,
+          slug: updated.slug,
+          displayName: updated.displayName,
+          sourceSystem: updated.sourceSystem,
+          environment: updated.environment,
+          allowedOrigins: updated.allowedOrigins,
+          createdAt: updated.createdAt,
+          updatedAt: updated.updatedAt,
+        },
+        step: journeySteps,
+      })
+      .from(updated)
+      .leftJoin(
+        journeySteps,
+        and(eq(journeySteps.orgId, updated.orgId), eq(journeySteps.journeyId, updated.id)),
+      )
+      .orderBy(asc(journeySteps.index))
+      .prepare("update_journey"),
+  );
 });
 
 export async function updateJourney({
