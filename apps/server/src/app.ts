@@ -4,11 +4,11 @@ import type { DatabaseHandle } from "@odyssey/db";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import type { Config } from "./env";
+import { bodyLeftUnread, limitBody } from "./guards/body";
 import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
@@ -59,10 +59,7 @@ export function createApp({
     await next();
     // No connection is kept for another request once shutdown has begun, nor after an answer
     // given without reading the body (the server would drop the connection while draining it).
-    // The body is only looked at when the headers announce one: asking a bodiless request for
-    // it makes the Node adapter build a whole web Request.
-    const unreadBody = announcesBody(c) && c.req.raw.body !== null && !c.req.raw.bodyUsed;
-    if (!isAccepting() || unreadBody) c.res.headers.set("Connection", "close");
+    if (!isAccepting() || bodyLeftUnread(c)) c.res.headers.set("Connection", "close");
   });
 
   // The control plane answers browsers only from the admin UI's origin; ingestion has its own CORS.
@@ -86,20 +83,11 @@ export function createApp({
   // Bodies past the limit are never read, so the connection cannot carry another request.
   const tooLarge = `Request body is larger than ${config.maxBodyBytes} bytes`;
   const close = { Connection: "close" };
-  app.use(
-    "/api/*",
-    onlyWithBody(
-      bodyLimit({ maxSize: config.maxBodyBytes, onError: (c) => errorJson(c, 413, tooLarge, close) }),
-    ),
-  );
+  const maxBytes = config.maxBodyBytes;
+  app.use("/api/*", limitBody({ maxBytes, refuse: (c) => errorJson(c, 413, tooLarge, close) }));
   app.use(
     "/trpc/*",
-    onlyWithBody(
-      bodyLimit({
-        maxSize: config.maxBodyBytes,
-        onError: (c) => trpcErrorJson(c, "PAYLOAD_TOO_LARGE", 413, tooLarge, close),
-      }),
-    ),
+    limitBody({ maxBytes, refuse: (c) => trpcErrorJson(c, "PAYLOAD_TOO_LARGE", 413, tooLarge, close) }),
   );
 
   const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
@@ -205,17 +193,6 @@ export function createApp({
   app.notFound((c) => errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => restError(error, c, logger));
   return app;
-}
-
-const announcesBody = (c: Context) =>
-  requestHeader(c, "content-length") !== undefined || requestHeader(c, "transfer-encoding") !== undefined;
-
-/**
- * Only requests that carry a body: asking a bodiless one for its body would make the Node
- * adapter build a full Request object for nothing.
- */
-function onlyWithBody(middleware: MiddlewareHandler<RestEnv>): MiddlewareHandler<RestEnv> {
-  return (c, next) => (announcesBody(c) ? middleware(c, next) : next());
 }
 
 /** The answer sent when a request outlives its deadline (hono/timeout throws it). */

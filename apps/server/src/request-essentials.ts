@@ -36,12 +36,15 @@ type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse } | 
 /** The Node response behind a request that @hono/node-server serves (none under `app.request()`). */
 const nodeResponse = (c: Context): ServerResponse | undefined => (c.env as NodeBindings)?.outgoing;
 
+/** The Node request behind a request that @hono/node-server serves (none under `app.request()`). */
+export const nodeRequest = (c: Context): IncomingMessage | undefined => (c.env as NodeBindings)?.incoming;
+
 /**
  * A request header (lower-case name). Under Node it is read from the parsed request; asking
  * Hono's request makes the adapter copy every header into a web `Headers` object first.
  */
 export function requestHeader(c: Context, name: string): string | undefined {
-  const incoming = (c.env as NodeBindings)?.incoming;
+  const incoming = nodeRequest(c);
   if (!incoming) return c.req.header(name);
   const value = incoming.headers[name];
   return Array.isArray(value) ? value.join(", ") : value;

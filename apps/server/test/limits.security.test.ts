@@ -211,6 +211,36 @@ describe("request limits", () => {
     expect(bodyOf(response)).toEqual({ error: "The request body is not valid UTF-8" });
   });
 
+  /** The status codes of the answers a raw exchange got, in order (pipelined requests). */
+  const statuses = (response: string) =>
+    [...response.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+  const post = (path: string, body: string, extra = "") =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+
+  it("keeps the connection after a body it read, and closes it after one it left unread", async () => {
+    const read = await rawRequest(server.url, [
+      post("/api/journeys/create", JSON.stringify({ slug: "kept-alive", displayName: "K" })),
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ]);
+    expect(statuses(read.response)).toEqual([201, 200]);
+    // A body the route never reads (DELETE), and one past the limit: the connection is closed.
+    const unread = await rawRequest(server.url, [
+      `DELETE /api/journeys/kept-alive HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Length: 2\r\n\r\n{}`,
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]);
+    expect(statuses(unread.response)).toEqual([200]);
+    expect(unread.response).toMatch(/\r\nConnection: close\r\n/i);
+    expect(unread.closedByServer).toBe(true);
+  });
+
+  it("answers 400 {error} to a body that ends before its declared length, and stores nothing", async () => {
+    const head = `POST /api/journeys/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n`;
+    const { response } = await rawRequest(server.url, [head, '{"slug":"cut",'], { halfClose: true });
+    expect(statusOf(response)).toBe(400);
+    expect(bodyOf(response)).toEqual({ error: "Malformed HTTP request" });
+    expect((await server.call(key, "GET", "/api/journeys/cut")).status).toBe(404);
+  });
+
   it("answers 400 to NUL characters in the path, not a database error", async () => {
     const res = await fetch(`${server.url}/api/journeys/a%00b`, {
       headers: { authorization: `Bearer ${key}` },

@@ -1,4 +1,6 @@
 import type { MiddlewareHandler } from "hono";
+import type { RestEnv } from "../rest/context";
+import { readBody } from "./body";
 import { refuse } from "./refuse";
 
 export interface JsonLimits {
@@ -49,7 +51,7 @@ const hasBody = (method: string) => method === "POST" || method === "PUT" || met
 export function jsonBodyLimits(
   limits: JsonLimits,
   { rebuildRequest }: { rebuildRequest: boolean },
-): MiddlewareHandler {
+): MiddlewareHandler<RestEnv> {
   return async (c, next) => {
     const url = new URL(c.req.url);
     const input = url.searchParams.get("input");
@@ -57,7 +59,8 @@ export function jsonBodyLimits(
     if (queryProblem) return refuse(c, 400, `Invalid request data: input ${queryProblem}`);
     if (!hasBody(c.req.method)) return next();
 
-    const bytes = await c.req.arrayBuffer(); // A body over the size limit fails here, as a 413.
+    const bytes = await readBody(c); // A body over the size limit is refused here, with a 413.
+    if (bytes instanceof Response) return bytes;
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

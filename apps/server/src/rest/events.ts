@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { EventInput, IngestInput, IngestResult, MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { limitBody } from "../guards/body";
 import { requestHeader, setResponseHeader } from "../request-essentials";
 import type { RestEnv } from "./context";
 import { errorJson, errorResponses } from "./errors";
@@ -10,9 +10,9 @@ import { bearerWithScopeOf } from "./security";
 /** `application/json`, or `text/plain` as `navigator.sendBeacon` sends a string. */
 export const eventBodyTypes = /^(application\/(.+\+)?json|text\/plain)\s*(;|$)/i;
 
-export const eventsBodyLimit = bodyLimit({
-  maxSize: MAX_BATCH_BYTES,
-  onError: (c) =>
+export const eventsBodyLimit = limitBody({
+  maxBytes: MAX_BATCH_BYTES,
+  refuse: (c) =>
     errorJson(c, 413, `An event batch may be at most ${MAX_BATCH_BYTES} bytes (512 KiB)`, {
       Connection: "close",
     }),

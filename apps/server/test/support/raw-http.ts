@@ -9,7 +9,8 @@ export function rawRequest(
   url: string,
   /** Sent in order; a promise is awaited first, so a test can hold a request halfway. */
   chunks: (string | Buffer | Promise<string | Buffer>)[],
-  options: { waitMs?: number; pauseMs?: number } = {},
+  /** `halfClose`: end the sending side after the last chunk (a client that stops mid-body). */
+  options: { waitMs?: number; pauseMs?: number; halfClose?: boolean } = {},
 ): Promise<{ response: string; closedByServer: boolean }> {
   const { port } = new URL(url);
   return new Promise((resolve) => {
@@ -36,6 +37,7 @@ export function rawRequest(
         socket.write(chunk);
         if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
       }
+      if (options.halfClose) socket.end();
     });
   });
 }
