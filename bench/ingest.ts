@@ -11,7 +11,8 @@
 // bench database; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_EVENTS (events sent
 // over HTTP, default 60000), BENCH_CLIENTS (default 4), BENCH_LARGE_EVENTS (default 1000000),
 // BENCH_RETRIEVES (Retrieve calls per journey, default 300). Every loop is bounded by these counts
-// and by BENCH_DEADLINE_S (default 900): past it the run stops with an error.
+// and by BENCH_DEADLINE_S (default 900): past it the run stops with an error. BENCH_KEEP_DATABASE=1
+// keeps the bench database afterwards (its name is printed), to look at its plans and tables.
 
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -278,7 +279,8 @@ async function main() {
     rmSync(logDir, { recursive: true, force: true });
     await raw.end({ timeout: 5 });
     await database.close();
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    if (setting("BENCH_KEEP_DATABASE") === "1") process.stderr.write(`Kept the database ${name}\n`);
+    else await admin.unsafe(`drop database if exists ${name} with (force)`);
     await admin.end();
   }
 }

@@ -10,7 +10,12 @@ import { analytics } from "./analytics";
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error("DATABASE_URL is required");
-const sql = postgres(url, { max: Number(process.env.DATABASE_POOL_SIZE ?? 10), onnotice: () => {} });
+// The server's session settings (packages/db/src/database.ts): no parallel query.
+const sql = postgres(url, {
+  max: Number(process.env.DATABASE_POOL_SIZE ?? 10),
+  onnotice: () => {},
+  connection: { max_parallel_workers_per_gather: "0" },
+});
 
 type Row = Record<string, unknown>;
 

@@ -64,7 +64,11 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
     connect_timeout: 2,
     backoff: (attempt) => Math.min(0.05 * 2 ** attempt, 0.5),
     idle_timeout: 30,
-    connection: { application_name: "odyssey" },
+    // No parallel query: starting workers costs milliseconds, and each request's queries read a
+    // journey's rows by index. The planner chose a parallel plan for Retrieve's funnel on a
+    // journey with 100 thousand sessions (8.6 ms instead of 1.8 ms; docs/benchmarks.md). As text:
+    // postgres.js leaves out startup parameters whose value is falsy.
+    connection: { application_name: "odyssey", max_parallel_workers_per_gather: "0" },
   });
   const db = drizzlePostgres(preparing(client), { schema }) as unknown as Database;
   return {
