@@ -53,14 +53,7 @@ export function createApp({
   const { db } = database;
   const app = new OpenAPIHono<RestEnv>();
 
-  app.use(requestEssentials(logger));
-
-  app.use(async (c, next) => {
-    await next();
-    // No connection is kept for another request once shutdown has begun, nor after an answer
-    // given without reading the body (the server would drop the connection while draining it).
-    if (!isAccepting() || bodyLeftUnread(c)) c.res.headers.set("Connection", "close");
-  });
+  app.use(requestEssentials(logger, isAccepting, bodyLeftUnread));
 
   // The control plane answers browsers only from the admin UI's origin; ingestion has its own CORS.
   // tRPC's answers carry a Vary of their own, which hono's cors extends; the REST routes' answers

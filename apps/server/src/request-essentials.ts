@@ -79,8 +79,17 @@ const nextRequestId = () => `${processPrefix}-${(++requestCount).toString(36)}`;
 /** Health probes arrive every few seconds from each balancer: their lines are debug-level. */
 const probes = new Set(["/healthz", "/readyz"]);
 
-/** Request id, security headers and the access log in one middleware. */
-export function requestEssentials(logger: Logger): MiddlewareHandler<RestEnv> {
+/**
+ * Request id, security headers, the access log and whether the connection is kept, in one
+ * middleware (each middleware costs every request a dispatch and a promise). No connection is
+ * kept for another request once shutdown has begun (`isAccepting` false), nor after an answer
+ * given without reading the body: the server would drop the connection while draining it.
+ */
+export function requestEssentials(
+  logger: Logger,
+  isAccepting: () => boolean,
+  bodyLeftUnread: (c: Context) => boolean,
+): MiddlewareHandler<RestEnv> {
   // Access lines carry fixed fields, never a credential, so they skip the redaction pass.
   const accessLog = logger.child({}, { redact: { paths: [] } });
   return async (c, next) => {
@@ -91,6 +100,7 @@ export function requestEssentials(logger: Logger): MiddlewareHandler<RestEnv> {
     setResponseHeader(c, "X-Request-Id", requestId);
     for (const [name, value] of securityHeaders) setResponseHeader(c, name, value);
     await next();
+    if (!isAccepting() || bodyLeftUnread(c)) c.res.headers.set("Connection", "close");
     const path = c.req.path;
     const line = {
       requestId,
