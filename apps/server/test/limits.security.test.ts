@@ -199,6 +199,17 @@ describe("request limits", () => {
     },
   );
 
+  it("answers 400 to a tRPC query input nested past the depth limit, before decoding it", async () => {
+    const input = encodeURIComponent(`{"json":{"slug":${nested(100)}}}`);
+    const res = await fetch(`${server.url}/trpc/journeys.get?input=${input}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.status).toBe(400);
+    expect(messageOf((await res.json()) as { error?: unknown })).toMatch(
+      /^Invalid request data: input nesting/,
+    );
+  });
+
   it("answers 400 {error} to a body that is not valid UTF-8", async () => {
     const body = Buffer.concat([
       Buffer.from('{"slug":"utf","displayName":"'),

@@ -53,8 +53,9 @@ export function jsonBodyLimits(
   { rebuildRequest }: { rebuildRequest: boolean },
 ): MiddlewareHandler<RestEnv> {
   return async (c, next) => {
-    const url = new URL(c.req.url);
-    const input = url.searchParams.get("input");
+    // Only a URL with a query string is parsed (most requests have none).
+    const queryAt = c.req.url.indexOf("?");
+    const input = queryAt < 0 ? null : new URLSearchParams(c.req.url.slice(queryAt + 1)).get("input");
     const queryProblem = input === null ? undefined : jsonProblem(input, limits);
     if (queryProblem) return refuse(c, 400, `Invalid request data: input ${queryProblem}`);
     if (!hasBody(c.req.method)) return next();
