@@ -11,7 +11,7 @@ export interface BodyLimit {
 }
 
 /** Whether the request's headers announce a body. */
-export const announcesBody = (c: Context) =>
+const announcesBody = (c: Context) =>
   requestHeader(c, "content-length") !== undefined || requestHeader(c, "transfer-encoding") !== undefined;
 
 /**
