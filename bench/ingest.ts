@@ -75,7 +75,7 @@ async function main() {
   try {
     await database.migrate();
     // The built server in its own process, as `pnpm start` runs it (and as `pnpm bench` does): the
-    // clients' fetch calls must not share its event loop. It runs without the per-key rate limits.
+    // clients' calls must not share its event loop. It runs without the per-key rate limits.
     server = await startServer({
       env: { DATABASE_URL: url.toString() },
       logFile: join(logDir, "server.log"),

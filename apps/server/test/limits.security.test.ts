@@ -225,8 +225,8 @@ describe("request limits", () => {
   /** The status codes of the answers a raw exchange got, in order (pipelined requests). */
   const statuses = (response: string) =>
     [...response.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
-  const post = (path: string, body: string, extra = "") =>
-    `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+  const post = (path: string, body: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
   it("keeps the connection after a body it read, and closes it after one it left unread", async () => {
     const read = await rawRequest(server.url, [

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { EventType } from "@odyssey/api";
 import { sql } from "drizzle-orm";
 import type { TestServer } from "./server";
 
@@ -16,8 +17,7 @@ export const uuid = () => randomUUID();
 
 /** Every event counted in `event_hour_counts` (one count column per type), added up. */
 export const eventsCountedInHours = sql.raw(
-  `(select coalesce(sum(session_start + step_view + field_focus + field_error + submit_attempt
-    + submit_success + submit_failure), 0)::int from event_hour_counts)`,
+  `(select coalesce(sum(${EventType.options.join(" + ")}), 0)::int from event_hour_counts)`,
 );
 
 /** POST /api/events with whatever headers a test needs (the key may also ride in the body). */
