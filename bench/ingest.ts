@@ -23,26 +23,23 @@ import { join } from "node:path";
 import { ingestEvents } from "../packages/api/src/events/ingest.ts";
 import { createApiKey } from "../packages/api/src/index.ts";
 import { createDatabase } from "../packages/db/src/index.ts";
-import { type BenchEvent, DEFAULT_STEPS, events } from "./lib/events.ts";
+import { createBareEventsTable, insertBareEvents } from "./lib/bare-insert.ts";
+import { type BenchEvent, DEFAULT_STEPS, events, inBatches } from "./lib/events.ts";
 import { buildServerAndClient, type StartedServer, startServer, stop, stopAll } from "./lib/processes.ts";
+import { positiveIntSetting } from "./lib/settings.ts";
 
 const fromServer = createRequire(new URL("../apps/server/package.json", import.meta.url));
 const postgres = (await import(fromServer.resolve("postgres"))).default;
 
-const int = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const setting = (name: string) => process.env[name];
 const adminUrl = setting("BENCH_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const HTTP_EVENTS = int("BENCH_EVENTS", 60_000);
-const CLIENTS = int("BENCH_CLIENTS", 4);
-const LARGE_EVENTS = int("BENCH_LARGE_EVENTS", 1_000_000);
+const HTTP_EVENTS = positiveIntSetting("BENCH_EVENTS", 60_000);
+const CLIENTS = positiveIntSetting("BENCH_CLIENTS", 4);
+const LARGE_EVENTS = positiveIntSetting("BENCH_LARGE_EVENTS", 1_000_000);
 const SMALL_EVENTS = 10_000;
-const RETRIEVES = int("BENCH_RETRIEVES", 300);
+const RETRIEVES = positiveIntSetting("BENCH_RETRIEVES", 300);
 const BATCH = 100;
-const deadline = Date.now() + int("BENCH_DEADLINE_S", 900) * 1000;
+const deadline = Date.now() + positiveIntSetting("BENCH_DEADLINE_S", 900) * 1000;
 let interrupted = false;
 // Ctrl-C stops at the next batch, so the bench database is still dropped.
 process.once("SIGINT", () => {
@@ -101,11 +98,6 @@ async function main() {
 
     // 1. Ingestion over HTTP, then the same rows raw. Each side first runs a fifth as many other
     // events, not timed, so both are measured warm (compiled code, connections, caches).
-    const inBatches = (list: BenchEvent[]) => {
-      const batches: BenchEvent[][] = [];
-      for (let i = 0; i < list.length; i += BATCH) batches.push(list.slice(i, i + BATCH));
-      return batches;
-    };
     const sent = events(HTTP_EVENTS, now - 20 * DAY, now - MIN, "http");
     const warmUp = events(Math.ceil(HTTP_EVENTS / 5), now - 20 * DAY, now - MIN, "warm");
     // `prepare` runs for every batch before the clock starts: the clients' own work (serializing
@@ -123,8 +115,8 @@ async function main() {
           }),
         );
       };
-      const warmBatches = inBatches(warmUp).map(prepare);
-      const timedBatches = inBatches(sent).map(prepare);
+      const warmBatches = inBatches(warmUp, BATCH).map(prepare);
+      const timedBatches = inBatches(sent, BATCH).map(prepare);
       await run(warmBatches);
       const started = performance.now();
       await run(timedBatches);
@@ -167,20 +159,10 @@ async function main() {
         }),
     );
     agent.destroy();
-    await raw.unsafe(`create table bare_events (org_id text, journey_id text, occurred_at timestamptz, id text,
-      received_at timestamptz, client_time timestamptz, type text, session_id text, step_key text, field text, device text)`);
+    await createBareEventsTable(raw);
     const rawRate = await runClients(
       (batch) => batch,
-      async (batch) => {
-        const received = new Date().toISOString();
-        await raw`insert into bare_events select * from unnest(
-        ${raw.array(batch.map(() => orgId))}::text[], ${raw.array(batch.map(() => "ingest"))}::text[],
-        ${raw.array(batch.map((e) => e.timestamp))}::timestamptz[], ${raw.array(batch.map((e) => e.id))}::text[],
-        ${raw.array(batch.map(() => received))}::timestamptz[], ${raw.array(batch.map((e) => e.timestamp))}::timestamptz[],
-        ${raw.array(batch.map((e) => e.type))}::text[], ${raw.array(batch.map((e) => e.sessionId))}::text[],
-        ${raw.array(batch.map((e) => e.stepKey ?? null))}::text[], ${raw.array(batch.map((e) => e.field ?? null))}::text[],
-        ${raw.array(batch.map((e) => e.device ?? null))}::text[])`;
-      },
+      (batch) => insertBareEvents(raw, { orgId, journeyId: "ingest", batch }),
     );
 
     // 2. Two journeys with the same last 30 days; the large one with older history as well.

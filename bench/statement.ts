@@ -18,17 +18,14 @@ import { EventColumns, storeEvents } from "../packages/api/src/events/store.ts";
 import { createApiKey, createCaller } from "../packages/api/src/index.ts";
 import { createDatabase, type Database, queryRows } from "../packages/db/src/index.ts";
 import * as schema from "../packages/db/src/schema.ts";
+import { createBareEventsTable, insertBareEvents } from "./lib/bare-insert.ts";
 import { createBenchDatabase } from "./lib/database.ts";
-import { type BenchEvent, DEFAULT_STEPS, events } from "./lib/events.ts";
+import { type BenchEvent, DEFAULT_STEPS, events, inBatches } from "./lib/events.ts";
+import { positiveIntSetting } from "./lib/settings.ts";
 
-const int = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
-const PRELOAD = int("BENCH_PRELOAD", 100_000);
-const BATCHES = int("BENCH_BATCHES", 300);
-const ROUNDS = int("BENCH_ROUNDS", 3);
+const PRELOAD = positiveIntSetting("BENCH_PRELOAD", 100_000);
+const BATCHES = positiveIntSetting("BENCH_BATCHES", 300);
+const ROUNDS = positiveIntSetting("BENCH_ROUNDS", 3);
 const DAY = 86_400_000;
 
 /** CPU milliseconds a process has used, or null when it is not on this machine. */
@@ -61,12 +58,6 @@ function withoutQueryText(message: string): string {
   let end = start + 1;
   while (end < lines.length && /^\s/.test(lines[end] ?? "")) end++;
   return [...lines.slice(0, start), ...lines.slice(end)].join("\n");
-}
-
-function inBatches(list: BenchEvent[], size: number): BenchEvent[][] {
-  const out: BenchEvent[][] = [];
-  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
-  return out;
 }
 
 async function main() {
@@ -121,21 +112,10 @@ async function main() {
 
     process.stderr.write(`Storing ${PRELOAD} events first…\n`);
     for (const batch of fresh(PRELOAD, 500, "preload")) await store(database.db, batch);
-    await raw.unsafe(`create table bare_events (org_id text, journey_id text, occurred_at timestamptz,
-      id text, received_at timestamptz, client_time timestamptz, type text, session_id text,
-      step_key text, field text, device text)`);
+    await createBareEventsTable(raw);
     await raw`vacuum analyze`;
 
-    const insertRaw = async (batch: BenchEvent[]) => {
-      const received = new Date().toISOString();
-      await raw`insert into bare_events select * from unnest(
-        ${raw.array(batch.map(() => orgId))}::text[], ${raw.array(batch.map(() => journey.id))}::text[],
-        ${raw.array(batch.map((e) => e.timestamp))}::timestamptz[], ${raw.array(batch.map((e) => e.id))}::text[],
-        ${raw.array(batch.map(() => received))}::timestamptz[], ${raw.array(batch.map((e) => e.timestamp))}::timestamptz[],
-        ${raw.array(batch.map((e) => e.type))}::text[], ${raw.array(batch.map((e) => e.sessionId))}::text[],
-        ${raw.array(batch.map((e) => e.stepKey ?? null))}::text[], ${raw.array(batch.map((e) => e.field ?? null))}::text[],
-        ${raw.array(batch.map((e) => e.device ?? null))}::text[])`;
-    };
+    const insertRaw = (batch: BenchEvent[]) => insertBareEvents(raw, { orgId, journeyId: journey.id, batch });
     const storePid = first(
       await queryRows<{ pid: number }>(database.db, sql`select pg_backend_pid() as pid`),
     ).pid;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import postgres from "postgres";
+import { bareEventsTable } from "../lib/bare-insert";
 import { analytics } from "./analytics";
 
 // The baseline: what the same requests cost with no framework at all. node:http, postgres.js
@@ -177,9 +178,8 @@ async function update(orgId: string, slug: string, changes: Row) {
 }
 
 // The ingestion baseline: the same rows, one UNNEST insert into a bare table (no summaries,
-// no de-duplication, no validation), as bench/ingest.ts measures it.
-await sql`create table if not exists bare_events (org_id text, journey_id text, occurred_at timestamptz, id text,
-  received_at timestamptz, client_time timestamptz, type text, session_id text, step_key text, field text, device text)`;
+// no de-duplication, no validation), in the table bench/ingest.ts inserts into (lib/bare-insert.ts).
+await sql.unsafe(`create table if not exists ${bareEventsTable}`);
 
 async function insertEvents(input: Row) {
   const list = input.events as Row[];

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { EventType } from "@odyssey/api";
 
-// Synthetic form sessions, shared by `pnpm bench` and `pnpm bench:ingest`.
+// Synthetic form sessions, shared by `pnpm bench`, `pnpm bench:ingest` and `pnpm bench:statement`.
 
 const TYPES: EventType[] = ["step_view", "field_focus", "field_focus", "field_error", "submit_attempt"];
 export const DEFAULT_STEPS = ["eligibility", "business-info", "financials", "documents", "review"];
@@ -62,4 +62,11 @@ export function events(
     }
   }
   return out;
+}
+
+/** The list cut into consecutive batches of `size` events (the last one may be shorter). */
+export function inBatches<T>(list: readonly T[], size: number): T[][] {
+  const batches: T[][] = [];
+  for (let i = 0; i < list.length; i += size) batches.push(list.slice(i, i + size));
+  return batches;
 }
