@@ -2,6 +2,7 @@ import { STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Config } from "./env";
+import { EssentialsResponse, securityHeaders } from "./essential-headers";
 
 type HttpConfig = Pick<Config, "headersTimeoutMs" | "clientRequestTimeoutMs" | "maxHeaderBytes">;
 
@@ -27,6 +28,8 @@ export function listen(
           maxHeaderSize: config.maxHeaderBytes,
           // How often Node looks for clients past those timeouts (its default is 30 s).
           connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+          // Writes the security headers and the request id with each answer's own.
+          ServerResponse: EssentialsResponse,
         },
       },
       (info: AddressInfo) => resolve({ server, port: info.port }),
@@ -40,11 +43,7 @@ export function listen(
 const baseHeaders = [
   "Content-Type: application/json",
   "Connection: close",
-  "X-Content-Type-Options: nosniff",
-  "X-Frame-Options: SAMEORIGIN",
-  "Strict-Transport-Security: max-age=15552000; includeSubDomains",
-  "Referrer-Policy: no-referrer",
-  "Cross-Origin-Opener-Policy: same-origin",
+  ...securityHeaders.map(([name, value]) => `${name}: ${value}`),
 ];
 
 /**

@@ -1,20 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
+import { EssentialsResponse, securityHeaders } from "./essential-headers";
 import type { Logger } from "./logger";
 import type { RestEnv } from "./rest/context";
-
-/**
- * The headers every answer carries: the ones that matter for an API's JSON as well as for a page
- * (the same list as the answers Node writes itself, in http.ts).
- */
-const securityHeaders: [string, string][] = [
-  ["Cross-Origin-Opener-Policy", "same-origin"],
-  ["Referrer-Policy", "no-referrer"],
-  ["Strict-Transport-Security", "max-age=15552000; includeSubDomains"],
-  ["X-Content-Type-Options", "nosniff"],
-  ["X-Frame-Options", "SAMEORIGIN"],
-];
 
 /**
  * What hono's secureHeaders() adds for HTML documents besides: only the pages (the API
@@ -97,8 +86,12 @@ export function requestEssentials(
     const incoming = requestHeader(c, "x-request-id");
     const requestId = incoming && acceptableRequestId.test(incoming) ? incoming : nextRequestId();
     c.set("requestId", requestId);
-    setResponseHeader(c, "X-Request-Id", requestId);
-    for (const [name, value] of securityHeaders) setResponseHeader(c, name, value);
+    const outgoing = nodeResponse(c);
+    if (outgoing instanceof EssentialsResponse) outgoing.requestId = requestId;
+    else {
+      setResponseHeader(c, "X-Request-Id", requestId);
+      for (const [name, value] of securityHeaders) setResponseHeader(c, name, value);
+    }
     await next();
     if (!isAccepting() || bodyLeftUnread(c)) c.res.headers.set("Connection", "close");
     const path = c.req.path;

@@ -1,0 +1,88 @@
+import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { EssentialsResponse, securityHeaders } from "../src/essential-headers";
+
+// The response class the server answers with: the security headers and the request id are
+// written with each answer's own headers, once each, and an answer's own header of the same name wins.
+
+let server: Server | undefined;
+afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+/** Serves one handler with EssentialsResponse and answers the raw header list of one GET. */
+async function answerOf(handler: (res: EssentialsResponse) => void): Promise<[string, string][]> {
+  server = createServer(
+    { ServerResponse: EssentialsResponse },
+    (_req: IncomingMessage, res: ServerResponse) => handler(res as EssentialsResponse),
+  );
+  await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const raw = await new Promise<string[]>((resolve, reject) =>
+    get(`http://127.0.0.1:${port}/`, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.rawHeaders));
+    }).on("error", reject),
+  );
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i] as string, raw[i + 1] as string]);
+  return pairs;
+}
+
+const valuesOf = (headers: [string, string][], name: string) =>
+  headers.filter(([key]) => key.toLowerCase() === name.toLowerCase()).map(([, value]) => value);
+
+describe("EssentialsResponse", () => {
+  it("writes the security headers and the request id once each, with the answer's own", async () => {
+    const headers = await answerOf((res) => {
+      res.requestId = "abc-1";
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": 2 });
+      res.end("{}");
+    });
+    for (const [name, value] of securityHeaders) expect(valuesOf(headers, name)).toEqual([value]);
+    expect(valuesOf(headers, "x-request-id")).toEqual(["abc-1"]);
+    expect(valuesOf(headers, "content-type")).toEqual(["application/json"]);
+  });
+
+  it("lets the answer's own header win over a default of the same name, whatever its case", async () => {
+    const headers = await answerOf((res) => {
+      res.requestId = "abc-2";
+      res.writeHead(200, "Fine", { "x-frame-options": "DENY", "X-REQUEST-ID": "own-id" });
+      res.end();
+    });
+    expect(valuesOf(headers, "x-frame-options")).toEqual(["DENY"]);
+    expect(valuesOf(headers, "x-request-id")).toEqual(["own-id"]);
+    expect(valuesOf(headers, "referrer-policy")).toEqual(["no-referrer"]);
+  });
+
+  it("lets a header set with setHeader win, and keeps it", async () => {
+    const headers = await answerOf((res) => {
+      res.setHeader("Referrer-Policy", "same-origin");
+      res.setHeader("Vary", "Origin");
+      res.writeHead(204, ["Cache-Control", "no-store"]);
+      res.end();
+    });
+    expect(valuesOf(headers, "referrer-policy")).toEqual(["same-origin"]);
+    expect(valuesOf(headers, "vary")).toEqual(["Origin"]);
+    expect(valuesOf(headers, "cache-control")).toEqual(["no-store"]);
+    expect(valuesOf(headers, "x-content-type-options")).toEqual(["nosniff"]);
+    expect(valuesOf(headers, "x-request-id")).toEqual([]);
+  });
+
+  it("adds them to an answer whose headers Node writes implicitly", async () => {
+    const headers = await answerOf((res) => {
+      res.requestId = "abc-3";
+      res.statusCode = 404;
+      res.end("none");
+    });
+    for (const [name, value] of securityHeaders) expect(valuesOf(headers, name)).toEqual([value]);
+    expect(valuesOf(headers, "x-request-id")).toEqual(["abc-3"]);
+  });
+
+  it("keeps a list-valued header whole", async () => {
+    const headers = await answerOf((res) => {
+      res.writeHead(200, { "Set-Cookie": ["a=1", "b=2"] });
+      res.end();
+    });
+    expect(valuesOf(headers, "set-cookie")).toEqual(["a=1", "b=2"]);
+  });
+});
