@@ -25,15 +25,15 @@ type Headers = OutgoingHttpHeaders | OutgoingHttpHeader[];
  * Node's response, writing the security headers and the request id together with the answer's own
  * headers, as one list handed to `writeHead`. Set one by one with `setHeader` before the handler
  * runs, they sent every answer down Node's slower path: a header dictionary, each header validated,
- * then merged again with the answer's own at `writeHead` (about 14 thousand of the 120 thousand
- * instructions a `/healthz` request cost, counted by callgrind; docs/benchmarks.md, fix 26).
+ * then merged again with the answer's own at `writeHead` (a fifth of the instructions a `/healthz`
+ * request cost, counted by callgrind; docs/benchmarks.md, fix 26).
  *
  * A header the answer sets itself, or that was set with `setHeader`, wins over the default of the
  * same name, which is then not written at all.
  */
 export class EssentialsResponse<
-  Request extends IncomingMessage = IncomingMessage,
-> extends ServerResponse<Request> {
+  Incoming extends IncomingMessage = IncomingMessage,
+> extends ServerResponse<Incoming> {
   /** Set by the request-essentials middleware; answers given before it ran carry no id. */
   requestId: string | undefined;
 
