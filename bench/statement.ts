@@ -10,7 +10,6 @@
 // on), BENCH_PRELOAD (events stored before measuring, default 100000), BENCH_BATCHES (batches per
 // round, default 300), BENCH_ROUNDS (default 3).
 
-import { readFileSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
@@ -21,6 +20,7 @@ import * as schema from "../packages/db/src/schema.ts";
 import { createBareEventsTable, insertBareEvents } from "./lib/bare-insert.ts";
 import { createBenchDatabase } from "./lib/database.ts";
 import { type BenchEvent, DEFAULT_STEPS, events, inBatches } from "./lib/events.ts";
+import { cpuMicrosOf } from "./lib/processes.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
 
 const PRELOAD = positiveIntSetting("BENCH_PRELOAD", 100_000);
@@ -31,9 +31,8 @@ const DAY = 86_400_000;
 /** CPU milliseconds a process has used, or null when it is not on this machine. */
 function cpuMs(pid: number): number | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in 1/100 s
-    return Number.isFinite(ticks) ? ticks * 10 : null;
+    const micros = cpuMicrosOf(pid);
+    return Number.isFinite(micros) ? micros / 1000 : null;
   } catch {
     return null;
   }
