@@ -37,6 +37,9 @@ export interface Report {
     rssIdleAfterFirstPassMiB: number | null;
     rssIdleMiB: number | null;
     rssIdleAfterSeconds: number | null;
+    /** After a full garbage collection at the end of each pass: what the server keeps. */
+    retainedAfterFirstPass: { rssMiB: number; heapUsedMiB: number };
+    retainedAfterSecondPass: { rssMiB: number; heapUsedMiB: number };
   };
   coldStartMs: number[];
 }
