@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import WebSocket from "ws";
+import { WebSocket } from "undici";
 import { rssOf } from "./processes";
 
 /** Node's flag for a server whose memory `retainedMemory` reads: the inspector's port, unopened. */
@@ -48,13 +48,13 @@ async function inspectorUrl(logFile: string, timeoutMs = 10_000): Promise<string
 async function connect(url: string) {
   const socket = new WebSocket(url);
   await new Promise<void>((resolve, reject) => {
-    socket.once("open", () => resolve());
-    socket.once("error", reject);
+    socket.addEventListener("open", () => resolve(), { once: true });
+    socket.addEventListener("error", () => reject(new Error(`Could not connect to ${url}`)), { once: true });
   });
   let lastId = 0;
   const pending = new Map<number, { resolve: (result: unknown) => void; reject: (e: Error) => void }>();
-  socket.on("message", (data) => {
-    const message = JSON.parse(String(data)) as {
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(String(event.data)) as {
       id?: number;
       result?: unknown;
       error?: { message: string };
@@ -65,7 +65,7 @@ async function connect(url: string) {
     if (message.error) waiter.reject(new Error(message.error.message));
     else waiter.resolve(message.result);
   });
-  socket.once("close", () => {
+  socket.addEventListener("close", () => {
     for (const waiter of pending.values()) waiter.reject(new Error("The inspector closed the connection"));
     pending.clear();
   });
