@@ -136,6 +136,34 @@ describe("secrets", () => {
     }
   });
 
+  it("never reach an answer: a failed query's text and parameters are logged, not sent", async () => {
+    const writer = await createApiKey(database.db, { orgSlug: "secrets-answers", kind: "secret" });
+    const event = { id: randomUUID(), type: "session_start", sessionId: "s", timestamp: new Date().toISOString() };
+    const query = encodeURIComponent(JSON.stringify({ json: {} }));
+    await database.db.execute(sql`alter table api_keys rename to api_keys_away`);
+    const answers: Response[] = [];
+    try {
+      answers.push(await call(writer.key, "GET", "/api/journeys"));
+      answers.push(await call(writer.key, "GET", `/trpc/journeys.list?input=${query}`));
+      answers.push(
+        await call(writer.key, "POST", "/trpc/events.ingest", { json: { journey: "any", events: [event] } }),
+      );
+      answers.push(await call(writer.key, "POST", "/api/events", { journey: "any", events: [event] }));
+    } finally {
+      await database.db.execute(sql`alter table api_keys_away rename to api_keys`);
+    }
+    for (const answer of answers) {
+      expect(answer.status).toBe(500);
+      const text = await answer.text();
+      // REST: {"error": "…"}; tRPC, in superjson's encoding: {"error": {"json": {"message": "…"}}}.
+      const body = JSON.parse(text) as { error: string | { json: { message: string } } };
+      const message = typeof body.error === "string" ? body.error : body.error.json.message;
+      expect(message).toBe("Internal server error");
+      for (const secret of ["Failed query", "api_keys", "select", hashKey(writer.key), writer.orgId])
+        expect(text).not.toContain(secret);
+    }
+  });
+
   it("are stored as SHA-256 hashes only: no column holds a key or its secret part", async () => {
     const created = await createApiKey(database.db, { orgSlug: "secrets-table", kind: "secret" });
     const rows = await queryRows<Record<string, unknown>>(database.db, sql`select * from ${apiKeys}`);

@@ -18,6 +18,9 @@ export interface ProcedureMeta {
   scope?: ScopeName;
 }
 
+/** What a caller is told of an error the service did not expect; the cause goes to the log. */
+export const internalErrorMessage = "Internal server error";
+
 const t = initTRPC
   .context<BaseContext>()
   .meta<ProcedureMeta>()
@@ -29,9 +32,11 @@ const t = initTRPC
       output: { serialize: serializeAnswer, deserialize: (value) => superjson.deserialize(value) },
     },
     errorFormatter({ shape }) {
-      // Stacks stay on the server.
+      // Stacks stay on the server, and so does an unexpected error's message: a failed query's
+      // quotes the SQL and its parameters (key hashes, event values). The server logs it.
       const { stack: _stack, ...data } = shape.data;
-      return { ...shape, data };
+      const message = data.code === "INTERNAL_SERVER_ERROR" ? internalErrorMessage : shape.message;
+      return { ...shape, message, data };
     },
   });
 

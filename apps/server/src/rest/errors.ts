@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { formatValidationError, type Subject } from "@odyssey/api";
+import { formatValidationError, internalErrorMessage, type Subject } from "@odyssey/api";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { Context } from "hono";
@@ -68,5 +68,5 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
     return errorJson(c, error.status as ContentfulStatusCode, error.message || "Bad request");
   }
   logger.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
-  return errorJson(c, 500, "Internal server error");
+  return errorJson(c, 500, internalErrorMessage);
 }
