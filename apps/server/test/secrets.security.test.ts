@@ -138,7 +138,12 @@ describe("secrets", () => {
 
   it("never reach an answer: a failed query's text and parameters are logged, not sent", async () => {
     const writer = await createApiKey(database.db, { orgSlug: "secrets-answers", kind: "secret" });
-    const event = { id: randomUUID(), type: "session_start", sessionId: "s", timestamp: new Date().toISOString() };
+    const event = {
+      id: randomUUID(),
+      type: "session_start",
+      sessionId: "s",
+      timestamp: new Date().toISOString(),
+    };
     const query = encodeURIComponent(JSON.stringify({ json: {} }));
     await database.db.execute(sql`alter table api_keys rename to api_keys_away`);
     const answers: Response[] = [];
