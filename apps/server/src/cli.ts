@@ -1,6 +1,14 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { allScopes, type CreatedKey, type DemoSeedResult, type KeySummary, Scope } from "@odyssey/api";
+import {
+  allScopes,
+  type CreatedKey,
+  type DemoSeedResult,
+  type KeySummary,
+  publishableScopes,
+  Scope,
+  Slug,
+} from "@odyssey/api";
 import { DataDirLockedError, dataDirHolder } from "@odyssey/db";
 import { adminSocketPath, sendAdminCommand } from "./admin-socket";
 import type { Command, Progress } from "./commands";
@@ -11,6 +19,7 @@ import { progressBar } from "./progress";
 
 const usage = `Usage: odyssey <command>
 
+  help                                      print this usage
   migrate                                   apply pending database migrations
   keys create --org <org-slug> [--scopes <s1,s2>] [--name <name>] [--publishable]
                                             create a key (and the organization if new);
@@ -40,9 +49,16 @@ function parseCommand(argv: string[]): Command {
     },
   });
   const [group, action, arg] = positionals;
+  const slug = (org: string) => {
+    if (!Slug.safeParse(org).success)
+      throw new UsageError(
+        `Organization slug "${org}" must be 1 to 100 lowercase letters, numbers, and hyphens`,
+      );
+    return org;
+  };
   const org = () => {
     if (!values.org) throw new UsageError("--org <org-slug> is required");
-    return values.org;
+    return slug(values.org);
   };
   if (group === "migrate" && !action) return { name: "migrate" };
   if (group === "keys" && action === "create") {
@@ -50,6 +66,8 @@ function parseCommand(argv: string[]): Command {
     for (const scope of scopes ?? [])
       if (!Scope.safeParse(scope).success)
         throw new UsageError(`Unknown scope "${scope}"; scopes are: ${allScopes.join(", ")}`);
+    if (values.publishable && scopes?.some((scope) => !publishableScopes.includes(scope as Scope)))
+      throw new UsageError(`Publishable keys may only have the scopes: ${publishableScopes.join(", ")}`);
     if (values.name !== undefined && values.name.length > 255)
       throw new UsageError("--name must be at most 255 characters");
     return {
@@ -61,13 +79,16 @@ function parseCommand(argv: string[]): Command {
     };
   }
   if (group === "keys" && action === "list") return { name: "keys.list", org: org() };
-  if (group === "keys" && action === "revoke" && arg) return { name: "keys.revoke", keyId: arg };
+  if (group === "keys" && action === "revoke") {
+    if (!arg) throw new UsageError("<key id> is required (odyssey keys revoke <key id>)");
+    return { name: "keys.revoke", keyId: arg };
+  }
   if (group === "seed" && !action) {
     if (!values.demo) throw new UsageError("seed needs --demo (the only data it makes is demo data)");
     const days = values.days === undefined ? 21 : Number(values.days);
     if (!Number.isInteger(days) || days < 1 || days > 60)
       throw new UsageError("--days must be a whole number from 1 to 60");
-    return { name: "seed.demo", org: values.org ?? "default", days };
+    return { name: "seed.demo", org: slug(values.org ?? "default"), days };
   }
   throw new UsageError(group ? `Unknown command: ${positionals.join(" ")}` : "No command given");
 }
@@ -128,9 +149,13 @@ async function execute(command: Command, progress: Progress): Promise<unknown> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
+  if (argv.length === 0) {
     console.error(usage);
-    return argv.length === 0 ? 2 : 0;
+    return 2;
+  }
+  if (argv[0] === "help" || argv.includes("--help") || argv.includes("-h")) {
+    console.log(usage);
+    return 0;
   }
   try {
     const command = parseCommand(argv);

@@ -193,7 +193,7 @@ onceForBothEngines("usage errors", () => {
     ],
     [["keys", "create", "--scopes", "journeys:read"], "--org <org-slug> is required"],
     [["keys", "list"], "--org <org-slug> is required"],
-    [["keys", "revoke"], "Unknown command: keys revoke"],
+    [["keys", "revoke"], "<key id> is required"],
     [["keys", "create", "--org", "acme", "--bogus"], "Unknown option '--bogus'"],
     [["keys", "create", "--org", "acme", "--name", "n".repeat(256)], "--name must be at most 255 characters"],
     [["frobnicate"], "Unknown command: frobnicate"],
@@ -203,6 +203,54 @@ onceForBothEngines("usage errors", () => {
     expect(result).toMatchObject({ code: 2, stdout: "" });
     expect(result.stderr).toContain(message);
     expect(result.stderr).toContain("Usage: odyssey <command>");
+  });
+});
+
+onceForBothEngines("help", () => {
+  it.each([[["help"]], [["--help"]], [["-h"]], [["keys", "create", "--help"]]])(
+    "%j prints the usage on stdout and exits 0",
+    async (args) => {
+      const result = await runCli(args, {});
+      expect(result).toMatchObject({ code: 0, stderr: "" });
+      expect(result.stdout).toMatch(/^Usage: odyssey <command>\n/);
+      expect(result.stdout).toContain("keys revoke <key id>");
+    },
+  );
+});
+
+describe("rejected arguments", () => {
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it.each([
+    [["keys", "create", "--org", "Bad Org!"], 'Organization slug "Bad Org!" must be'],
+    [["keys", "list", "--org", "Bad!"], 'Organization slug "Bad!" must be'],
+    [["seed", "--demo", "--org", "Bad!"], 'Organization slug "Bad!" must be'],
+    [["seed", "--demo", "--days", "61"], "--days must be a whole number from 1 to 60"],
+    [
+      ["keys", "create", "--org", "acme", "--publishable", "--scopes", "journeys:read"],
+      "Publishable keys may only have the scopes: events:write",
+    ],
+    [["keys", "revoke"], "<key id> is required"],
+  ])("%j exits 2 with the usage, before opening the database", async (args, message) => {
+    const result = await runCli(args, db.env);
+    expect(result).toMatchObject({ code: 2, stdout: "" });
+    expect(result.stderr).toContain(`odyssey: ${message}`);
+    expect(result.stderr).toContain("Usage: odyssey <command>");
+    expect(result.stderr).not.toContain("Unknown command");
+    expect(await db.migrated()).toBe(false);
+  });
+
+  it("accepts a publishable key with the scope it may have", async () => {
+    const result = await runCli(
+      ["keys", "create", "--org", "acme", "--publishable", "--scopes", "events:write"],
+      db.env,
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(keyLine("pk"));
   });
 });
 
