@@ -23,6 +23,7 @@ import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
 import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
+import { keyBeforeContent } from "./rest/key-first";
 import { snapshotRoutes } from "./rest/snapshots";
 import { trpcErrorJson } from "./trpc-errors";
 
@@ -72,6 +73,7 @@ export function createApp({
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : restControlCors(c, next)));
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? ingestLimit(c, next) : controlLimit(c, next)));
   app.use("/trpc/*", controlCors, controlLimit);
+  app.use("/api/*", keyBeforeContent(db, logger));
 
   // Bodies past the limit are never read, so the connection cannot carry another request.
   const tooLarge = `Request body is larger than ${config.maxBodyBytes} bytes`;

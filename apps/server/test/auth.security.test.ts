@@ -10,6 +10,7 @@ import {
 import { createTRPCUntypedClient, httpLink, TRPCClientError } from "@trpc/client";
 import superjson from "superjson";
 import { afterAll, describe, expect, it } from "vitest";
+import { scopeOfJourneyRequest } from "../src/rest/key-first";
 import { startTestServer } from "./support/server";
 
 // The authorization matrix, generated from the routes the app itself declares: every REST
@@ -214,6 +215,11 @@ describe("the matrix covers every route", () => {
     expect([...new Set(served)].sort()).toEqual(restRoutes.map((r) => r.name).sort());
   });
 
+  it("checks keys first with the scope each journeys route declares", () => {
+    for (const route of restRoutes.filter((r) => r.name.includes(" /api/journeys")))
+      expect(scopeOfJourneyRequest(route.name.split(" ")[0] ?? ""), route.name).toBe(route.scope);
+  });
+
   it("gives every route a required scope", () => {
     for (const route of routes) expect(allScopes, route.name).toContain(route.scope);
   });
@@ -274,6 +280,98 @@ describe("the Authorization header", () => {
         (await fetch(`${server.url}/api/journeys`, { headers: { authorization: `${scheme} ${victim.key}` } }))
           .status,
       ).toBe(200);
+  });
+});
+
+describe("the key comes before the content", () => {
+  // Requests the journeys routes refuse for what they carry; each names the scope its route needs.
+  const deep = `${"[".repeat(100)}${"]".repeat(100)}`;
+  const refused: {
+    name: string;
+    method: string;
+    path: string;
+    type?: string;
+    body?: string;
+    scope: Scope;
+  }[] = [
+    {
+      name: "an invalid slug",
+      method: "POST",
+      path: "/api/journeys/create",
+      body: '{"slug":"BAD"}',
+      scope: "journeys:write",
+    },
+    {
+      name: "malformed JSON",
+      method: "POST",
+      path: "/api/journeys/create",
+      body: "{",
+      scope: "journeys:write",
+    },
+    {
+      name: "JSON nested too deep",
+      method: "POST",
+      path: "/api/journeys/create",
+      body: deep,
+      scope: "journeys:write",
+    },
+    {
+      name: "a text body",
+      method: "POST",
+      path: "/api/journeys/create",
+      type: "text/plain",
+      body: "{}",
+      scope: "journeys:write",
+    },
+    {
+      name: "an invalid field",
+      method: "PUT",
+      path: "/api/journeys/victim-journey",
+      body: '{"environment":5}',
+      scope: "journeys:write",
+    },
+    { name: "an invalid limit", method: "GET", path: "/api/journeys?limit=0", scope: "journeys:read" },
+  ];
+  const send = (request: (typeof refused)[number], authorization?: string) =>
+    fetch(`${server.url}${request.path}`, {
+      method: request.method,
+      headers: {
+        ...(authorization === undefined ? {} : { authorization }),
+        ...(request.body === undefined ? {} : { "content-type": request.type ?? "application/json" }),
+      },
+      body: request.body,
+    });
+
+  it.each(refused)("answers $name with 401 without a key, 403 without the scope", async (request) => {
+    const missing = await send(request);
+    expect(missing.status).toBe(401);
+    expect(await missing.json()).toEqual({
+      error: "Missing API key: send it as Authorization: Bearer <key>",
+    });
+    expect((await send(request, bearer(unknownKey))).status).toBe(401);
+    expect((await send(request, bearer(revoked.key))).status).toBe(401);
+
+    const others = allScopes.filter((s) => s !== request.scope);
+    const without = await createApiKey(server.database.db, {
+      orgSlug: "sec-victim",
+      kind: "secret",
+      scopes: others,
+    });
+    const publishable = await createApiKey(server.database.db, {
+      orgSlug: "sec-victim",
+      kind: "publishable",
+    });
+    for (const key of [without.key, publishable.key]) {
+      const forbidden = await send(request, bearer(key));
+      expect(forbidden.status).toBe(403);
+      expect(await forbidden.json()).toEqual({
+        error: `API key does not have required scope: ${request.scope}`,
+      });
+    }
+
+    const allowed = await send(request, bearer(victim.key));
+    expect(allowed.status).toBe(request.type ? 415 : 400);
+    expect(await allowed.json()).toHaveProperty("error");
   });
 });
 

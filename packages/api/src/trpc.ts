@@ -5,9 +5,9 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 import { serializeAnswer } from "./answer-serializer";
 import { keyFromAuthorization, verifyKey } from "./auth/keys";
-import type { Scope, ScopeName } from "./auth/scopes";
+import { requireScope, type Scope, type ScopeName } from "./auth/scopes";
 import type { BaseContext } from "./context";
-import { DomainError, type DomainErrorKind, ForbiddenError } from "./errors";
+import { DomainError, type DomainErrorKind } from "./errors";
 import { formatValidationError, type Subject } from "./validation";
 
 /**
@@ -63,8 +63,8 @@ const mapErrors = t.middleware(async ({ path, type, next }) => {
   const result = await next();
   if (result.ok) return result;
   const cause = result.error.cause;
-  if (cause instanceof DomainError)
-    throw new TRPCError({ code: codeOf[cause.kind], message: cause.message, cause });
+  const known = knownTRPCError(cause);
+  if (known) throw known;
   if (cause instanceof ZodError && result.error.code === "BAD_REQUEST") {
     const subject = subjectOf[path.split(".")[0] ?? ""] ?? "request";
     throw new TRPCError({ code: "BAD_REQUEST", message: formatValidationError(cause, subject), cause });
@@ -81,10 +81,17 @@ const mapErrors = t.middleware(async ({ path, type, next }) => {
           : "Malformed input: expected superjson's encoding ({ json, meta })",
       cause,
     });
-  if (isConnectionError(cause))
-    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: databaseUnavailable, cause });
   return result;
 });
+
+/** A domain error or a lost database connection as the tRPC error it is answered with. */
+export function knownTRPCError(cause: unknown): TRPCError | undefined {
+  if (cause instanceof DomainError)
+    return new TRPCError({ code: codeOf[cause.kind], message: cause.message, cause });
+  if (isConnectionError(cause))
+    return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: databaseUnavailable, cause });
+  return undefined;
+}
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
@@ -110,11 +117,6 @@ export function acceptedRawText(
 ): string {
   const value = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>)[field] : undefined;
   return typeof value === "string" && schema.safeParse(value).success ? value : "";
-}
-
-/** Throws the 403 every procedure answers when the caller's key lacks `scope`. */
-export function requireScope(key: { scopes: readonly Scope[] }, scope: Scope): void {
-  if (!key.scopes.includes(scope)) throw new ForbiddenError(`API key does not have required scope: ${scope}`);
 }
 
 export function scopedProcedure(scope: Scope) {

@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import type { ApiKeyIdentity } from "../context";
 import { UnauthorizedError } from "../errors";
 import { preparedPerDatabase } from "../prepared";
-import type { Scope } from "./scopes";
+import { requireScope, type Scope } from "./scopes";
 
 export const keyPrefixes = { secret: "ody_sk_", publishable: "ody_pk_" } as const;
 export type KeyKind = keyof typeof keyPrefixes;
@@ -66,6 +66,17 @@ export async function verifyKey(db: Database, presented: string): Promise<Verifi
   const digest = hashKey(presented);
   const [row] = await keyByHash(db).execute({ hash: digest });
   return verifiedKeyRow(row, digest);
+}
+
+/** The check every procedure makes before it reads its input: a valid key that holds `scope`. */
+export async function authorizeKey(
+  db: Database,
+  authorization: string | undefined,
+  scope: Scope,
+): Promise<VerifiedKey> {
+  const verified = await verifyKey(db, keyFromAuthorization(authorization));
+  requireScope(verified.key, scope);
+  return verified;
 }
 
 /** The key a lookup by `digest` found, once checked; throws 401-kind errors for none or revoked. */

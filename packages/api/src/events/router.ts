@@ -1,6 +1,7 @@
 import { keyFromAuthorization, keyPrefixes } from "../auth/keys";
+import { requireScope } from "../auth/scopes";
 import { UnauthorizedError } from "../errors";
-import { acceptedRawText, publicProcedure, requireScope, router } from "../trpc";
+import { acceptedRawText, publicProcedure, router } from "../trpc";
 import { ingestEvents } from "./ingest";
 import { verifyKeyForJourney } from "./lookup";
 import { IngestInput, IngestResult } from "./schema";

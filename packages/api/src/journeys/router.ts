@@ -1,9 +1,10 @@
 import { journeyAnalytics } from "../analytics/cache";
 import { keyFromAuthorization } from "../auth/keys";
+import { requireScope } from "../auth/scopes";
 import { journeyNotFound } from "../errors";
 import { runIdempotent } from "../idempotency/run";
 import { snapshotsRouter } from "../snapshots/router";
-import { acceptedRawText, publicProcedure, requireScope, router, scopedProcedure } from "../trpc";
+import { acceptedRawText, publicProcedure, router, scopedProcedure } from "../trpc";
 import { verifyKeyForRetrieve } from "./lookup";
 import {
   createJourney,
