@@ -25,6 +25,12 @@ interface JourneyBody {
   updatedAt: string;
 }
 
+/** A tRPC query's `input` parameter (superjson). */
+const trpcInput = (input: unknown) => encodeURIComponent(JSON.stringify({ json: input }));
+/** The message of a tRPC error answer. */
+const trpcMessage = async (res: Response) =>
+  ((await res.json()) as { error: { json: { message: string } } }).error.json.message;
+
 const isoDate = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 
 let server: TestServer;
@@ -190,6 +196,18 @@ describe("POST /api/journeys/create", () => {
       "Invalid journey data: steps[0].index must be an integer",
     ],
     [
+      { slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 1e308 }] },
+      "Invalid journey data: steps[0].index must be at most 10000",
+    ],
+    [
+      { slug: "a", displayName: "A", steps: [{ stepKey: "s", index: -1e308 }] },
+      "Invalid journey data: steps[0].index must be at least 0",
+    ],
+    [
+      { slug: "a", displayName: "A", steps: [{ stepKey: "s", index: 0, fieldCount: 2 ** 60 }] },
+      "Invalid journey data: steps[0].fieldCount must be at most 100000",
+    ],
+    [
       {
         slug: "a",
         displayName: "A",
@@ -331,9 +349,21 @@ describe("list and delete", () => {
 
   it("rejects a cursor it did not issue and a limit out of range", async () => {
     expect((await server.call(key, "GET", "/api/journeys?cursor=garbage")).status).toBe(400);
-    const res = await server.call(key, "GET", "/api/journeys?limit=1000");
-    expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: "Invalid journey data: limit must be at most 100" });
+    for (const limit of ["1000", "99999999999999999999", "1e308"]) {
+      const res = await server.call(key, "GET", `/api/journeys?limit=${limit}`);
+      expect(res.status, limit).toBe(400);
+      expect(await res.json()).toEqual({ error: "Invalid journey data: limit must be at most 100" });
+    }
+    for (const limit of ["0", "-99999999999999999999"]) {
+      const res = await server.call(key, "GET", `/api/journeys?limit=${limit}`);
+      expect(res.status, limit).toBe(400);
+      expect(await res.json()).toEqual({ error: "Invalid journey data: limit must be at least 1" });
+    }
+    const over = await fetch(`${server.url}/trpc/journeys.list?input=${trpcInput({ limit: 1e20 })}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(over.status).toBe(400);
+    expect(await trpcMessage(over)).toBe("Invalid journey data: limit must be at most 100");
   });
 
   it("deletes a journey, after which it is not found", async () => {

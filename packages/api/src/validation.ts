@@ -12,7 +12,37 @@ function fieldName(path: readonly PropertyKey[]): string {
   return name;
 }
 
-/** One human sentence naming the field, from the first zod issue. */
+/**
+ * The issue a message describes: the first, except that zod's integer checks report the
+ * safe-integer range before the schema's own bounds; a bound the schema sets itself on the same
+ * field is the one worth naming.
+ */
+export function primaryIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue | undefined {
+  const first = issues[0];
+  if (!first || !isSafeIntegerBound(first)) return first;
+  return (
+    issues.find(
+      (other) =>
+        other !== first &&
+        other.code === first.code &&
+        !isSafeIntegerBound(other) &&
+        samePath(other.path, first.path),
+    ) ?? first
+  );
+}
+
+function isSafeIntegerBound(issue: z.core.$ZodIssue): boolean {
+  return (
+    (issue.code === "too_big" && issue.origin === "int" && issue.maximum === Number.MAX_SAFE_INTEGER) ||
+    (issue.code === "too_small" && issue.origin === "int" && issue.minimum === Number.MIN_SAFE_INTEGER)
+  );
+}
+
+function samePath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
+  return a.length === b.length && a.every((part, i) => part === b[i]);
+}
+
+/** One human sentence naming the field, from one zod issue (see `primaryIssue`). */
 export function describeIssue(issue: z.core.$ZodIssue): string {
   const field = fieldName(issue.path) || "body";
   // Schemas write their own messages as predicates ("must …"); the field name goes in front.
@@ -54,6 +84,6 @@ function article(expected: string): string {
 }
 
 export function formatValidationError(error: z.ZodError, subject: Subject): string {
-  const first = error.issues[0];
-  return `Invalid ${subject} data: ${first ? describeIssue(first) : "the body is invalid"}`;
+  const issue = primaryIssue(error.issues);
+  return `Invalid ${subject} data: ${issue ? describeIssue(issue) : "the body is invalid"}`;
 }

@@ -1,6 +1,6 @@
 import type { OrgContext } from "../context";
 import { ForbiddenError, PayloadTooLargeError } from "../errors";
-import { describeIssue } from "../validation";
+import { describeIssue, primaryIssue } from "../validation";
 import { deviceFromHeaders } from "./device";
 import { findJourneyForEvents, type JourneyLookup } from "./lookup";
 import { EventInput, type IngestInput, type IngestResult, MAX_EVENTS_PER_BATCH } from "./schema";
@@ -87,10 +87,8 @@ async function ingestWith(
     }
     const parsed = EventInput.safeParse(raw);
     if (!parsed.success) {
-      rejected.push({
-        index,
-        error: parsed.error.issues[0] ? describeIssue(parsed.error.issues[0]) : "is invalid",
-      });
+      const issue = primaryIssue(parsed.error.issues);
+      rejected.push({ index, error: issue ? describeIssue(issue) : "is invalid" });
       return;
     }
     const event = parsed.data;
