@@ -16,6 +16,7 @@ beforeAll(async () => {
   server.setNow(now);
   key = await server.key("events-contract");
   await createJourney(server, key, "grant", { steps: 3 });
+  await createJourney(server, key, "far-times", { steps: 1 });
 });
 afterAll(() => server.close());
 
@@ -187,6 +188,99 @@ describe("POST /api/events", () => {
       unknownStepKeys: [],
     });
     expect((await stored([good.id])).size).toBe(1);
+  });
+
+  it("rejects one by one the events whose times cannot be stored, and stores the rest", async () => {
+    const good = event({ sessionId: "storable" });
+    const latest = event({ sessionId: "storable", timestamp: "9999-12-31T23:59:59.999Z" });
+    const earliest = event({ sessionId: "storable", timestamp: "0001-01-01T00:00:00Z" });
+    const events = [
+      // Past year 9999 once its offset is applied.
+      { id: uuid(), type: "session_start", sessionId: "z", timestamp: "9999-12-31T23:59:59-10:00" },
+      event({ timestamp: "0000-01-01T00:00:00Z" }),
+      // Year 0001 where it was written, year 0000 in UTC.
+      event({ timestamp: "0001-01-01T00:00:00+00:01" }),
+      good,
+      latest,
+      earliest,
+    ];
+    const res = await postEvents(server, { journey: "far-times", events }, { key });
+    expect(res.status).toBe(200);
+    const outOfRange = "timestamp must be a time in the years 0001 to 9999 (UTC)";
+    expect(await res.json()).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      rejected: [
+        { index: 0, error: outOfRange },
+        { index: 1, error: outOfRange },
+        { index: 2, error: outOfRange },
+        // Storable, but older than the service keeps.
+        { index: 5, error: "timestamp is more than 365 days before the batch was received" },
+      ],
+      unknownStepKeys: [],
+    });
+    const rows = await stored([good.id, latest.id]);
+    expect(rows.get(good.id)?.occurred_at).toBe(at(-MIN));
+    // The latest storable time is clamped to the receipt time, and kept as the client wrote it.
+    expect(rows.get(latest.id)?.occurred_at).toBe(now.toISOString());
+    const [client] = await queryRows<{ client_time: string }>(
+      server.database.db,
+      sql`select to_char(client_time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as client_time
+        from events where id = ${latest.id}`,
+    );
+    expect(client?.client_time).toBe("9999-12-31T23:59:59.999Z");
+  });
+
+  it("answers 400 for a sentAt outside the years 0001 to 9999, and stores nothing", async () => {
+    for (const sentAt of ["0000-01-01T00:00:05Z", "9999-12-31T23:59:59-10:00", "0001-01-01T00:00:00+00:01"]) {
+      const events = [event({ timestamp: "0000-01-01T00:00:00Z" }), event({ sessionId: "bad-sent-at" })];
+      const res = await postEvents(server, { journey: "far-times", sentAt, events }, { key });
+      expect(res.status, sentAt).toBe(400);
+      expect(await res.json()).toEqual({
+        error: "Invalid event data: sentAt must be a time in the years 0001 to 9999 (UTC)",
+      });
+      expect((await stored(events.map((e) => e.id))).size).toBe(0);
+    }
+    // The earliest storable sentAt: the event's time is corrected by the client clock's skew.
+    const e = event({ sessionId: "year-one", timestamp: "0001-01-01T00:00:00Z" });
+    const res = await postEvents(
+      server,
+      { journey: "far-times", sentAt: "0001-01-01T00:00:05Z", events: [e] },
+      { key },
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ accepted: 1, rejected: [] });
+    expect((await stored([e.id])).get(e.id)?.occurred_at).toBe(at(-5000));
+  });
+
+  it("rejects an event whose corrected time would fall past year 9999", async () => {
+    // Received a minute before the end of year 9999, from a client clock two minutes behind.
+    server.setNow(new Date("9999-12-31T23:59:00.000Z"));
+    try {
+      const kept = event({ sessionId: "last-minute", timestamp: "9999-12-31T23:57:10.000Z" });
+      const ahead = event({ sessionId: "last-minute", timestamp: "9999-12-31T23:58:30.000Z" });
+      const res = await postEvents(
+        server,
+        { journey: "far-times", sentAt: "9999-12-31T23:57:00.000Z", events: [kept, ahead] },
+        { key },
+      );
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        accepted: 1,
+        duplicates: 0,
+        rejected: [
+          {
+            index: 1,
+            error: "timestamp, corrected for clock skew, is not a time in the years 0001 to 9999 (UTC)",
+          },
+        ],
+        unknownStepKeys: [],
+      });
+      expect((await stored([kept.id, ahead.id])).get(kept.id)?.occurred_at).toBe("9999-12-31T23:59:10.000Z");
+      expect((await stored([ahead.id])).size).toBe(0);
+    } finally {
+      server.setNow(now);
+    }
   });
 
   it("stores events naming unknown step keys and reports the keys", async () => {

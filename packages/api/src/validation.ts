@@ -13,6 +13,23 @@ function fieldName(path: readonly PropertyKey[]): string {
 }
 
 /**
+ * The instants the service stores and answers: years 0001 to 9999 in UTC, after a time's offset
+ * is applied. Postgres refuses year 0000 (1 BC), and a time past year 9999 is written in ISO 8601
+ * with six year digits (`+010000-…`), which Postgres cannot read.
+ */
+export const STORABLE_TIMES = {
+  earliestMs: Date.parse("0001-01-01T00:00:00.000Z"),
+  latestMs: Date.parse("9999-12-31T23:59:59.999Z"),
+  /** The range as messages name it. */
+  described: "a time in the years 0001 to 9999 (UTC)",
+} as const;
+
+/** Whether the instant `ms` (milliseconds since the epoch) is one the service can store. */
+export function isStorableTime(ms: number): boolean {
+  return ms >= STORABLE_TIMES.earliestMs && ms <= STORABLE_TIMES.latestMs;
+}
+
+/**
  * The issue a message describes: the first, except that zod's integer checks report the
  * safe-integer range before the schema's own bounds; a bound the schema sets itself on the same
  * field is the one worth naming.

@@ -1,6 +1,6 @@
 import type { OrgContext } from "../context";
 import { ForbiddenError, PayloadTooLargeError } from "../errors";
-import { describeIssue, primaryIssue } from "../validation";
+import { describeIssue, isStorableTime, primaryIssue, STORABLE_TIMES } from "../validation";
 import { deviceFromHeaders } from "./device";
 import { findJourneyForEvents, type JourneyLookup } from "./lookup";
 import { EventInput, type IngestInput, type IngestResult, MAX_EVENTS_PER_BATCH } from "./schema";
@@ -92,11 +92,19 @@ async function ingestWith(
       return;
     }
     const event = parsed.data;
+    // The schema holds the client's time within the storable times; the correction may move it out.
     const clientMs = Date.parse(event.timestamp);
     let occurredMs = clientMs + skewMs;
     if (occurredMs > receivedMs + FUTURE_LIMIT_MS) occurredMs = receivedMs;
     if (occurredMs < receivedMs - PAST_LIMIT_MS) {
       rejected.push({ index, error: "timestamp is more than 365 days before the batch was received" });
+      return;
+    }
+    if (!isStorableTime(occurredMs)) {
+      rejected.push({
+        index,
+        error: `timestamp, corrected for clock skew, is not ${STORABLE_TIMES.described}`,
+      });
       return;
     }
     const stepIndex = event.stepKey ? journey.stepIndexByKey.get(event.stepKey) : undefined;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { EventType } from "../analytics/schema";
 import { text } from "../text";
+import { isStorableTime, STORABLE_TIMES } from "../validation";
 
 // The contract of POST /api/events and events.ingest (events-and-analytics.md).
 
@@ -10,7 +11,10 @@ export const MAX_BATCH_BYTES = 512 * 1024;
 export const Device = z.enum(["mobile", "tablet", "desktop"]);
 export type Device = z.infer<typeof Device>;
 
-const Instant = z.iso.datetime({ offset: true });
+/** An ISO 8601 time with its offset, within the times the service stores (`STORABLE_TIMES`). */
+const Instant = z.iso
+  .datetime({ offset: true })
+  .refine((value) => isStorableTime(Date.parse(value)), { error: `must be ${STORABLE_TIMES.described}` });
 
 /** One event as a form sends it. Unknown fields are dropped, so no field value is ever stored. */
 export const EventInput = z
