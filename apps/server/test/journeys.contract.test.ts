@@ -366,6 +366,39 @@ describe("list and delete", () => {
     expect(await trpcMessage(over)).toBe("Invalid journey data: limit must be at most 100");
   });
 
+  it("answers 400 for a cursor whose time is not a representable instant, over REST and tRPC", async () => {
+    const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const cursors = [
+      // {"createdAt":"0000-01-01T00:00:00.000Z","id":"journey_abc"}: year 0000, which Postgres refuses.
+      "eyJjcmVhdGVkQXQiOiIwMDAwLTAxLTAxVDAwOjAwOjAwLjAwMFoiLCJpZCI6ImpvdXJuZXlfYWJjIn0",
+      cursorOf({ createdAt: "0000-12-31T23:59:59.999Z", id: "journey_abc" }),
+      cursorOf({ createdAt: "+010000-01-01T00:00:00.000Z", id: "journey_abc" }),
+      cursorOf({ createdAt: "2026-02-31T00:00:00.000Z", id: "journey_abc" }),
+      cursorOf({ createdAt: "2026-01-01T24:00:00.000Z", id: "journey_abc" }),
+      cursorOf({ createdAt: 0, id: "journey_abc" }),
+      cursorOf({ createdAt: "2026-01-01T00:00:00.000Z" }),
+      cursorOf(null),
+      cursorOf([]),
+    ];
+    const error = "Invalid journey data: cursor is not a cursor this API returned";
+    for (const cursor of cursors) {
+      const rest = await server.call(key, "GET", `/api/journeys?cursor=${cursor}`);
+      expect(rest.status, cursor).toBe(400);
+      expect(await rest.json()).toEqual({ error });
+      const trpc = await fetch(`${server.url}/trpc/journeys.list?input=${trpcInput({ cursor })}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(trpc.status, cursor).toBe(400);
+      expect(await trpcMessage(trpc)).toBe(error);
+    }
+    // The first and the last instants a cursor can carry are answered, with whatever is older.
+    for (const createdAt of ["0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"]) {
+      const cursor = cursorOf({ createdAt, id: "journey_abc" });
+      const res = await server.call(key, "GET", `/api/journeys?cursor=${cursor}`);
+      expect(res.status, createdAt).toBe(200);
+    }
+  });
+
   it("deletes a journey, after which it is not found", async () => {
     const res = await server.call(key, "DELETE", "/api/journeys/page-1");
     expect(res.status).toBe(200);

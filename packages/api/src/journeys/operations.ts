@@ -15,6 +15,7 @@ import type { OrgContext } from "../context";
 import { ConflictError, journeyNotFound, ValidationError } from "../errors";
 import { deleteJourneyEvents } from "../events/store";
 import { preparedPerDatabase } from "../prepared";
+import { isStorableTime } from "../validation";
 import type {
   CreateJourneyInput,
   Journey,
@@ -312,14 +313,20 @@ const encodeCursor = (row: JourneyRow) =>
 const cursorTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const cursorId = /^journey_[A-Za-z0-9]{1,64}$/;
 
+/** A time as encodeCursor writes it: a real date and time (not 31 February), one Postgres stores. */
+function isCursorTime(value: string): boolean {
+  if (!cursorTimestamp.test(value)) return false;
+  const ms = Date.parse(value);
+  return isStorableTime(ms) && new Date(ms).toISOString() === value;
+}
+
 function decodeCursor(cursor: string): Cursor {
   try {
-    const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<Cursor>;
+    const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<Cursor> | null;
     if (
-      typeof value.createdAt === "string" &&
+      typeof value?.createdAt === "string" &&
       typeof value.id === "string" &&
-      cursorTimestamp.test(value.createdAt) &&
-      !Number.isNaN(Date.parse(value.createdAt)) &&
+      isCursorTime(value.createdAt) &&
       cursorId.test(value.id)
     )
       return { createdAt: value.createdAt, id: value.id };
