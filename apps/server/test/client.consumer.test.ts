@@ -124,6 +124,8 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
       hasRecentEvents: true,
     });
     expect(result.snapshot).toEqual({ createdAtIsDate: true, slug });
+    // The organization's one journey, as a page of one.
+    expect(result.listed).toEqual({ count: 1, hasNextCursor: false });
     expect(result.updated).toEqual({
       displayName: "Renamed",
       environment: "staging",

@@ -83,9 +83,12 @@ export const SlugRef = z.object({ slug: text().min(1).max(255) });
 
 export const UpdateJourneyInput = SlugRef.extend(JourneyChanges.shape);
 
-/** Page size and position; limit arrives as text in a query string, hence the coercion. */
+/**
+ * Page size and position. limit arrives as text in a REST query string, hence the coercion; its
+ * input is typed as a number, so tRPC callers (and the client) must send one.
+ */
 export const ListJourneysQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: z.coerce.number<number>().int().min(1).max(100).default(20),
   cursor: text().max(500).optional(),
 });
 export const ListJourneysInput = ListJourneysQuery.default({ limit: 20 });
