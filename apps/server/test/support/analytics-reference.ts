@@ -156,8 +156,7 @@ export function referenceAnalytics(input: { steps: ReferenceStep[]; batches: Sen
     if (!top || rate > topRate || (rate === topRate && s.abandoned > top.abandoned)) top = s;
   }
 
-  const countsFrom = Math.floor(now / HOUR) * HOUR - 23 * HOUR;
-  const recent = events.filter((e) => e.time >= countsFrom);
+  const recent = events.filter((e) => e.time >= now - DAY);
   const weekAgo = now - 7 * DAY;
   const lastSeen = new Map<string, number>();
   for (const e of events)

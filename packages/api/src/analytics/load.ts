@@ -1,4 +1,4 @@
-import { eventHourCounts, eventSessions, eventStepKeys, queryRows, snapshots } from "@odyssey/db";
+import { eventHourCounts, eventSessions, eventStepKeys, events, queryRows, snapshots } from "@odyssey/db";
 import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, type SQL, sql } from "drizzle-orm";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
@@ -7,7 +7,6 @@ import {
   analyticsWindows,
   COHORT_DAYS,
   DAY_MS,
-  HOUR_MS,
   IDLE_MINUTES,
   MINUTE_MS,
   roundToSeconds,
@@ -73,7 +72,7 @@ export async function computeJourneyAnalytics({
     gte(eventStepKeys.lastSeenAt, w.stepsSeenFrom),
   );
 
-  const [cohortRows, abandonedRows, reachedRows, countRows, seenKnown, seenUnknown, snapshotRows] =
+  const [cohortRows, abandonedRows, reachedRows, countRows, edgeRows, seenKnown, seenUnknown, snapshotRows] =
     await Promise.all([
       db
         .select({
@@ -122,9 +121,26 @@ export async function computeJourneyAnalytics({
           and(
             eq(eventHourCounts.orgId, orgId),
             eq(eventHourCounts.journeyId, journey.id),
-            gte(eventHourCounts.hour, w.countsFrom),
+            gte(eventHourCounts.hour, w.wholeHoursFrom),
           ),
         ),
+      // The trailing 24 hours start mid-hour: that hour's part is counted from its events.
+      db
+        .select({
+          type: events.type,
+          events: count(),
+          earliest: sql<Date>`min(${events.occurredAt})`.mapWith(events.occurredAt),
+        })
+        .from(events)
+        .where(
+          and(
+            eq(events.journeyId, journey.id),
+            eq(events.orgId, orgId),
+            gte(events.occurredAt, w.countsFrom),
+            lt(events.occurredAt, w.wholeHoursFrom),
+          ),
+        )
+        .groupBy(events.type),
       stepKeys.length
         ? db
             .select({
@@ -188,7 +204,12 @@ export async function computeJourneyAnalytics({
         (b.abandonmentRate ?? 0) - (a.abandonmentRate ?? 0) || b.abandoned - a.abandoned || a.index - b.index,
     )[0];
   const eventCounts = countRows[0] ?? zeroCounts();
+  for (const row of edgeRows) if (row.type in eventCounts) eventCounts[row.type as EventType] += row.events;
   const hasRecentEvents = EventType.options.some((type) => eventCounts[type] > 0);
+  const edgeEarliest = edgeRows.reduce<Date | null>(
+    (min, row) => (min === null || row.earliest < min ? row.earliest : min),
+    null,
+  );
   const seen = new Set(seenKnown.map((r) => r.stepKey));
   const seconds = (ms: number | null) => (ms === null ? null : roundToSeconds(ms));
   const last = snapshotRows[0];
@@ -198,8 +219,13 @@ export async function computeJourneyAnalytics({
   const validUntil = Math.min(
     leaves(cohort.firstEntryAt, COHORT_DAYS * DAY_MS),
     leaves(cohort.firstActiveAt, IDLE_MINUTES * MINUTE_MS),
-    // The 24-hour counts are whole UTC hours: their window moves at the next hour.
-    hasRecentEvents ? Math.floor(now / HOUR_MS) * HOUR_MS + HOUR_MS : Infinity,
+    // The earliest event counted in the last 24 hours leaves them. Without one counted one by
+    // one, it is in the first whole hour, which starts to leave 24 hours after it begins.
+    edgeEarliest
+      ? leaves(edgeEarliest, DAY_MS)
+      : hasRecentEvents
+        ? w.wholeHoursFrom.getTime() + DAY_MS
+        : Infinity,
     ...seenKnown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
     ...seenUnknown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
   );

@@ -17,8 +17,13 @@ export function analyticsWindows(now: Date) {
     cohortFrom: new Date(t - COHORT_DAYS * DAY_MS),
     /** A session whose last event is before this is idle (over 30 minutes old). */
     idleBefore: new Date(t - IDLE_MINUTES * MINUTE_MS),
-    /** "Trailing 24 hours": the current UTC hour and the 23 before it, whole. */
-    countsFrom: new Date(Math.floor(t / HOUR_MS) * HOUR_MS - 23 * HOUR_MS),
+    /** Events at or after this are in the trailing 24 hours. */
+    countsFrom: new Date(t - DAY_MS),
+    /**
+     * The first whole UTC hour of those 24: the hour counts cover it and the hours after it;
+     * the events between `countsFrom` and it (less than an hour) are counted one by one.
+     */
+    wholeHoursFrom: new Date(Math.ceil((t - DAY_MS) / HOUR_MS) * HOUR_MS),
     /** A step reached at or after this is mapped. */
     stepsSeenFrom: new Date(t - UNMAPPED_DAYS * DAY_MS),
   };

@@ -1,0 +1,1 @@
+CREATE INDEX "events_journey_time" ON "events" USING btree ("journey_id","occurred_at");
