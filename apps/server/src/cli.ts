@@ -11,10 +11,11 @@ import {
 } from "@odyssey/api";
 import { DataDirLockedError, dataDirHolder } from "@odyssey/db";
 import { adminSocketPath, sendAdminCommand } from "./admin-socket";
+import { dataDirLockedMessage, describeFailure, messageOf } from "./cli-errors";
 import type { Command, Progress } from "./commands";
 import { runCommand } from "./commands";
 import { openDatabase } from "./database";
-import { loadConfig } from "./env";
+import { type Config, loadConfig } from "./env";
 import { progressBar } from "./progress";
 
 const usage = `Usage: odyssey <command>
@@ -148,6 +149,14 @@ async function execute(command: Command, progress: Progress): Promise<unknown> {
   }
 }
 
+function configOrNothing(): Config | undefined {
+  try {
+    return loadConfig();
+  } catch {
+    return undefined;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0) {
     console.error(usage);
@@ -169,13 +178,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`odyssey: ${error.message}\n\n${usage}`);
       return 2;
     }
-    if (error instanceof DataDirLockedError) {
-      console.error(
-        `odyssey: ${error.message}, which does not answer commands. Stop that process and run this again, or set DATABASE_URL to use Postgres.`,
-      );
-      return 1;
-    }
-    console.error(`odyssey: ${error instanceof Error ? error.message : String(error)}`);
+    const message =
+      error instanceof DataDirLockedError
+        ? dataDirLockedMessage(error, "which does not answer commands")
+        : (describeFailure(error, configOrNothing()) ?? messageOf(error));
+    console.error(`odyssey: ${message}`);
     return 1;
   }
 }

@@ -1,13 +1,18 @@
 import { bootstrapDefaultKey } from "@odyssey/api";
 import { serveAdminSocket } from "./admin-socket";
 import { createApp } from "./app";
+import { describeFailure, messageOf, stackOf } from "./cli-errors";
 import { describeDatabase, openDatabase } from "./database";
-import { ConfigError, loadConfig } from "./env";
+import { type Config, loadConfig } from "./env";
 import { listen } from "./http";
 import { createLogger } from "./logger";
 
+/** The configuration, once it has loaded: a failure after that is described in its terms. */
+let loaded: Config | undefined;
+
 async function start() {
   const config = loadConfig();
+  loaded = config;
   const logger = createLogger(config.logLevel);
   const database = openDatabase(config);
   await database.migrate();
@@ -55,8 +60,13 @@ async function start() {
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
+// One line naming what to change; the stack only at LOG_LEVEL debug or trace.
 start().catch((error) => {
-  if (error instanceof ConfigError) console.error(`odyssey: ${error.message}`);
-  else console.error("odyssey: failed to start:", error);
+  const known = describeFailure(error, loaded);
+  console.error(`odyssey: ${known ?? `failed to start: ${messageOf(error)}`}`);
+  if (loaded?.logLevel === "debug" || loaded?.logLevel === "trace") {
+    const stack = stackOf(error);
+    if (stack) console.error(stack);
+  }
   process.exit(1);
 });

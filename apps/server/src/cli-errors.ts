@@ -1,0 +1,102 @@
+import { DataDirLockedError } from "@odyssey/db";
+import { type Config, ConfigError } from "./env";
+
+// What the server's start and the CLI print when they cannot do their work: one sentence naming
+// the setting to change, for the failures an operator causes and can fix; the error's own
+// message, without its stack, for the rest.
+
+type Where = Pick<Config, "port" | "host" | "databaseUrl">;
+
+interface SystemError {
+  code?: unknown;
+  syscall?: unknown;
+  hostname?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+/** The error and what it wraps (causes, an AggregateError's errors), outermost first. */
+function chain(error: unknown, depth = 0): SystemError[] {
+  if (!error || typeof error !== "object" || depth > 5) return [];
+  const e = error as SystemError;
+  const inner = Array.isArray(e.errors) ? e.errors : [];
+  return [e, ...chain(e.cause, depth + 1), ...inner.flatMap((x) => chain(x, depth + 1))];
+}
+
+/** The embedded database's folder is held by another process; `why` says what that means here. */
+export function dataDirLockedMessage(error: DataDirLockedError, why?: string): string {
+  return `${error.message}${why ? `, ${why}` : ""}. Stop that process and run this again, or set DATABASE_URL to use Postgres.`;
+}
+
+function urlOf(databaseUrl: string | undefined): URL | undefined {
+  try {
+    return databaseUrl ? new URL(databaseUrl) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Postgres at host:port`, from DATABASE_URL (never its user or password). */
+function postgresAt(url: URL | undefined): string {
+  return url ? `Postgres at ${url.hostname || "localhost"}:${url.port || 5432}` : "Postgres";
+}
+
+/** The sentence for a failure the operator can fix by changing a setting, or undefined. */
+export function describeFailure(error: unknown, where?: Where): string | undefined {
+  if (error instanceof ConfigError) return error.message;
+  if (error instanceof DataDirLockedError) return dataDirLockedMessage(error);
+  const databaseUrl = urlOf(where?.databaseUrl);
+  for (const e of chain(error)) {
+    const code = typeof e.code === "string" ? e.code : undefined;
+    if (!code || !where) continue;
+    if (e.syscall === "listen") {
+      const address = `port ${where.port} on ${where.host}`;
+      if (code === "EADDRINUSE") return `${address} is already in use; set PORT to another port`;
+      if (code === "EACCES")
+        return `${address} may not be used by this user; set PORT to a port from 1024 up`;
+      if (code === "EADDRNOTAVAIL")
+        return `HOST ${where.host} is not an address of this machine; set HOST to one of its addresses, or 0.0.0.0 for all`;
+    }
+    if ((code === "ENOTFOUND" || code === "EAI_AGAIN") && e.syscall === "getaddrinfo") {
+      if (databaseUrl && e.hostname === databaseUrl.hostname)
+        return `cannot connect to Postgres: host "${e.hostname}" was not found; correct DATABASE_URL`;
+      if (e.hostname === where.host)
+        return `HOST ${where.host} was not found; set HOST to an address of this machine, or 0.0.0.0 for all`;
+    }
+    // Only the database is connected to: with DATABASE_URL unset, these are not about Postgres.
+    if (!where.databaseUrl) continue;
+    const postgres = postgresAt(databaseUrl);
+    if (code === "ECONNREFUSED")
+      return `cannot connect to ${postgres}: connection refused; start Postgres or correct DATABASE_URL`;
+    if (code === "ETIMEDOUT" || code === "CONNECT_TIMEOUT")
+      return `cannot connect to ${postgres}: no answer in time; check that it is reachable or correct DATABASE_URL`;
+    if (code === "3D000")
+      return `${String(e.message)} on ${postgres}; create it or set DATABASE_URL to an existing database`;
+    if (code === "28P01" || code === "28000")
+      return `${postgres} refused the login: ${String(e.message)}; correct the user or password in DATABASE_URL`;
+  }
+  return undefined;
+}
+
+/**
+ * An error's message without what it must not show: database errors quote their query's
+ * parameters (drizzle: "Failed query: … params: …"), which may be a key's hash.
+ */
+export function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const message = error.message
+    .replace(/\nparams: [^\n]*/g, "")
+    .replace(/\s*\n\s*/g, " ")
+    .trim();
+  const cause = error.cause instanceof Error ? messageOf(error.cause) : "";
+  return cause && !message.includes(cause) ? `${message}: ${cause}` : message;
+}
+
+/** The stack, for LOG_LEVEL debug or trace, with query parameters cut as in messageOf. */
+export function stackOf(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !error.stack) return undefined;
+  const stack = error.stack.replace(/\nparams: [^\n]*/g, "\nparams: [redacted]");
+  const cause = error.cause instanceof Error ? stackOf(error.cause) : undefined;
+  return cause ? `${stack}\nCaused by: ${cause}` : stack;
+}
