@@ -145,6 +145,51 @@ describe("POST /api/journeys/create", () => {
     });
   });
 
+  it("keeps each allowed origin as browsers send it, once, and refuses anything past the port", async () => {
+    const res = await server.call(key, "POST", "/api/journeys/create", {
+      slug: "origins",
+      displayName: "Origins",
+      allowedOrigins: [
+        "HTTPS://Grants.Example.COM",
+        "https://grants.example.com:443/",
+        "http://localhost:3000",
+        "https://bücher.example",
+        "http://apply.example.com:80",
+      ],
+    });
+    expect(res.status).toBe(201);
+    const stored = [
+      "https://grants.example.com",
+      "http://localhost:3000",
+      "https://xn--bcher-kva.example",
+      "http://apply.example.com",
+    ];
+    expect(((await res.json()) as { allowedOrigins: string[] }).allowedOrigins).toEqual(stored);
+    const trpc = await fetch(`${server.url}/trpc/journeys.get?input=${trpcInput({ slug: "origins" })}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(
+      ((await trpc.json()) as { result: { data: { json: { allowedOrigins: string[] } } } }).result.data.json
+        .allowedOrigins,
+    ).toEqual(stored);
+
+    for (const origin of [
+      "https://a.example/path",
+      "https://a.example/?q=1",
+      "https://a.example#top",
+      "https://user@a.example",
+      "ftp://a.example",
+      "a.example",
+    ]) {
+      const refused = await server.call(key, "PUT", "/api/journeys/origins", { allowedOrigins: [origin] });
+      expect(refused.status, origin).toBe(400);
+      expect(await refused.json()).toEqual({
+        error:
+          "Invalid journey data: allowedOrigins[0] must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
+      });
+    }
+  });
+
   it("answers 409 with the documented text for a slug the organization already has", async () => {
     const res = await server.call(key, "POST", "/api/journeys/create", createBody);
     expect(res.status).toBe(409);

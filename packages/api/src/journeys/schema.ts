@@ -15,21 +15,34 @@ export const Slug = z
 export const SourceSystem = z.enum(["simpliGov", "custom", "unknown"]);
 export const Environment = z.enum(["production", "staging"]);
 
-/** `scheme://host[:port]`, as browsers send it in the Origin header. */
-export const Origin = z.string().max(2048).refine(isOrigin, {
-  error: "must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
-});
+/**
+ * `scheme://host[:port]`, stored as browsers send it in the Origin header: `HTTPS://App.Example.com:443/`
+ * is kept as `https://app.example.com`, an international domain name in its ASCII form.
+ */
+export const Origin = z
+  .string()
+  .max(2048)
+  .refine((value) => originOf(value) !== null, {
+    error: "must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
+  })
+  .transform((value) => originOf(value) as string);
 
-function isOrigin(value: string): boolean {
+function originOf(value: string): string | null {
   try {
     const url = new URL(value);
-    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value.replace(/\/$/, "");
+    const web = url.protocol === "https:" || url.protocol === "http:";
+    // Nothing past the host and port: no path, query, fragment or credentials.
+    return web && url.href === `${url.origin}/` ? url.origin : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
-const AllowedOrigins = z.array(Origin).max(100);
+/** Each origin once, in the order given. */
+const AllowedOrigins = z
+  .array(Origin)
+  .max(100)
+  .transform((origins) => [...new Set(origins)]);
 
 export const StepInput = z.object({
   stepKey: text().min(1).max(100),
