@@ -24,6 +24,7 @@ import { errorJson, restError } from "./rest/errors";
 import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
 import { keyBeforeContent } from "./rest/key-first";
+import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { snapshotRoutes } from "./rest/snapshots";
 import { trpcErrorJson } from "./trpc-errors";
 
@@ -40,7 +41,6 @@ export interface AppDeps {
   clock?: () => Date;
 }
 
-const jsonTypes = /^application\/(.+\+)?json\s*(;|$)/i;
 /** Event ingestion has its own rate limit and its own CORS (browsers send events). */
 const isIngestion = (path: string) => path === "/api/events" || path.startsWith("/api/events/");
 
@@ -98,10 +98,9 @@ export function createApp({
     ),
   );
 
-  const notJson = "Content-Type must be application/json";
   app.use("/trpc/*", async (c, next) => {
     if (c.req.method === "POST" && !jsonTypes.test(requestHeader(c, "content-type") ?? ""))
-      return trpcErrorJson(c, "UNSUPPORTED_MEDIA_TYPE", 415, notJson);
+      return trpcErrorJson(c, "UNSUPPORTED_MEDIA_TYPE", 415, notJsonMessage);
     await next();
   });
   app.use("/api/events", eventsCors, eventsBodyLimit);
@@ -126,7 +125,8 @@ export function createApp({
       (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") &&
       (requestHeader(c, "transfer-encoding") !== undefined || (length !== undefined && length !== "0"));
     const accepted = c.req.path === "/api/events" ? eventBodyTypes : jsonTypes;
-    if (hasBody && !accepted.test(requestHeader(c, "content-type") ?? "")) return errorJson(c, 415, notJson);
+    if (hasBody && !accepted.test(requestHeader(c, "content-type") ?? ""))
+      return errorJson(c, 415, notJsonMessage);
     c.set("caller", createCaller(requestContext(c)));
     await next();
   });

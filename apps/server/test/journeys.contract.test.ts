@@ -351,6 +351,44 @@ describe("PUT /api/journeys/{slug}", () => {
     });
   });
 
+  it("leaves updatedAt alone when the body changes nothing, so a repeated PUT is a no-op", async () => {
+    const created = await server.call(key, "POST", "/api/journeys/create", {
+      slug: "unchanged",
+      displayName: "Unchanged",
+      allowedOrigins: ["https://a.example"],
+    });
+    const { updatedAt } = (await created.json()) as JourneyBody;
+    for (const body of [{}, { displayName: "Unchanged" }, { allowedOrigins: ["HTTPS://A.EXAMPLE/"] }]) {
+      const res = await server.call(key, "PUT", "/api/journeys/unchanged", body);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as JourneyBody).updatedAt, JSON.stringify(body)).toBe(updatedAt);
+    }
+    const changed = await server.call(key, "PUT", "/api/journeys/unchanged", { environment: "staging" });
+    expect(Date.parse(((await changed.json()) as JourneyBody).updatedAt)).toBeGreaterThan(
+      Date.parse(updatedAt),
+    );
+  });
+
+  it("refuses a request without a body, or with a body type other than JSON, even an empty one", async () => {
+    for (const [method, path] of [
+      ["PUT", "/api/journeys/unchanged"],
+      ["POST", "/api/journeys/create"],
+    ] as const) {
+      const none = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(none.status, `${method} without a body`).toBe(400);
+      expect(await none.json()).toEqual({ error: "Invalid journey data: body must be a JSON object" });
+      const text = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, "content-type": "text/plain" },
+      });
+      expect(text.status, `${method} text/plain`).toBe(415);
+      expect(await text.json()).toEqual({ error: "Content-Type must be application/json" });
+    }
+  });
+
   it("changes environment and sourceSystem", async () => {
     const res = await server.call(key, "PUT", "/api/journeys/minimal", {
       environment: "staging",

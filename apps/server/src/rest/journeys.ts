@@ -10,7 +10,7 @@ import {
 } from "@odyssey/api";
 import type { Caller, RestEnv } from "./context";
 import { errorResponses, validationHook } from "./errors";
-import { json, jsonBody, SlugParam } from "./route-parts";
+import { bodyRequired, json, jsonBody, SlugParam } from "./route-parts";
 import { bearerWithScopeOf } from "./security";
 import { wire } from "./wire";
 
@@ -33,6 +33,7 @@ const create = createRoute({
   tags: ["Journeys"],
   summary: "Create a journey",
   security: bearerWithScopeOf("journeys.create"),
+  middleware: [bodyRequired("journey")],
   request: { headers: IdempotencyHeader, body: jsonBody(CreateJourneyInput) },
   responses: {
     201: json(
@@ -62,6 +63,7 @@ const update = createRoute({
   tags: ["Journeys"],
   summary: "Update a journey",
   security: bearerWithScopeOf("journeys.update"),
+  middleware: [bodyRequired("journey")],
   request: { params: SlugParam, body: jsonBody(JourneyChanges) },
   responses: {
     200: json(JourneyJson, "The updated journey."),

@@ -1,4 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import type { Subject } from "@odyssey/api";
+import type { MiddlewareHandler } from "hono";
+import { requestHeader } from "../request-essentials";
+import { errorJson } from "./errors";
 
 // Pieces every REST route declaration shares.
 
@@ -12,3 +16,25 @@ export const json = <T>(schema: T, description: string) => ({
 });
 
 export const jsonBody = <T>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+
+/** `application/json` and its `+json` kinds, with or without parameters. */
+export const jsonTypes = /^application\/(.+\+)?json\s*(;|$)/i;
+export const notJsonMessage = "Content-Type must be application/json";
+
+/**
+ * For routes whose body is required: a request without one is refused, not validated as `{}`
+ * (which would create nothing and answer why, or change nothing and answer 200), and a content
+ * type other than JSON is a 415 even when the body is empty.
+ */
+export function bodyRequired(subject: Subject): MiddlewareHandler {
+  return (c, next) => {
+    const type = requestHeader(c, "content-type");
+    if (type !== undefined && !jsonTypes.test(type))
+      return Promise.resolve(errorJson(c, 415, notJsonMessage));
+    const length = requestHeader(c, "content-length");
+    const chunked = requestHeader(c, "transfer-encoding") !== undefined;
+    if (!chunked && (length === undefined || length === "0"))
+      return Promise.resolve(errorJson(c, 400, `Invalid ${subject} data: body must be a JSON object`));
+    return next();
+  };
+}

@@ -224,15 +224,21 @@ function journeyFromRows(rows: { journey: JourneyRow | null; step: StepRow | nul
 const updateJourneyRow = preparedPerDatabase((db) => {
   const keep = (column: AnyPgColumn, name: string, type: string) =>
     sql`coalesce(${sql.placeholder(name)}::${sql.raw(type)}, ${column})`;
+  const changes = {
+    displayName: keep(journeys.displayName, "displayName", "text"),
+    environment: keep(journeys.environment, "environment", "text"),
+    sourceSystem: keep(journeys.sourceSystem, "sourceSystem", "text"),
+    allowedOrigins: keep(journeys.allowedOrigins, "allowedOrigins", "text[]"),
+  };
+  // A request that changes nothing leaves `updatedAt` as it was: repeating a PUT is a no-op.
+  const changed = sql`(${sql.join(Object.values(changes), sql`, `)}) is distinct from
+    (${journeys.displayName}, ${journeys.environment}, ${journeys.sourceSystem}, ${journeys.allowedOrigins})`;
   const updated = db.$with("updated").as(
     db
       .update(journeys)
       .set({
-        displayName: keep(journeys.displayName, "displayName", "text"),
-        environment: keep(journeys.environment, "environment", "text"),
-        sourceSystem: keep(journeys.sourceSystem, "sourceSystem", "text"),
-        allowedOrigins: keep(journeys.allowedOrigins, "allowedOrigins", "text[]"),
-        updatedAt: sql`${sql.placeholder("updatedAt")}::timestamptz`,
+        ...changes,
+        updatedAt: sql`case when ${changed} then ${sql.placeholder("updatedAt")}::timestamptz else ${journeys.updatedAt} end`,
       })
       .where(and(eq(journeys.orgId, sql.placeholder("orgId")), eq(journeys.slug, sql.placeholder("slug"))))
       .returning(),
