@@ -174,35 +174,59 @@ describe("request limits", () => {
       ? body.error
       : (body.error as { json?: { message?: string } })?.json?.message;
 
-  it.each([
-    ["nesting past the depth limit", `{"slug":"deep","displayName":"x","steps":${nested(100)}}`, /nesting/],
-    [
-      "a string past the length limit",
-      JSON.stringify({ slug: "long", displayName: "é".repeat(17_000) }),
-      null,
-    ],
-    ["a NUL character", '{"slug":"nul","displayName":"a\\u0000b"}', /NUL/],
-  ])(
-    "answers 400 to JSON with %s, on REST and tRPC, in each one's error shape",
-    async (_name, body, message) => {
-      for (const path of ["/api/journeys/create", "/trpc/journeys.create"]) {
-        const res = await fetch(
-          `${server.url}${path}`,
-          json(path.startsWith("/trpc") ? `{"json":${body}}` : body),
-        );
-        const answer = (await res.json()) as { error?: unknown };
-        if (message === null) {
-          // Long strings are cut off by the body limit or the string limit, whichever comes first.
-          expect([400, 413]).toContain(res.status);
-        } else {
-          expect(res.status).toBe(400);
-          expect(messageOf(answer)).toMatch(message);
+  describe("with strings limited to 256 characters", () => {
+    let strict: TestServer;
+    let strictKey: string;
+    beforeAll(async () => {
+      strict = await startTestServer({ MAX_JSON_STRING_CHARS: "256" });
+      strictKey = await strict.key("json-limits");
+    });
+    afterAll(() => strict.close());
+
+    it.each([
+      [
+        "nesting past the depth limit",
+        `{"slug":"deep","displayName":"x","steps":${nested(100)}}`,
+        "Invalid journey data: steps must not be nested more than 32 levels deep",
+      ],
+      [
+        "a string past the length limit",
+        JSON.stringify({ slug: "long", steps: [{ stepKey: "a", index: 0, name: "é".repeat(300) }] }),
+        "Invalid journey data: steps[0].name must be at most 256 characters",
+      ],
+      [
+        "a long string in a member whose name has escapes",
+        `{"slug":"long","display\u004eame":"${"x".repeat(300)}"}`,
+        "Invalid journey data: displayName must be at most 256 characters",
+      ],
+      [
+        "a NUL character",
+        '{"slug":"nul","displayName":"a\\u0000b"}',
+        "Invalid journey data: displayName must not contain NUL characters",
+      ],
+    ])(
+      "answers 400 to JSON with %s, naming the field, on REST and tRPC, in each one's error shape",
+      async (_name, body, message) => {
+        for (const path of [
+          "/api/journeys/create",
+          "/trpc/journeys.create",
+          "/trpc/journeys.create?batch=1",
+        ]) {
+          const wrapped = path.startsWith("/trpc") ? `{"json":${body}}` : body;
+          const res = await fetch(`${strict.url}${path}`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${strictKey}`, "content-type": "application/json" },
+            body: path.endsWith("batch=1") ? `{"0":${wrapped}}` : wrapped,
+          });
+          expect(res.status, path).toBe(400);
+          const answer = (await res.json()) as { error?: unknown } | { error?: unknown }[];
+          const single = Array.isArray(answer) ? answer[0] : answer;
+          expect(messageOf(single ?? {}), path).toBe(message);
+          if (path.startsWith("/api")) expect(answer).toEqual({ error: message });
         }
-        if (path.startsWith("/api")) expect(answer).toEqual({ error: expect.any(String) });
-        else expect(messageOf(answer)).toEqual(expect.any(String));
-      }
-    },
-  );
+      },
+    );
+  });
 
   it("answers 400 to a tRPC query input nested past the depth limit, before decoding it", async () => {
     const input = encodeURIComponent(`{"json":{"slug":${nested(100)}}}`);
@@ -210,8 +234,8 @@ describe("request limits", () => {
       headers: { authorization: `Bearer ${key}` },
     });
     expect(res.status).toBe(400);
-    expect(messageOf((await res.json()) as { error?: unknown })).toMatch(
-      /^Invalid request data: input nesting/,
+    expect(messageOf((await res.json()) as { error?: unknown })).toBe(
+      "Invalid journey data: slug must not be nested more than 32 levels deep",
     );
   });
 

@@ -1,11 +1,19 @@
-import type { MiddlewareHandler } from "hono";
+import type { Subject } from "@odyssey/api";
+import type { Context, MiddlewareHandler } from "hono";
 import type { RestEnv } from "../rest/context";
 import { readBody } from "./body";
+import { formatJsonPath, jsonPathAt } from "./json-path";
 import { refuse } from "./refuse";
 
 export interface JsonLimits {
   maxDepth: number;
   maxStringChars: number;
+}
+
+export interface JsonProblem {
+  kind: "depth" | "string";
+  /** Where the offending value starts in the text. */
+  at: number;
 }
 
 /**
@@ -14,7 +22,7 @@ export interface JsonLimits {
  * than the limit. One linear pass. (NUL characters are refused by the contract schemas, which
  * name the field.)
  */
-export function jsonProblem(text: string, limits: JsonLimits): string | undefined {
+export function jsonProblem(text: string, limits: JsonLimits): JsonProblem | undefined {
   let depth = 0;
   let inString = false;
   let stringStart = 0;
@@ -24,19 +32,51 @@ export function jsonProblem(text: string, limits: JsonLimits): string | undefine
       if (ch === 0x5c /* \ */) i++;
       else if (ch === 0x22 /* " */) {
         inString = false;
-        if (i - stringStart > limits.maxStringChars)
-          return `strings must be at most ${limits.maxStringChars} characters`;
+        if (i - stringStart > limits.maxStringChars) return { kind: "string", at: stringStart - 1 };
       }
     } else if (ch === 0x22) {
       inString = true;
       stringStart = i + 1;
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
-      if (++depth > limits.maxDepth) return `nesting must be at most ${limits.maxDepth} levels deep`;
+      if (++depth > limits.maxDepth) return { kind: "depth", at: i };
     } else if (ch === 0x7d || ch === 0x5d) depth--;
   }
   if (inString && text.length - stringStart > limits.maxStringChars)
-    return `strings must be at most ${limits.maxStringChars} characters`;
+    return { kind: "string", at: stringStart - 1 };
   return undefined;
+}
+
+/**
+ * The refusal's message, in the words of the validators that would otherwise answer:
+ * `Invalid journey data: displayName must be at most 16384 characters`. A tRPC text's own
+ * wrapping (`{"json": …}`, and the call's number in a batch) is left out of the path.
+ */
+export function jsonProblemMessage(
+  c: Context,
+  text: string,
+  problem: JsonProblem,
+  limits: JsonLimits,
+): string {
+  let path = jsonPathAt(text, problem.at);
+  if (c.req.path.startsWith("/trpc/")) {
+    if (typeof path[0] === "string" && /^\d+$/.test(path[0]) && path[1] === "json") path = path.slice(2);
+    else if (path[0] === "json") path = path.slice(1);
+  }
+  const subject = subjectOf(c.req.path);
+  if (problem.kind === "depth") {
+    // The member it is in, not the dozens of levels down to where the limit is passed.
+    const member = formatJsonPath(path.slice(0, 1)) || "the body";
+    return `Invalid ${subject} data: ${member} must not be nested more than ${limits.maxDepth} levels deep`;
+  }
+  const value = formatJsonPath(path) || "the body";
+  return `Invalid ${subject} data: ${value} must be at most ${limits.maxStringChars} characters`;
+}
+
+/** Whose data a request carries, as the validators name it. */
+function subjectOf(path: string): Subject {
+  if (path.startsWith("/api/journeys") || path.startsWith("/trpc/journeys.")) return "journey";
+  if (path === "/api/events" || path.startsWith("/trpc/events.")) return "event";
+  return "request";
 }
 
 const hasBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH";
@@ -57,7 +97,8 @@ export function jsonBodyLimits(
     const queryAt = c.req.url.indexOf("?");
     const input = queryAt < 0 ? null : new URLSearchParams(c.req.url.slice(queryAt + 1)).get("input");
     const queryProblem = input === null ? undefined : jsonProblem(input, limits);
-    if (queryProblem) return refuse(c, 400, `Invalid request data: input ${queryProblem}`);
+    if (input !== null && queryProblem)
+      return refuse(c, 400, jsonProblemMessage(c, input, queryProblem, limits));
     if (!hasBody(c.req.method)) return next();
 
     const bytes = await readBody(c); // A body over the size limit is refused here, with a 413.
@@ -69,7 +110,7 @@ export function jsonBodyLimits(
       return refuse(c, 400, "The request body is not valid UTF-8");
     }
     const problem = jsonProblem(text, limits);
-    if (problem) return refuse(c, 400, `Invalid request data: ${problem}`);
+    if (problem) return refuse(c, 400, jsonProblemMessage(c, text, problem, limits));
     // Hono keeps each reader's promise in the cache (its type names the resolved values).
     const cache = c.req.bodyCache;
     Object.assign(cache, { text: Promise.resolve(text) });
