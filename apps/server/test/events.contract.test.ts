@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJourney, postEvents, uuid } from "./support/events";
 import { startTestServer, type TestServer } from "./support/server";
 
-// POST /api/events as events-and-analytics.md describes it, over HTTP.
+// POST /api/events as the events and analytics contract describes it, over HTTP.
 
 let server: TestServer;
 let key: string;

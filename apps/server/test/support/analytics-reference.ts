@@ -1,5 +1,5 @@
 // An independent reference for Retrieve's analytics: a plain computation over the raw batches
-// as they were sent, written from the definitions in events-and-analytics.md and the window
+// as they were sent, written from the definitions of the events and analytics contract and the window
 // edges in docs/analytics.md. It shares no code with the server.
 
 export const MIN = 60_000;

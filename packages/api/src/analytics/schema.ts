@@ -62,7 +62,7 @@ export const TimeToComplete = z.object({
 /** A step key that events named in the trailing 7 days but that is no step of the journey. */
 export const UnknownStepKey = z.object({ stepKey: z.string(), lastSeenAt: z.date() });
 
-/** The figures Retrieve adds to a journey (events-and-analytics.md, docs/analytics.md). */
+/** The figures Retrieve adds to a journey (the events and analytics contract, restated in docs/analytics.md). */
 export const JourneyAnalytics = z.object({
   healthMetrics: HealthMetrics,
   behaviorMetrics: BehaviorMetrics,
