@@ -1,5 +1,6 @@
 import { createDatabase } from "@odyssey/db";
 import { testEngine } from "@odyssey/db/testing";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { loadConfig } from "../src/env";
@@ -114,8 +115,9 @@ describe("Retrieve after a change", () => {
     const times = batches.flatMap((b) => b.events.map((e) => Date.parse(e.timestamp)));
     // Just before and just after each instant at which some window passes a stored time.
     const edges = times.flatMap((t) =>
-      [30 * DAY, 7 * DAY, 30 * MIN].flatMap((span) => [t + span, t + span + 1]),
+      [30 * DAY, 7 * DAY, DAY, 30 * MIN].flatMap((span) => [t + span, t + span + 1]),
     );
+    // And the hour boundaries, where the 24 hours' counts move from events to hour counts.
     const hours = times.flatMap((t) => [24, 25].map((h) => Math.floor(t / HOUR) * HOUR + h * HOUR));
     const instants = [...new Set([...edges, ...hours, ...hours.map((h) => h - 1)])]
       .filter((at) => at > Math.max(...times))
@@ -133,6 +135,37 @@ describe("Retrieve after a change", () => {
     }
     // The walk crosses edges that change the figures, or it would prove nothing.
     expect(changes).toBeGreaterThanOrEqual(6);
+  });
+
+  it("reads only the 24 hours' counts again when one of their events turns 24 hours old", async () => {
+    const slug = `cache-${++journeys}`;
+    await createJourney(server, key, slug, { steps: 1 });
+    const t0 = Math.floor(Date.now() / 1000) * 1000 - 3 * DAY + 123;
+    await send(slug, new Date(t0 + HOUR), [
+      event(t0, "session_start", "a", { device: "mobile" }),
+      event(t0 + 10 * MIN, "step_view", "a", { stepKey: "s0" }),
+    ]);
+    server.setNow(new Date(t0 + 2 * HOUR));
+    const first = await retrieve(slug);
+    expect(first.behaviorMetrics.mobileRate).toBe(1);
+    expect(first.eventCountsLast24h).toMatchObject({ session_start: 1, step_view: 1 });
+
+    // A session changed behind the service's back (no analytics version moved): an answer that
+    // reads the cohort again shows it, one that reuses the cohort does not.
+    await server.database.db.execute(sql`update event_sessions set device = 'desktop'
+      where journey_id = (select id from journeys where slug = ${slug})`);
+
+    // The session_start turns 24 hours old: the counts change, no cohort window moves.
+    server.setNow(new Date(t0 + DAY + 1));
+    const later = await retrieve(slug);
+    expect(later.eventCountsLast24h).toMatchObject({ session_start: 0, step_view: 1 });
+    expect(later.healthMetrics.hasRecentEvents).toBe(true);
+    expect(later.behaviorMetrics.mobileRate).toBe(1);
+
+    // The cohort is read again when the version moves: the change made directly shows.
+    await send(slug, new Date(t0 + DAY + 2), [event(t0 + DAY + 2, "field_focus", "a", { field: "x" })]);
+    server.setNow(new Date(t0 + DAY + 2));
+    expect((await retrieve(slug)).behaviorMetrics.mobileRate).toBe(0);
   });
 
   it.skipIf(testEngine() === "pglite")("shows events that another process stored", async () => {

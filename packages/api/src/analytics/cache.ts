@@ -2,7 +2,8 @@ import { analyticsVersions, type Database, type Queryable } from "@odyssey/db";
 import { sql } from "drizzle-orm";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
-import { computeJourneyAnalytics, type TimedAnalytics } from "./load";
+import { type CohortAnalytics, computeCohortAnalytics, withRecentCounts } from "./load";
+import { computeRecentCounts, type RecentCounts, type Timed } from "./recent-counts";
 import type { JourneyAnalytics } from "./schema";
 
 // Retrieve's analytics read every session of the 30-day cohort: on a busy journey that is most
@@ -11,17 +12,25 @@ import type { JourneyAnalytics } from "./schema";
 // same transaction; time changes them only when a window boundary crosses a stored time, which
 // `validUntil` names. So an answer computed once is exact for every later call that reads the
 // same version before `validUntil`, in any process, and concurrent callers share one computation.
+// The trailing 24 hours' counts are kept apart: on a busy journey one of their events turns 24
+// hours old every few seconds, and each time only those counts (two small queries) are read
+// again, not the cohort.
 
 /** Journeys kept per database; the least recently read is dropped first. */
 const CAPACITY = 1_000;
+
+/** A part computed for the `now` at `computedAt` (epoch ms). */
+interface Computed<T> {
+  computedAt: number;
+  result: Promise<Timed<T>>;
+}
 
 interface Entry {
   /** The analytics version and the steps the answer was computed for. */
   version: string;
   steps: string;
-  /** Epoch ms of the `now` the answer was computed for. */
-  computedAt: number;
-  result: Promise<TimedAnalytics>;
+  cohort: Computed<CohortAnalytics>;
+  recent: Computed<RecentCounts>;
 }
 
 const caches = new WeakMap<Database, Map<string, Entry>>();
@@ -52,29 +61,44 @@ export async function journeyAnalytics({
   journey: Journey;
   version: string;
 }): Promise<JourneyAnalytics> {
-  const now = (ctx.now ?? new Date()).getTime();
+  const at = ctx.now ?? new Date();
+  const now = at.getTime();
+  const op = { ctx: { ...ctx, now: at }, journey };
   const cache = cacheOf(ctx.db);
   const id = `${ctx.orgId}\u0000${journey.id}`;
   const steps = stepsFingerprint(journey);
-  const entry = cache.get(id);
-  if (entry && entry.version === version && entry.steps === steps && entry.computedAt <= now) {
-    const shared = await entry.result.catch(() => undefined);
-    if (shared && now < shared.validUntil) {
-      cache.delete(id);
-      cache.set(id, entry);
-      return shared.analytics;
-    }
+  const compute = <T>(part: (o: typeof op) => Promise<Timed<T>>): Computed<T> => ({
+    computedAt: now,
+    result: part(op),
+  });
+
+  let entry = cache.get(id);
+  const cohort =
+    entry && entry.version === version && entry.steps === steps
+      ? await current(entry.cohort, now)
+      : undefined;
+  if (!entry || !cohort) {
+    entry = { version, steps, cohort: compute(computeCohortAnalytics), recent: compute(computeRecentCounts) };
+  } else if (!(await current(entry.recent, now))) {
+    entry.recent = compute(computeRecentCounts);
   }
-  const fresh: Entry = { version, steps, computedAt: now, result: computeJourneyAnalytics({ ctx, journey }) };
   cache.delete(id);
-  cache.set(id, fresh);
+  cache.set(id, entry);
   if (cache.size > CAPACITY) cache.delete(cache.keys().next().value as string);
   try {
-    return (await fresh.result).analytics;
+    const [c, r] = await Promise.all([entry.cohort.result, entry.recent.result]);
+    return withRecentCounts(c.value, r.value);
   } catch (error) {
-    if (cache.get(id) === fresh) cache.delete(id);
+    if (cache.get(id) === entry) cache.delete(id);
     throw error;
   }
+}
+
+/** A part's value when it was computed for a time no later than `now` and still holds then. */
+async function current<T>(part: Computed<T>, now: number): Promise<T | undefined> {
+  if (part.computedAt > now) return undefined;
+  const timed = await part.result.catch(() => undefined);
+  return timed && now < timed.validUntil ? timed.value : undefined;
 }
 
 /** The SQL expression of a journey's analytics version (the sum of its shards), as text. */

@@ -1,8 +1,9 @@
-import { eventHourCounts, eventSessions, eventStepKeys, events, queryRows, snapshots } from "@odyssey/db";
-import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, type SQL, sql } from "drizzle-orm";
+import { eventSessions, eventStepKeys, queryRows, snapshots } from "@odyssey/db";
+import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, sql } from "drizzle-orm";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
-import { EventType, type FunnelStep, type JourneyAnalytics } from "./schema";
+import { computeRecentCounts, type RecentCounts, type Timed } from "./recent-counts";
+import type { FunnelStep, JourneyAnalytics } from "./schema";
 import {
   analyticsWindows,
   COHORT_DAYS,
@@ -15,15 +16,6 @@ import {
 } from "./windows";
 
 const count = () => sql<number>`count(*)`.mapWith(Number);
-/** The hour rows' count columns (one per type, named as the type) added up. */
-const countsPerType = Object.fromEntries(
-  EventType.options.map((type) => [
-    type,
-    sql<number>`coalesce(sum(${sql.identifier(type)}), 0)`.mapWith(Number),
-  ]),
-) as Record<EventType, SQL<number>>;
-const zeroCounts = () =>
-  Object.fromEntries(EventType.options.map((type) => [type, 0])) as Record<EventType, number>;
 const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
 /** Milliseconds from entry to the first submit_success (null for sessions without one). */
 const msToComplete = sql`((extract(epoch from ${eventSessions.firstSuccessAt}) - extract(epoch from ${eventSessions.entryAt})) * 1000)::float8`;
@@ -32,31 +24,54 @@ const percentile = (p: number) =>
     Number,
   );
 
-/** Retrieve's analytics as of `now`, and the first instant at which time alone would change them. */
-export interface TimedAnalytics {
-  analytics: JourneyAnalytics;
-  /** Epoch ms: from here on a window boundary has crossed a stored time (a session left the cohort, went idle, …). */
-  validUntil: number;
-}
+/** Retrieve's analytics but the trailing 24 hours' counts, whose windows move far less often. */
+export type CohortAnalytics = Omit<JourneyAnalytics, "eventCountsLast24h" | "healthMetrics"> & {
+  healthMetrics: Omit<JourneyAnalytics["healthMetrics"], "hasRecentEvents">;
+};
 
 /**
  * Retrieve's analytics, read from the summaries that ingestion keeps current: the cost grows
- * with the steps and with the sessions of the 30-day cohort, never with the events stored.
+ * with the steps, with the sessions of the 30-day cohort and with at most an hour of the
+ * journey's events, never with the events stored.
  */
-export async function loadJourneyAnalytics(op: {
-  ctx: OrgContext;
-  journey: Journey;
-}): Promise<JourneyAnalytics> {
-  return (await computeJourneyAnalytics(op)).analytics;
-}
-
-export async function computeJourneyAnalytics({
+export async function loadJourneyAnalytics({
   ctx,
   journey,
 }: {
   ctx: OrgContext;
   journey: Journey;
-}): Promise<TimedAnalytics> {
+}): Promise<JourneyAnalytics> {
+  const at = { ...ctx, now: ctx.now ?? new Date() };
+  const [cohort, recent] = await Promise.all([
+    computeCohortAnalytics({ ctx: at, journey }),
+    computeRecentCounts({ ctx: at, journey }),
+  ]);
+  return withRecentCounts(cohort.value, recent.value);
+}
+
+/** The two parts as one answer, in the order the contract lists the fields. */
+export function withRecentCounts(cohort: CohortAnalytics, recent: RecentCounts): JourneyAnalytics {
+  const { healthMetrics, behaviorMetrics, ...rest } = cohort;
+  return {
+    healthMetrics: {
+      hasSteps: healthMetrics.hasSteps,
+      hasRecentEvents: recent.hasRecentEvents,
+      sessionCount: healthMetrics.sessionCount,
+      hasSnapshot: healthMetrics.hasSnapshot,
+    },
+    behaviorMetrics,
+    eventCountsLast24h: recent.eventCountsLast24h,
+    ...rest,
+  };
+}
+
+export async function computeCohortAnalytics({
+  ctx,
+  journey,
+}: {
+  ctx: OrgContext;
+  journey: Journey;
+}): Promise<Timed<CohortAnalytics>> {
   const { db, orgId } = ctx;
   const now = (ctx.now ?? new Date()).getTime();
   const w = analyticsWindows(new Date(now));
@@ -72,103 +87,75 @@ export async function computeJourneyAnalytics({
     gte(eventStepKeys.lastSeenAt, w.stepsSeenFrom),
   );
 
-  const [cohortRows, abandonedRows, reachedRows, countRows, edgeRows, seenKnown, seenUnknown, snapshotRows] =
-    await Promise.all([
-      db
-        .select({
-          sessions: count(),
-          completed: sql<number>`count(${eventSessions.firstSuccessAt})`.mapWith(Number),
-          mobile: sql<number>`count(*) filter (where ${eventSessions.device} = 'mobile')`.mapWith(Number),
-          withDevice: sql<number>`count(${eventSessions.device})`.mapWith(Number),
-          inProgress: sql<number>`count(*) filter (where ${eventSessions.firstSuccessAt} is null
+  const [cohortRows, abandonedRows, reachedRows, seenKnown, seenUnknown, snapshotRows] = await Promise.all([
+    db
+      .select({
+        sessions: count(),
+        completed: sql<number>`count(${eventSessions.firstSuccessAt})`.mapWith(Number),
+        mobile: sql<number>`count(*) filter (where ${eventSessions.device} = 'mobile')`.mapWith(Number),
+        withDevice: sql<number>`count(${eventSessions.device})`.mapWith(Number),
+        inProgress: sql<number>`count(*) filter (where ${eventSessions.firstSuccessAt} is null
           and ${eventSessions.lastEventAt} >= ${w.idleBefore.toISOString()}::timestamptz)`.mapWith(Number),
-          p50: percentile(0.5),
-          p75: percentile(0.75),
-          p90: percentile(0.9),
-          firstEntryAt: sql<Date | null>`min(${eventSessions.entryAt})`.mapWith(eventSessions.entryAt),
-          firstActiveAt:
-            sql<Date | null>`min(${eventSessions.lastEventAt}) filter (where ${eventSessions.firstSuccessAt} is null
+        p50: percentile(0.5),
+        p75: percentile(0.75),
+        p90: percentile(0.9),
+        firstEntryAt: sql<Date | null>`min(${eventSessions.entryAt})`.mapWith(eventSessions.entryAt),
+        firstActiveAt:
+          sql<Date | null>`min(${eventSessions.lastEventAt}) filter (where ${eventSessions.firstSuccessAt} is null
           and ${eventSessions.lastEventAt} >= ${w.idleBefore.toISOString()}::timestamptz)`.mapWith(
-              eventSessions.lastEventAt,
-            ),
-        })
-        .from(eventSessions)
-        .where(ofSessions),
-      db
-        .select({ index: eventSessions.furthestStepIndex, sessions: count() })
-        .from(eventSessions)
-        .where(
-          and(
-            ofSessions,
-            isNull(eventSessions.firstSuccessAt),
-            lt(eventSessions.lastEventAt, w.idleBefore),
-            isNotNull(eventSessions.furthestStepIndex),
+            eventSessions.lastEventAt,
           ),
-        )
-        .groupBy(eventSessions.furthestStepIndex),
-      // Reached: the cohort's sessions unnested by viewed step, no other table read.
-      queryRows<{ index: number; sessions: number }>(
-        db,
-        sql`select step.index::int as index, count(*)::int as sessions
+      })
+      .from(eventSessions)
+      .where(ofSessions),
+    db
+      .select({ index: eventSessions.furthestStepIndex, sessions: count() })
+      .from(eventSessions)
+      .where(
+        and(
+          ofSessions,
+          isNull(eventSessions.firstSuccessAt),
+          lt(eventSessions.lastEventAt, w.idleBefore),
+          isNotNull(eventSessions.furthestStepIndex),
+        ),
+      )
+      .groupBy(eventSessions.furthestStepIndex),
+    // Reached: the cohort's sessions unnested by viewed step, no other table read.
+    queryRows<{ index: number; sessions: number }>(
+      db,
+      sql`select step.index::int as index, count(*)::int as sessions
           from ${eventSessions}, unnest(${eventSessions.viewedStepIndexes}) as step(index)
           where ${ofSessions}
           group by step.index`,
-      ),
-      db
-        .select(countsPerType)
-        .from(eventHourCounts)
-        .where(
-          and(
-            eq(eventHourCounts.orgId, orgId),
-            eq(eventHourCounts.journeyId, journey.id),
-            gte(eventHourCounts.hour, w.wholeHoursFrom),
-          ),
-        ),
-      // The trailing 24 hours start mid-hour: that hour's part is counted from its events.
-      db
-        .select({
-          type: events.type,
-          events: count(),
-          earliest: sql<Date>`min(${events.occurredAt})`.mapWith(events.occurredAt),
-        })
-        .from(events)
-        .where(
-          and(
-            eq(events.journeyId, journey.id),
-            eq(events.orgId, orgId),
-            gte(events.occurredAt, w.countsFrom),
-            lt(events.occurredAt, w.wholeHoursFrom),
-          ),
-        )
-        .groupBy(events.type),
-      stepKeys.length
-        ? db
-            .select({
-              stepKey: eventStepKeys.stepKey,
-              lastSeenAt: sql<Date>`max(${eventStepKeys.lastSeenAt})`.mapWith(eventStepKeys.lastSeenAt),
-            })
-            .from(eventStepKeys)
-            .where(and(recentKeys, inArray(eventStepKeys.stepKey, stepKeys)))
-            .groupBy(eventStepKeys.stepKey)
-        : [],
-      db
-        .select({
-          stepKey: eventStepKeys.stepKey,
-          // The latest of the key's shards.
-          lastSeenAt: sql<Date>`max(${eventStepKeys.lastSeenAt})`.mapWith(eventStepKeys.lastSeenAt),
-        })
-        .from(eventStepKeys)
-        .where(stepKeys.length ? and(recentKeys, notInArray(eventStepKeys.stepKey, stepKeys)) : recentKeys)
-        .groupBy(eventStepKeys.stepKey)
-        .orderBy(sql`${eventStepKeys.stepKey} collate "C"`)
-        .limit(UNKNOWN_STEP_KEYS_LIMIT),
-      db
-        .select({ id: snapshots.id, createdAt: snapshots.createdAt })
-        .from(snapshots)
-        .where(and(eq(snapshots.orgId, orgId), eq(snapshots.journeyId, journey.id)))
-        .orderBy(desc(snapshots.createdAt), desc(snapshots.id))
-        .limit(1),
-    ]);
+    ),
+    stepKeys.length
+      ? db
+          .select({
+            stepKey: eventStepKeys.stepKey,
+            lastSeenAt: sql<Date>`max(${eventStepKeys.lastSeenAt})`.mapWith(eventStepKeys.lastSeenAt),
+          })
+          .from(eventStepKeys)
+          .where(and(recentKeys, inArray(eventStepKeys.stepKey, stepKeys)))
+          .groupBy(eventStepKeys.stepKey)
+      : [],
+    db
+      .select({
+        stepKey: eventStepKeys.stepKey,
+        // The latest of the key's shards.
+        lastSeenAt: sql<Date>`max(${eventStepKeys.lastSeenAt})`.mapWith(eventStepKeys.lastSeenAt),
+      })
+      .from(eventStepKeys)
+      .where(stepKeys.length ? and(recentKeys, notInArray(eventStepKeys.stepKey, stepKeys)) : recentKeys)
+      .groupBy(eventStepKeys.stepKey)
+      .orderBy(sql`${eventStepKeys.stepKey} collate "C"`)
+      .limit(UNKNOWN_STEP_KEYS_LIMIT),
+    db
+      .select({ id: snapshots.id, createdAt: snapshots.createdAt })
+      .from(snapshots)
+      .where(and(eq(snapshots.orgId, orgId), eq(snapshots.journeyId, journey.id)))
+      .orderBy(desc(snapshots.createdAt), desc(snapshots.id))
+      .limit(1),
+  ]);
 
   const cohort = cohortRows[0] ?? {
     sessions: 0,
@@ -203,13 +190,6 @@ export async function computeJourneyAnalytics({
       (a, b) =>
         (b.abandonmentRate ?? 0) - (a.abandonmentRate ?? 0) || b.abandoned - a.abandoned || a.index - b.index,
     )[0];
-  const eventCounts = countRows[0] ?? zeroCounts();
-  for (const row of edgeRows) if (row.type in eventCounts) eventCounts[row.type as EventType] += row.events;
-  const hasRecentEvents = EventType.options.some((type) => eventCounts[type] > 0);
-  const edgeEarliest = edgeRows.reduce<Date | null>(
-    (min, row) => (min === null || row.earliest < min ? row.earliest : min),
-    null,
-  );
   const seen = new Set(seenKnown.map((r) => r.stepKey));
   const seconds = (ms: number | null) => (ms === null ? null : roundToSeconds(ms));
   const last = snapshotRows[0];
@@ -219,21 +199,13 @@ export async function computeJourneyAnalytics({
   const validUntil = Math.min(
     leaves(cohort.firstEntryAt, COHORT_DAYS * DAY_MS),
     leaves(cohort.firstActiveAt, IDLE_MINUTES * MINUTE_MS),
-    // The earliest event counted in the last 24 hours leaves them. Without one counted one by
-    // one, it is in the first whole hour, which starts to leave 24 hours after it begins.
-    edgeEarliest
-      ? leaves(edgeEarliest, DAY_MS)
-      : hasRecentEvents
-        ? w.wholeHoursFrom.getTime() + DAY_MS
-        : Infinity,
     ...seenKnown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
     ...seenUnknown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
   );
 
-  const analytics: JourneyAnalytics = {
+  const analytics: CohortAnalytics = {
     healthMetrics: {
       hasSteps: journey.steps.length > 0,
-      hasRecentEvents,
       sessionCount: cohort.sessions,
       hasSnapshot: last !== undefined,
     },
@@ -250,7 +222,6 @@ export async function computeJourneyAnalytics({
           }
         : null,
     },
-    eventCountsLast24h: eventCounts,
     unmappedStepIds: journey.steps.filter((s) => !seen.has(s.stepKey)).map((s) => s.id),
     lastArtifactCreated: last ? { id: last.id, createdAt: last.createdAt } : null,
     funnel,
@@ -258,5 +229,5 @@ export async function computeJourneyAnalytics({
     unknownStepKeys: seenUnknown,
     sessionsInProgress: cohort.inProgress,
   };
-  return { analytics, validUntil };
+  return { value: analytics, validUntil };
 }
