@@ -163,7 +163,7 @@ describe("Retrieve after a change", () => {
     expect(later.behaviorMetrics.mobileRate).toBe(1);
 
     // The cohort is read again when the version moves: the change made directly shows.
-    await send(slug, new Date(t0 + DAY + 2), [event(t0 + DAY + 2, "field_focus", "a", { field: "x" })]);
+    await send(slug, new Date(t0 + DAY + 2), [event(t0 + DAY + 2, "step_view", "a", { stepKey: "s0" })]);
     server.setNow(new Date(t0 + DAY + 2));
     expect((await retrieve(slug)).behaviorMetrics.mobileRate).toBe(0);
   });
