@@ -3,7 +3,7 @@ import { EventType } from "../analytics/schema";
 import { text } from "../text";
 import { isStorableTime, STORABLE_TIMES } from "../validation";
 
-// The contract of POST /api/events and events.ingest (the events and analytics contract, restated in docs/analytics.md).
+// The contract of POST /api/events and events.ingest, as docs/analytics.md restates it.
 
 export const MAX_EVENTS_PER_BATCH = 500;
 export const MAX_BATCH_BYTES = 512 * 1024;
