@@ -8,7 +8,8 @@
 //
 // Settings (environment): ODYSSEY_BENCH_DATABASE_URL (the server the bench database is created
 // on), BENCH_PRELOAD (events stored before measuring, default 100000), BENCH_BATCHES (batches per
-// round, default 300), BENCH_ROUNDS (default 3).
+// round, default 300), BENCH_ROUNDS (default 3), BENCH_SETUP_SQL (run once after the migrations,
+// to measure a variant of the schema: `drop index events_journey_time`, say).
 
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/postgres-js";
@@ -73,6 +74,11 @@ async function main() {
   });
   try {
     await database.migrate();
+    const variant = process.env.BENCH_SETUP_SQL;
+    if (variant) {
+      process.stderr.write(`Schema variant: ${variant}\n`);
+      await raw.unsafe(variant);
+    }
     const { key, orgId } = await createApiKey(database.db, { orgSlug: "bench", kind: "secret" });
     const caller = createCaller({ db: database.db, authorization: `Bearer ${key}` });
     const journey = await caller.journeys.create({
