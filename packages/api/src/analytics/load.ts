@@ -9,6 +9,7 @@ import {
   COHORT_DAYS,
   DAY_MS,
   IDLE_MINUTES,
+  leavesWindowAt,
   MINUTE_MS,
   roundToSeconds,
   UNKNOWN_STEP_KEYS_LIMIT,
@@ -194,13 +195,11 @@ export async function computeCohortAnalytics({
   const seconds = (ms: number | null) => (ms === null ? null : roundToSeconds(ms));
   const last = snapshotRows[0];
 
-  // Each window is a lower bound `t >= now - span`: a stored time t leaves it at t + span + 1 ms.
-  const leaves = (t: Date | null | undefined, span: number) => (t ? t.getTime() + span + 1 : Infinity);
   const validUntil = Math.min(
-    leaves(cohort.firstEntryAt, COHORT_DAYS * DAY_MS),
-    leaves(cohort.firstActiveAt, IDLE_MINUTES * MINUTE_MS),
-    ...seenKnown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
-    ...seenUnknown.map((r) => leaves(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
+    leavesWindowAt(cohort.firstEntryAt, COHORT_DAYS * DAY_MS),
+    leavesWindowAt(cohort.firstActiveAt, IDLE_MINUTES * MINUTE_MS),
+    ...seenKnown.map((r) => leavesWindowAt(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
+    ...seenUnknown.map((r) => leavesWindowAt(r.lastSeenAt, UNMAPPED_DAYS * DAY_MS)),
   );
 
   const analytics: CohortAnalytics = {

@@ -3,7 +3,7 @@ import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
 import { EventType } from "./schema";
-import { analyticsWindows, DAY_MS } from "./windows";
+import { analyticsWindows, DAY_MS, leavesWindowAt } from "./windows";
 
 /** Part of Retrieve's analytics, and the first instant (epoch ms) at which time alone changes it. */
 export interface Timed<T> {
@@ -79,12 +79,11 @@ export async function computeRecentCounts({
     if (earliest === null || t < earliest) earliest = t;
   }
   const hasRecentEvents = EventType.options.some((type) => counts[type] > 0);
-  // The earliest event counted leaves the window 24 hours after it (the window is `t >= now −
-  // 24 h`). When none is counted one by one, it is in the first whole hour, which starts to
-  // leave 24 hours after that hour begins.
+  // The earliest event counted leaves first. When none is counted one by one, it is in the first
+  // whole hour, which starts to leave 24 hours after that hour begins.
   const validUntil =
     earliest !== null
-      ? earliest + DAY_MS + 1
+      ? leavesWindowAt(earliest, DAY_MS)
       : hasRecentEvents
         ? w.wholeHoursFrom.getTime() + DAY_MS
         : Number.POSITIVE_INFINITY;

@@ -29,6 +29,15 @@ export function analyticsWindows(now: Date) {
   };
 }
 
+/**
+ * When a stored time `t` leaves a window `t >= now - span`: at t + span + 1 ms. Never, for none.
+ * Every `validUntil` is the earliest of these.
+ */
+export function leavesWindowAt(t: Date | number | null | undefined, span: number): number {
+  if (t === null || t === undefined) return Number.POSITIVE_INFINITY;
+  return (typeof t === "number" ? t : t.getTime()) + span + 1;
+}
+
 /** Seconds from milliseconds, to the nearest second, halves away from zero. */
 export function roundToSeconds(ms: number): number {
   const seconds = ms / 1000;
