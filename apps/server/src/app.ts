@@ -8,7 +8,7 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import type { Config } from "./env";
-import { bodyLeftUnread, limitBody } from "./guards/body";
+import { bodyLeftUnread, declaresBody, limitBody } from "./guards/body";
 import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
@@ -120,10 +120,8 @@ export function createApp({
   };
 
   app.use("/api/*", async (c, next) => {
-    const length = requestHeader(c, "content-length");
     const hasBody =
-      (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") &&
-      (requestHeader(c, "transfer-encoding") !== undefined || (length !== undefined && length !== "0"));
+      (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") && declaresBody(c);
     const accepted = c.req.path === "/api/events" ? eventBodyTypes : jsonTypes;
     if (hasBody && !accepted.test(requestHeader(c, "content-type") ?? ""))
       return errorJson(c, 415, notJsonMessage);

@@ -14,6 +14,13 @@ export interface BodyLimit {
 const announcesBody = (c: Context) =>
   requestHeader(c, "content-length") !== undefined || requestHeader(c, "transfer-encoding") !== undefined;
 
+/** Whether the request's headers announce a body with content: chunked, or a length other than 0. */
+export function declaresBody(c: Context): boolean {
+  if (requestHeader(c, "transfer-encoding") !== undefined) return true;
+  const length = requestHeader(c, "content-length");
+  return length !== undefined && length !== "0";
+}
+
 /**
  * Applies `limit` to the request's body: a declared length past it is refused before anything is
  * read; otherwise the limit (the smallest of those applied) goes to `readBody`, which stops

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Subject } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
+import { declaresBody } from "../guards/body";
 import { requestHeader } from "../request-essentials";
 import { errorJson } from "./errors";
 
@@ -31,9 +32,7 @@ export function bodyRequired(subject: Subject): MiddlewareHandler {
     const type = requestHeader(c, "content-type");
     if (type !== undefined && !jsonTypes.test(type))
       return Promise.resolve(errorJson(c, 415, notJsonMessage));
-    const length = requestHeader(c, "content-length");
-    const chunked = requestHeader(c, "transfer-encoding") !== undefined;
-    if (!chunked && (length === undefined || length === "0"))
+    if (!declaresBody(c))
       return Promise.resolve(errorJson(c, 400, `Invalid ${subject} data: body must be a JSON object`));
     return next();
   };
