@@ -1,5 +1,6 @@
 import { DataDirLockedError } from "@odyssey/db";
 import { type Config, ConfigError } from "./env";
+import { redactParameters } from "./logger";
 
 // What the server's start and the CLI print when they cannot do their work: one sentence naming
 // the setting to change, for the failures an operator causes and can fix; the error's own
@@ -96,7 +97,7 @@ export function messageOf(error: unknown): string {
 /** The stack, for LOG_LEVEL debug or trace, with query parameters cut as in messageOf. */
 export function stackOf(error: unknown): string | undefined {
   if (!(error instanceof Error) || !error.stack) return undefined;
-  const stack = error.stack.replace(/\nparams: [^\n]*/g, "\nparams: [redacted]");
+  const stack = redactParameters(error.stack);
   const cause = error.cause instanceof Error ? stackOf(error.cause) : undefined;
   return cause ? `${stack}\nCaused by: ${cause}` : stack;
 }

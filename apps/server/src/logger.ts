@@ -6,8 +6,11 @@ export type Logger = pino.Logger;
  * Database errors quote their query's parameters (drizzle: "Failed query: … params: …"), and
  * those may be a key's hash or an event's field values: they are cut from every logged error.
  */
+export const redactParameters = (text: string) => text.replace(/\nparams: [^\n]*/g, "\nparams: [redacted]");
+
+/** `redactParameters` through every string of a logged value. */
 function withoutParameters(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return value.replace(/\nparams: [^\n]*/g, "\nparams: [redacted]");
+  if (typeof value === "string") return redactParameters(value);
   if (!value || typeof value !== "object" || depth > 5) return value;
   if (Array.isArray(value)) return value.map((v) => withoutParameters(v, depth + 1));
   return Object.fromEntries(
