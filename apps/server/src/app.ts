@@ -8,17 +8,11 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import type { Config } from "./env";
-import { bodyLeftUnread, declaresBody, limitBody } from "./guards/body";
+import { declaresBody, limitBody } from "./guards/body";
 import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
-import {
-  documentHeaders,
-  ownResponseHeaders,
-  requestEssentials,
-  requestHeader,
-  setResponseHeader,
-} from "./request-essentials";
+import { documentHeaders, requestHeader, requestIdOf, setResponseHeader } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
 import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
@@ -53,8 +47,6 @@ export function createApp({
 }: AppDeps) {
   const { db } = database;
   const app = new OpenAPIHono<RestEnv>();
-
-  app.use(requestEssentials(logger, isAccepting, bodyLeftUnread));
 
   // The control plane answers browsers only from the admin UI's origin; ingestion has its own CORS.
   // tRPC's answers carry a Vary of their own, which hono's cors extends; the REST routes' answers
@@ -142,22 +134,15 @@ export function createApp({
       req: c.req.raw,
       router: appRouter,
       createContext: () => requestContext(c),
-      // tRPC builds its own Response: under Node the essential headers are already on the
-      // ServerResponse; elsewhere (app.request) they go into tRPC's Response here.
-      responseMeta: ({ errors }) => ({
-        headers: {
-          ...ownResponseHeaders(c),
-          ...(errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { "Retry-After": "1" } : {}),
-        },
-      }),
+      responseMeta: ({ errors }) =>
+        errors.some((error) => error.code === "SERVICE_UNAVAILABLE")
+          ? { headers: { "Retry-After": "1" } }
+          : {},
       onError: ({ error, path }) => {
         if (error.code === "SERVICE_UNAVAILABLE")
-          logger.warn(
-            { err: error.cause ?? error, path, requestId: c.get("requestId") },
-            "database unavailable",
-          );
+          logger.warn({ err: error.cause ?? error, path, requestId: requestIdOf(c) }, "database unavailable");
         if (error.code === "INTERNAL_SERVER_ERROR")
-          logger.error({ err: error.cause ?? error, path, requestId: c.get("requestId") }, "unhandled error");
+          logger.error({ err: error.cause ?? error, path, requestId: requestIdOf(c) }, "unhandled error");
       },
     }),
   );

@@ -23,8 +23,9 @@ type Headers = OutgoingHttpHeaders | OutgoingHttpHeader[];
 
 /**
  * Node's response, writing the security headers and the request id together with the answer's own
- * headers, as one list handed to `writeHead`. Set one by one with `setHeader` before the handler
- * runs, they sent every answer down Node's slower path: a header dictionary, each header validated,
+ * headers, as one list handed to `writeHead`, and closing the connection after the answer when
+ * `keepsConnection()` says so. Set one by one with `setHeader` before the handler runs, the
+ * headers sent every answer down Node's slower path: a header dictionary, each header validated,
  * then merged again with the answer's own at `writeHead` (a fifth of the instructions a `/healthz`
  * request cost, counted by callgrind; docs/benchmarks.md, fix 26).
  *
@@ -34,32 +35,47 @@ type Headers = OutgoingHttpHeaders | OutgoingHttpHeader[];
 export class EssentialsResponse<
   Incoming extends IncomingMessage = IncomingMessage,
 > extends ServerResponse<Incoming> {
-  /** Set by the request-essentials middleware; answers given before it ran carry no id. */
+  /** Written as `X-Request-Id` (request-essentials.ts sets it as each request arrives). */
   requestId: string | undefined;
+
+  /** False when the connection must close after this answer. */
+  protected keepsConnection(): boolean {
+    return true;
+  }
+
+  /** Called once the answer's head is written (request-essentials.ts logs it). */
+  protected headWritten(_statusCode: number): void {}
 
   override writeHead(statusCode: number, statusMessage?: string, headers?: Headers): this;
   override writeHead(statusCode: number, headers?: Headers): this;
   override writeHead(statusCode: number, messageOrHeaders?: string | Headers, maybeHeaders?: Headers): this {
     const message = typeof messageOrHeaders === "string" ? messageOrHeaders : undefined;
     const own = typeof messageOrHeaders === "string" ? maybeHeaders : messageOrHeaders;
+    const close = !this.keepsConnection();
     const list: OutgoingHttpHeader[] = [];
     const ownNames: string[] = [];
+    const keep = (name: string, value: OutgoingHttpHeader) => {
+      const lower = name.toLowerCase();
+      if (close && lower === "connection") return;
+      ownNames.push(lower);
+      list.push(name, value);
+    };
     if (Array.isArray(own)) {
       // A flat [name, value, …] list, as Node takes it.
       for (let i = 0; i < own.length; i += 2) {
         const name = own[i];
         const value = own[i + 1];
-        if (typeof name !== "string" || value === undefined) continue;
-        ownNames.push(name.toLowerCase());
-        list.push(name, value);
+        if (typeof name === "string" && value !== undefined) keep(name, value);
       }
     } else if (own) {
       for (const name in own) {
         const value = own[name];
-        if (value === undefined) continue;
-        ownNames.push(name.toLowerCase());
-        list.push(name, value);
+        if (value !== undefined) keep(name, value);
       }
+    }
+    if (close) {
+      this.removeHeader("Connection");
+      list.push("Connection", "close");
     }
     const preset = this.getHeaderNames();
     const taken = (name: string) => ownNames.includes(name) || (preset.length > 0 && preset.includes(name));
@@ -68,8 +84,9 @@ export class EssentialsResponse<
       const [name, value] = securityHeaders[i] as readonly [string, string];
       if (!taken(securityNames[i] as string)) list.push(name, value);
     }
-    return message === undefined
-      ? super.writeHead(statusCode, list)
-      : super.writeHead(statusCode, message, list);
+    if (message === undefined) super.writeHead(statusCode, list);
+    else super.writeHead(statusCode, message, list);
+    this.headWritten(statusCode);
+    return this;
   }
 }

@@ -2,9 +2,18 @@ import { STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Config } from "./env";
-import { EssentialsResponse, securityHeaders } from "./essential-headers";
+import { securityHeaders } from "./essential-headers";
+import type { Logger } from "./logger";
+import { essentialsResponse } from "./request-essentials";
 
 type HttpConfig = Pick<Config, "headersTimeoutMs" | "clientRequestTimeoutMs" | "maxHeaderBytes">;
+
+/** What every answer gets (request-essentials.ts): the access log, and whether to keep connections. */
+export interface Essentials {
+  logger: Logger;
+  /** False once shutdown has begun: connections close after their answer. */
+  isAccepting?: () => boolean;
+}
 
 /**
  * The HTTP server with its limits on slow and oversized clients: request heads larger than
@@ -15,6 +24,7 @@ export function listen(
   fetch: (request: Request) => Response | Promise<Response>,
   config: HttpConfig,
   address: { port: number; host: string },
+  { logger, isAccepting = () => true }: Essentials,
 ): Promise<{ server: ServerType; port: number }> {
   return new Promise((resolve, reject) => {
     const server = serve(
@@ -28,8 +38,8 @@ export function listen(
           maxHeaderSize: config.maxHeaderBytes,
           // How often Node looks for clients past those timeouts (its default is 30 s).
           connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
-          // Writes the security headers and the request id with each answer's own.
-          ServerResponse: EssentialsResponse,
+          // Each answer's request id, security headers, access log line and connection handling.
+          ServerResponse: essentialsResponse(logger, isAccepting),
         },
       },
       (info: AddressInfo) => resolve({ server, port: info.port }),

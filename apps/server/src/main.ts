@@ -26,8 +26,10 @@ async function start() {
   }
 
   let accepting = true;
-  const app = createApp({ database, config, logger, isAccepting: () => accepting });
-  const { server, port } = await listen(app.fetch, config, { port: config.port, host: config.host });
+  const isAccepting = () => accepting;
+  const app = createApp({ database, config, logger, isAccepting });
+  const address = { port: config.port, host: config.host };
+  const { server, port } = await listen(app.fetch, config, address, { logger, isAccepting });
   logger.info({ port, host: config.host, database: describeDatabase(config) }, "listening");
   const admin =
     database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
-import { EssentialsResponse, securityHeaders } from "./essential-headers";
+import { EssentialsResponse } from "./essential-headers";
 import type { Logger } from "./logger";
-import type { RestEnv } from "./rest/context";
 
 /**
  * What hono's secureHeaders() adds for HTML documents besides: only the pages (the API
@@ -51,10 +50,10 @@ export function setResponseHeader(c: Context, name: string, value: string): void
   else c.header(name, value);
 }
 
-/** The essential headers for a handler that builds its own Response (tRPC), when Node does not add them. */
-export function ownResponseHeaders(c: Context<RestEnv>): Record<string, string> {
-  if (nodeResponse(c)) return {};
-  return { ...Object.fromEntries(securityHeaders), "X-Request-Id": c.get("requestId") };
+/** The request's id, for log lines (none under `app.request()`). */
+export function requestIdOf(c: Context): string | undefined {
+  const outgoing = nodeResponse(c);
+  return outgoing instanceof EssentialsResponse ? outgoing.requestId : undefined;
 }
 
 /**
@@ -68,41 +67,63 @@ const nextRequestId = () => `${processPrefix}-${(++requestCount).toString(36)}`;
 /** Health probes arrive every few seconds from each balancer: their lines are debug-level. */
 const probes = new Set(["/healthz", "/readyz"]);
 
+/** The path of a request target, without its query ("/a?b" or the absolute form "http://h/a?b"). */
+function pathOf(target: string): string {
+  if (target.startsWith("/")) {
+    const query = target.indexOf("?");
+    return query === -1 ? target : target.slice(0, query);
+  }
+  return URL.canParse(target) ? new URL(target).pathname : target;
+}
+
+/** Whether a body the headers announce was left unread (the connection cannot carry another request). */
+function bodyLeftUnread(incoming: IncomingMessage): boolean {
+  const { headers } = incoming;
+  const announced = headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined;
+  return announced && !incoming.readableEnded;
+}
+
 /**
- * Request id, security headers, the access log and whether the connection is kept, in one
- * middleware (each middleware costs every request a dispatch and a promise). No connection is
- * kept for another request once shutdown has begun (`isAccepting` false), nor after an answer
- * given without reading the body: the server would drop the connection while draining it.
+ * The response class that gives every answer its essentials: a request id (a well-formed
+ * `X-Request-Id` from the client, else a new one), the security headers, a line in the access
+ * log, and a closed connection once shutdown has begun (`isAccepting` false) or after an answer
+ * given without reading the body (the server would drop the connection while draining it).
+ *
+ * They live in the Node layer rather than in a Hono middleware around every route, so that a
+ * route with a single handler (the probes, the API reference) keeps Hono's direct dispatch:
+ * a middleware costs each request a composed chain and its promises (docs/benchmarks.md, fix 27).
  */
-export function requestEssentials(
-  logger: Logger,
-  isAccepting: () => boolean,
-  bodyLeftUnread: (c: Context) => boolean,
-): MiddlewareHandler<RestEnv> {
+export function essentialsResponse(logger: Logger, isAccepting: () => boolean): typeof EssentialsResponse {
   // Access lines carry fixed fields, never a credential, so they skip the redaction pass.
   const accessLog = logger.child({}, { redact: { paths: [] } });
-  return async (c, next) => {
-    const started = performance.now();
-    const incoming = requestHeader(c, "x-request-id");
-    const requestId = incoming && acceptableRequestId.test(incoming) ? incoming : nextRequestId();
-    c.set("requestId", requestId);
-    const outgoing = nodeResponse(c);
-    if (outgoing instanceof EssentialsResponse) outgoing.requestId = requestId;
-    else {
-      setResponseHeader(c, "X-Request-Id", requestId);
-      for (const [name, value] of securityHeaders) setResponseHeader(c, name, value);
+  return class RequestEssentialsResponse<
+    Incoming extends IncomingMessage = IncomingMessage,
+  > extends EssentialsResponse<Incoming> {
+    private readonly startedAt = performance.now();
+
+    constructor(req: Incoming) {
+      super(req);
+      const incoming = req.headers["x-request-id"];
+      this.requestId =
+        typeof incoming === "string" && acceptableRequestId.test(incoming) ? incoming : nextRequestId();
     }
-    await next();
-    if (!isAccepting() || bodyLeftUnread(c)) c.res.headers.set("Connection", "close");
-    const path = c.req.path;
-    const line = {
-      requestId,
-      method: c.req.method,
-      path,
-      status: c.res.status,
-      ms: Math.round(performance.now() - started),
-    };
-    if (probes.has(path)) accessLog.debug(line, "request");
-    else accessLog.info(line, "request");
+
+    protected override keepsConnection(): boolean {
+      return isAccepting() && !bodyLeftUnread(this.req);
+    }
+
+    // Logged when the head is written, as the status is known: the time is the time to answer.
+    protected override headWritten(statusCode: number): void {
+      const path = pathOf(this.req.url ?? "/");
+      const line = {
+        requestId: this.requestId,
+        method: this.req.method,
+        path,
+        status: statusCode,
+        ms: Math.round(performance.now() - this.startedAt),
+      };
+      if (probes.has(path)) accessLog.debug(line, "request");
+      else accessLog.info(line, "request");
+    }
   };
 }

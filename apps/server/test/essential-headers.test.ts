@@ -1,7 +1,11 @@
 import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { EssentialsResponse, securityHeaders } from "../src/essential-headers";
+import { createLogger } from "../src/logger";
+import { essentialsResponse } from "../src/request-essentials";
+import { rawRequest } from "./support/raw-http";
 
 // The response class the server answers with: the security headers and the request id are
 // written with each answer's own headers, once each, and an answer's own header of the same name wins.
@@ -84,5 +88,80 @@ describe("EssentialsResponse", () => {
       res.end();
     });
     expect(valuesOf(headers, "set-cookie")).toEqual(["a=1", "b=2"]);
+  });
+});
+
+describe("essentialsResponse", () => {
+  /** A server answering with the class, its log lines, and whether it is still accepting. */
+  async function essentialsServer(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const state = { accepting: true };
+    const Response = essentialsResponse(createLogger("debug", sink), () => state.accepting);
+    server = createServer({ ServerResponse: Response }, handler);
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return { port, lines, state };
+  }
+  const ok = (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(201, { "Content-Type": "application/json" });
+    res.end("{}");
+  };
+
+  it("logs one line per answer: its id, method, path without the query, status and time", async () => {
+    const { port, lines } = await essentialsServer(ok);
+    const answer = await fetch(`http://127.0.0.1:${port}/api/journeys?limit=5`, {
+      headers: { "x-request-id": "from-balancer-7" },
+    });
+    await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(answer.status).toBe(201);
+    expect(answer.headers.get("x-request-id")).toBe("from-balancer-7");
+    await expect.poll(() => lines.filter((line) => line.msg === "request").length).toBe(2);
+    const [api, probe] = lines.filter((line) => line.msg === "request");
+    expect(api).toMatchObject({
+      level: 30,
+      requestId: "from-balancer-7",
+      method: "GET",
+      path: "/api/journeys",
+      status: 201,
+    });
+    expect(api?.ms).toEqual(expect.any(Number));
+    // Health probes are debug-level.
+    expect(probe).toMatchObject({ level: 20, path: "/healthz", status: 201 });
+    expect(probe?.requestId).toMatch(/^[\w-]{8,}$/);
+  });
+
+  it("keeps connections while accepting, and closes each after its answer once shutdown has begun", async () => {
+    const { port, state } = await essentialsServer(ok);
+    const url = `http://127.0.0.1:${port}`;
+    const request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const kept = await rawRequest(url, [request], { waitMs: 300 });
+    expect(kept.response).toMatch(/^HTTP\/1.1 201/);
+    expect(kept.response).toMatch(/\r\nConnection: keep-alive\r\n/i);
+    expect(kept.closedByServer).toBe(false);
+    state.accepting = false;
+    const closed = await rawRequest(url, [request]);
+    expect(closed.response).toMatch(/^HTTP\/1.1 201/);
+    expect(closed.response).toMatch(/\r\nConnection: close\r\n/i);
+    expect(closed.closedByServer).toBe(true);
+  });
+
+  it("closes the connection after an answer that left the body unread, over the answer's own Connection", async () => {
+    const { port } = await essentialsServer((_req, res) => {
+      res.writeHead(413, { Connection: "keep-alive" });
+      res.end();
+    });
+    const answer = await rawRequest(`http://127.0.0.1:${port}`, [
+      "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{",
+    ]);
+    expect(answer.response).toMatch(/^HTTP\/1.1 413/);
+    expect(answer.response).toMatch(/\r\nConnection: close\r\n/i);
+    expect(answer.response).not.toMatch(/keep-alive/i);
+    expect(answer.closedByServer).toBe(true);
   });
 });

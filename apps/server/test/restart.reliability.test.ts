@@ -46,8 +46,9 @@ describe.skipIf(testEngine() !== "postgres")("a real Postgres restart under load
       REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       RATE_LIMIT_CONTROL_PER_SECOND: "0",
     });
-    const app = createApp({ database: appDb, config, logger: createLogger("silent") });
-    const listening = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" });
+    const logger = createLogger("silent");
+    const app = createApp({ database: appDb, config, logger });
+    const listening = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" }, { logger });
     server = listening.server;
     url = `http://127.0.0.1:${listening.port}`;
   }, 60_000);

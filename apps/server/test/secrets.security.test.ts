@@ -28,8 +28,9 @@ beforeAll(async () => {
     },
   });
   const config = loadConfig({ RATE_LIMIT_CONTROL_PER_SECOND: "0" });
-  const app = createApp({ database, config, logger: createLogger("trace", sink) });
-  const listening = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" });
+  const logger = createLogger("trace", sink);
+  const app = createApp({ database, config, logger });
+  const listening = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" }, { logger });
   server = listening.server;
   url = `http://127.0.0.1:${listening.port}`;
 });

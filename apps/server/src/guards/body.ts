@@ -10,10 +10,6 @@ export interface BodyLimit {
   refuse(c: Context): Response;
 }
 
-/** Whether the request's headers announce a body. */
-const announcesBody = (c: Context) =>
-  requestHeader(c, "content-length") !== undefined || requestHeader(c, "transfer-encoding") !== undefined;
-
 /** Whether the request's headers announce a body with content: chunked, or a length other than 0. */
 export function declaresBody(c: Context): boolean {
   if (requestHeader(c, "transfer-encoding") !== undefined) return true;
@@ -59,14 +55,6 @@ export async function readBody(c: Context<RestEnv>): Promise<Uint8Array | Respon
   return bytes;
 }
 
-/** Whether a body the headers announce was left unread (the connection cannot carry another request). */
-export function bodyLeftUnread(c: Context): boolean {
-  if (!announcesBody(c)) return false;
-  const incoming = nodeRequest(c);
-  if (incoming) return !incoming.readableEnded;
-  return c.req.raw.body !== null && !c.req.raw.bodyUsed;
-}
-
 type Read = Buffer | "too large" | "cut off";
 
 function readIncoming(incoming: IncomingMessage & { rawBody?: Buffer }, maxBytes: number): Promise<Read> {
@@ -81,7 +69,7 @@ function readIncoming(incoming: IncomingMessage & { rawBody?: Buffer }, maxBytes
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
-        // The rest is never read: the answer closes the connection (bodyLeftUnread).
+        // The rest is never read: the answer closes the connection (request-essentials.ts).
         incoming.pause();
         finish("too large");
       } else chunks.push(chunk);

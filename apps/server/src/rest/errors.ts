@@ -7,6 +7,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import type { Logger } from "../logger";
+import { requestIdOf } from "../request-essentials";
 
 export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
 
@@ -58,7 +59,7 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
     const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
     if (status < 500) return errorJson(c, status, error.message);
     if (status === 503) {
-      logger.warn({ err: error.cause ?? error, requestId: c.get("requestId") }, "database unavailable");
+      logger.warn({ err: error.cause ?? error, requestId: requestIdOf(c) }, "database unavailable");
       return errorJson(c, 503, error.message, { "Retry-After": "1" });
     }
     error = error.cause ?? error;
@@ -67,6 +68,6 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
   if (error instanceof HTTPException && error.status < 500) {
     return errorJson(c, error.status as ContentfulStatusCode, error.message || "Bad request");
   }
-  logger.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
+  logger.error({ err: error, requestId: requestIdOf(c) }, "unhandled error");
   return errorJson(c, 500, internalErrorMessage);
 }

@@ -37,8 +37,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   });
   let fixedNow: Date | undefined;
   const clock = () => fixedNow ?? new Date();
-  const app = createApp({ database, config, logger: createLogger(config.logLevel), clock });
-  const { server, port } = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" });
+  const logger = createLogger(config.logLevel);
+  const app = createApp({ database, config, logger, clock });
+  const { server, port } = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" }, { logger });
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
