@@ -1,5 +1,6 @@
 import type { OrgContext } from "../context";
 import { ForbiddenError, PayloadTooLargeError } from "../errors";
+import { webOrigin } from "../origin";
 import { describeIssue, isStorableTime, primaryIssue, STORABLE_TIMES } from "../validation";
 import { deviceFromHeaders } from "./device";
 import { findJourneyForEvents, type JourneyLookup } from "./lookup";
@@ -157,17 +158,12 @@ async function ingestWith(
   };
 }
 
-/** An empty list allows every origin; an entry may end in a slash where the header does not. */
+/**
+ * An empty list allows every origin. Entries are compared in their normal form too: rows stored
+ * before the list was normalized may end in a slash, or differ in case, where the header does not.
+ */
 function originAllowed(origin: string, allowed: string[]): boolean {
   if (allowed.length === 0) return true;
-  const normal = normalOrigin(origin);
-  return normal !== null && allowed.some((entry) => normalOrigin(entry) === normal);
-}
-
-function normalOrigin(value: string): string | null {
-  try {
-    return new URL(value).origin;
-  } catch {
-    return null;
-  }
+  const normal = webOrigin(origin);
+  return normal !== null && allowed.some((entry) => webOrigin(entry) === normal);
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { JourneyAnalytics } from "../analytics/schema";
+import { webOrigin } from "../origin";
 import { text } from "../text";
 
 // The single source of the journey types: tRPC, REST, OpenAPI and the client all derive from these.
@@ -22,21 +23,10 @@ export const Environment = z.enum(["production", "staging"]);
 export const Origin = z
   .string()
   .max(2048)
-  .refine((value) => originOf(value) !== null, {
+  .refine((value) => webOrigin(value) !== null, {
     error: "must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
   })
-  .transform((value) => originOf(value) as string);
-
-function originOf(value: string): string | null {
-  try {
-    const url = new URL(value);
-    const web = url.protocol === "https:" || url.protocol === "http:";
-    // Nothing past the host and port: no path, query, fragment or credentials.
-    return web && url.href === `${url.origin}/` ? url.origin : null;
-  } catch {
-    return null;
-  }
-}
+  .transform((value) => webOrigin(value) as string);
 
 /** Each origin once, in the order given. */
 const AllowedOrigins = z
