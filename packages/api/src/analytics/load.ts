@@ -1,5 +1,5 @@
 import { eventSessions, eventStepKeys, queryRows, snapshots } from "@odyssey/db";
-import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, sql } from "drizzle-orm";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
 import { computeRecentCounts, type RecentCounts, type Timed } from "./recent-counts";
@@ -16,7 +16,6 @@ import {
   UNMAPPED_DAYS,
 } from "./windows";
 
-const count = () => sql<number>`count(*)`.mapWith(Number);
 const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
 /** Milliseconds from entry to the first submit_success (null for sessions without one). */
 const msToComplete = sql`((extract(epoch from ${eventSessions.firstSuccessAt}) - extract(epoch from ${eventSessions.entryAt})) * 1000)::float8`;

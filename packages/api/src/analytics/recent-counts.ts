@@ -1,5 +1,5 @@
 import { eventHourCounts, events } from "@odyssey/db";
-import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import { and, count, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
 import { EventType } from "./schema";
@@ -17,7 +17,6 @@ export interface RecentCounts {
   eventCountsLast24h: Record<EventType, number>;
 }
 
-const count = () => sql<number>`count(*)`.mapWith(Number);
 /** The hour rows' count columns (one per type, named as the type) added up. */
 const countsPerType = Object.fromEntries(
   EventType.options.map((type) => [
