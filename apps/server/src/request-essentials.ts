@@ -76,6 +76,12 @@ function pathOf(target: string): string {
   return URL.canParse(target) ? new URL(target).pathname : target;
 }
 
+/** A well-formed `X-Request-Id` from the client (a balancer's, say), else a new one. */
+function requestIdFor(incoming: IncomingMessage): string {
+  const given = incoming.headers["x-request-id"];
+  return typeof given === "string" && acceptableRequestId.test(given) ? given : nextRequestId();
+}
+
 /** Whether a body the headers announce was left unread (the connection cannot carry another request). */
 function bodyLeftUnread(incoming: IncomingMessage): boolean {
   const { headers } = incoming;
@@ -99,14 +105,9 @@ export function essentialsResponse(logger: Logger, isAccepting: () => boolean): 
   return class RequestEssentialsResponse<
     Incoming extends IncomingMessage = IncomingMessage,
   > extends EssentialsResponse<Incoming> {
+    // Fields, not a constructor: Node's own arguments (its options) reach ServerResponse untouched.
     private readonly startedAt = performance.now();
-
-    constructor(req: Incoming) {
-      super(req);
-      const incoming = req.headers["x-request-id"];
-      this.requestId =
-        typeof incoming === "string" && acceptableRequestId.test(incoming) ? incoming : nextRequestId();
-    }
+    override requestId: string | undefined = requestIdFor(this.req);
 
     protected override keepsConnection(): boolean {
       return isAccepting() && !bodyLeftUnread(this.req);
