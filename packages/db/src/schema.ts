@@ -102,12 +102,12 @@ export const journeySteps = pgTable(
 // Events and the summaries Retrieve reads (docs/analytics.md). The events table is append-only
 // and nothing reads it per event: Retrieve reads the summaries, plus at most one hour of one
 // journey's events (the part of the trailing 24 hours that starts mid-hour, which the hour
-// counts cannot split), and deleting a journey reads its time range. Its one btree serves that
-// hour; there is no primary key (another index entry per insert), and a BRIN index on the event
-// time stays tiny because rows arrive roughly in time order. It can become
-// `PARTITION BY RANGE (occurred_at)` without changing a query. A unique key on a
-// partitioned table must include the partition key, and a retry carries a different corrected
-// time, so duplicate detection lives in `event_ids`, a narrow table keyed by the client's id alone.
+// counts cannot split), and deleting a journey deletes its events. Its one btree,
+// `(journey_id, occurred_at)`, serves both; there is no primary key (another index entry per
+// insert). It can become `PARTITION BY RANGE (occurred_at)` without changing a query. A unique
+// key on a partitioned table must include the partition key, and a retry carries a different
+// corrected time, so duplicate detection lives in `event_ids`, a narrow table keyed by the
+// client's id alone.
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -139,10 +139,7 @@ export const events = pgTable(
   // everything else it does. The batch's statement also upserts `event_sessions`, whose foreign
   // key fails the whole statement when the journey is gone, and deleting a journey deletes its
   // rows here explicitly (journeys/operations.ts). Uniqueness lives in `event_ids`.
-  (t) => [
-    index("events_occurred_at_brin").using("brin", t.occurredAt),
-    index("events_journey_time").on(t.journeyId, t.occurredAt),
-  ],
+  (t) => [index("events_journey_time").on(t.journeyId, t.occurredAt)],
 );
 
 /**
@@ -156,7 +153,6 @@ export const eventIds = pgTable(
     orgId: text("org_id").notNull(),
     journeyId: text("journey_id").notNull(),
     id: uuid("id").notNull(),
-    occurredAt: instant("occurred_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.orgId, t.journeyId, t.id] })],
 );

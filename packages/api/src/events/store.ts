@@ -161,8 +161,8 @@ const storeStatement = preparedPerDatabase((db) =>
         as x(id, occurred_at, client_time, type, session_id, step_key, step_index, field, device)
       where (select ok from confirmed)
     ), fresh as (
-      insert into event_ids (org_id, journey_id, id, occurred_at)
-      select ${org}, ${journey}, id::uuid, occurred_at from input order by 3
+      insert into event_ids (org_id, journey_id, id)
+      select ${org}, ${journey}, id::uuid from input order by 3
       on conflict do nothing
       returning id
     ), new_events as (
@@ -247,21 +247,12 @@ const addCounts = sql.raw(
 const utcHour = sql.raw(`date_bin('1 hour', occurred_at, timestamptz '2000-01-01T00:00:00Z')`);
 
 /**
- * Deletes a journey's events and their ids (the tables without a foreign key to journeys). The
- * events table has only a BRIN index on the event time: the journey's time range, read from its
- * ids, limits the scan to the blocks that can hold its events.
+ * Deletes a journey's events and their ids (the tables without a foreign key to journeys), each
+ * through its index that leads with the journey.
  */
 export async function deleteJourneyEvents(db: Queryable, orgId: string, journeyId: string): Promise<void> {
-  const ofJourney = and(eq(eventIds.orgId, orgId), eq(eventIds.journeyId, journeyId));
-  await db.delete(events).where(
-    and(
-      eq(events.orgId, orgId),
-      eq(events.journeyId, journeyId),
-      sql`${events.occurredAt} between (select min(${eventIds.occurredAt}) from ${eventIds} where ${ofJourney})
-          and (select max(${eventIds.occurredAt}) from ${eventIds} where ${ofJourney})`,
-    ),
-  );
-  await db.delete(eventIds).where(ofJourney);
+  await db.delete(events).where(and(eq(events.journeyId, journeyId), eq(events.orgId, orgId)));
+  await db.delete(eventIds).where(and(eq(eventIds.orgId, orgId), eq(eventIds.journeyId, journeyId)));
 }
 
 /** The earliest event with a device wins; at equal times the smaller event id (byte order). */
