@@ -90,18 +90,20 @@ async function main() {
     const now = Date.now();
     const columns = (batch: BenchEvent[]) => {
       const out = new EventColumns();
-      for (const e of batch)
+      for (const e of batch) {
+        const at = Date.parse(e.timestamp);
         out.push(
           e.id,
           e.type,
           e.sessionId,
-          e.timestamp,
-          e.timestamp,
+          at,
+          at,
           e.stepKey ?? null,
           e.stepKey ? (stepIndex.get(e.stepKey) ?? null) : null,
           e.field ?? null,
           e.device ?? null,
         );
+      }
       return out;
     };
     const store = (db: Database, batch: BenchEvent[]) =>

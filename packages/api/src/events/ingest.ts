@@ -116,13 +116,12 @@ async function ingestWith(
       return;
     }
     seen.add(id);
-    const clientTime = new Date(clientMs).toISOString();
     fresh.push(
       id,
       event.type,
       event.sessionId,
-      occurredMs === clientMs ? clientTime : new Date(occurredMs).toISOString(),
-      clientTime,
+      occurredMs,
+      clientMs,
       event.stepKey ?? null,
       stepIndex ?? null,
       event.field ?? null,
