@@ -4,7 +4,8 @@
 // a raw UNNEST insert of the same rows into a bare table, each on one connection, in alternating
 // rounds. For each: wall time, the Postgres backend's CPU (read from /proc, so only when the
 // server runs on this machine) and WAL written, per batch of 100 events. Then the same statement
-// with batches of 400, and one plan of it with actual times per part (auto_explain).
+// with batches of 400, its WAL by relation (pg_walinspect), and one plan of it with actual times
+// per part (auto_explain).
 //
 // Settings (environment): ODYSSEY_BENCH_DATABASE_URL (the server the bench database is created
 // on), BENCH_PRELOAD (events stored before measuring, default 100000), BENCH_BATCHES (batches per
@@ -58,6 +59,44 @@ function withoutQueryText(message: string): string {
   let end = start + 1;
   while (end < lines.length && /^\s/.test(lines[end] ?? "")) end++;
   return [...lines.slice(0, start), ...lines.slice(end)].join("\n");
+}
+
+/**
+ * The WAL the statement writes, per relation (table or index) and per 100 events, read with
+ * pg_walinspect (PostgreSQL 15 and later, created in the bench database; a superuser's). Records
+ * that touch no relation (commits, mostly) are counted apart.
+ */
+async function walByRelation(
+  raw: postgres.Sql,
+  batches: BenchEvent[][],
+  send: (batch: BenchEvent[]) => Promise<unknown>,
+): Promise<void> {
+  try {
+    await raw`create extension if not exists pg_walinspect`;
+    const lsn = async () => first(await raw<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`).lsn;
+    const from = await lsn();
+    let events = 0;
+    for (const batch of batches) {
+      await send(batch);
+      events += batch.length;
+    }
+    const to = await lsn();
+    const rows = await raw<{ relation: string; records: number; bytes: number; fpi: number }[]>`
+      select coalesce(c.relname, '(no relation: commits, …)') as relation, count(*)::int as records,
+        sum(r.record_length)::int as bytes, sum(r.fpi_length)::int as fpi
+      from pg_get_wal_records_info(${from}::pg_lsn, ${to}::pg_lsn) r
+      left join pg_class c on c.relfilenode = (regexp_match(r.block_ref, 'rel [0-9]+/[0-9]+/([0-9]+)'))[1]::oid
+      group by 1 order by 3 desc`;
+    const per100 = (value: number) => (value * 100) / events;
+    console.log("\nWAL of the statement by relation, per 100 events (pg_walinspect):\n");
+    console.log("| relation | records | KiB | of which full-page images, KiB |\n|---|---:|---:|---:|");
+    for (const row of rows)
+      console.log(
+        `| ${row.relation} | ${per100(row.records).toFixed(0)} | ${(per100(row.bytes) / 1024).toFixed(1)} | ${(per100(row.fpi) / 1024).toFixed(1)} |`,
+      );
+  } catch (error) {
+    console.log(`\nNo WAL by relation: pg_walinspect is not available (${(error as Error).message})`);
+  }
 }
 
 async function main() {
@@ -175,6 +214,8 @@ async function main() {
     console.log("\nPer 100 events, one connection each:\n");
     console.log("| statement | wall ms | Postgres CPU ms | WAL KiB |\n|---|---:|---:|---:|");
     for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+
+    await walByRelation(raw, fresh(2_000, 100, "wal"), (b) => store(database.db, b));
 
     // One batch through the same statement with auto_explain: actual time per part.
     const explainDb = drizzle(explaining, { schema }) as unknown as Database;
