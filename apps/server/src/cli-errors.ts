@@ -1,6 +1,6 @@
 import { DataDirLockedError } from "@odyssey/db";
 import { type Config, ConfigError } from "./env";
-import { redactParameters } from "./logger";
+import { queryParametersLine, redactParameters } from "./logger";
 
 // What the server's start and the CLI print when they cannot do their work: one sentence naming
 // the setting to change, for the failures an operator causes and can fix; the error's own
@@ -87,7 +87,7 @@ export function describeFailure(error: unknown, where?: Where): string | undefin
 export function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const message = error.message
-    .replace(/\nparams: [^\n]*/g, "")
+    .replace(queryParametersLine, "")
     .replace(/\s*\n\s*/g, " ")
     .trim();
   const cause = error.cause instanceof Error ? messageOf(error.cause) : "";

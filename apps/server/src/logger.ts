@@ -3,10 +3,13 @@ import pino from "pino";
 export type Logger = pino.Logger;
 
 /**
- * Database errors quote their query's parameters (drizzle: "Failed query: … params: …"), and
- * those may be a key's hash or an event's field values: they are cut from every logged error.
+ * The line of a failed query's message that quotes its parameters (drizzle: "Failed query: …
+ * params: …"), which may be a key's hash or an event's field values.
  */
-export const redactParameters = (text: string) => text.replace(/\nparams: [^\n]*/g, "\nparams: [redacted]");
+export const queryParametersLine = /\nparams: [^\n]*/g;
+
+/** Cuts those parameters from every logged error. */
+export const redactParameters = (text: string) => text.replace(queryParametersLine, "\nparams: [redacted]");
 
 /** `redactParameters` through every string of a logged value. */
 function withoutParameters(value: unknown, depth = 0): unknown {
