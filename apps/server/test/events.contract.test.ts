@@ -134,6 +134,43 @@ describe("POST /api/events", () => {
     expect(rows[0]?.n).toBe(3);
   });
 
+  it("stores only the new events of a batch that repeats some stored ones, and counts them once", async () => {
+    const old = [event({ sessionId: "partly-old" }), event({ sessionId: "partly-old", stepKey: "s1" })];
+    const first = await postEvents(server, { journey: "grant", events: old }, { key });
+    expect(await first.json()).toMatchObject({ duplicates: 0 });
+    const added = [event({ sessionId: "partly-old", stepKey: "s2" }), event({ sessionId: "partly-new" })];
+    const res = await postEvents(server, { journey: "grant", events: [added[0], ...old, added[1]] }, { key });
+    expect(await res.json()).toEqual({ accepted: 4, duplicates: 2, rejected: [], unknownStepKeys: [] });
+    const ids = [...old, ...added].map((e) => e.id);
+    expect([...(await stored(ids)).keys()].sort()).toEqual(ids.sort());
+    const [session] = await queryRows<{ furthest: number }>(
+      server.database.db,
+      sql`select furthest_step_index as furthest from event_sessions where session_id = 'partly-old'`,
+    );
+    expect(session?.furthest).toBe(2);
+  });
+
+  it("stores each id once when concurrent batches carry the same ids", async () => {
+    const shared = Array.from({ length: 20 }, (_, i) => event({ sessionId: `race-${i % 4}` }));
+    const own = Array.from({ length: 6 }, (_, i) => event({ sessionId: `race-own-${i}` }));
+    // Six batches at once: each carries every shared id, in its own order, and one id of its own.
+    const answers = await Promise.all(
+      own.map(async (mine, i) => {
+        const events = [...shared.slice(i), mine, ...shared.slice(0, i)];
+        const res = await postEvents(server, { journey: "grant", events }, { key });
+        expect(res.status).toBe(200);
+        return (await res.json()) as { accepted: number; duplicates: number };
+      }),
+    );
+    const storedCount = answers.reduce((sum, a) => sum + a.accepted - a.duplicates, 0);
+    expect(storedCount).toBe(shared.length + own.length);
+    const rows = await queryRows<{ n: number }>(
+      server.database.db,
+      sql`select count(*)::int as n from events where session_id like 'race-%'`,
+    );
+    expect(rows[0]?.n).toBe(shared.length + own.length);
+  });
+
   it("counts a duplicate within one batch once", async () => {
     const e = event({ sessionId: "dup-in-batch", type: "field_error", field: "email" });
     const res = await postEvents(
@@ -410,11 +447,24 @@ describe("POST /api/events", () => {
     expect(await res.json()).toEqual({ error: 'Journey with slug "nope" not found' });
   });
 
+  const storedRowsOutside = async (journeyId: string) => {
+    const [counts] = await queryRows<{ events: number; ids: number }>(
+      server.database.db,
+      sql`select (select count(*) from events where journey_id <> ${journeyId})::int as events,
+        (select count(*) from event_ids where journey_id <> ${journeyId})::int as ids`,
+    );
+    return counts;
+  };
+
   it("deletes a journey's events and summaries with the journey", async () => {
     const doomed = await createJourney(server, key, "doomed", { steps: 1 });
     const events = [event({ sessionId: "doomed" }), event({ sessionId: "doomed", type: "submit_success" })];
     expect((await postEvents(server, { journey: "doomed", events }, { key })).status).toBe(200);
+    const othersBefore = await storedRowsOutside(doomed.id);
+    expect(othersBefore?.events).toBeGreaterThan(0);
     expect((await server.call(key, "DELETE", "/api/journeys/doomed")).status).toBe(200);
+    // Other journeys keep every event and id.
+    expect(await storedRowsOutside(doomed.id)).toEqual(othersBefore);
     const [left] = await queryRows<{ n: number }>(
       server.database.db,
       sql`select ((select count(*) from events where journey_id = ${doomed.id})

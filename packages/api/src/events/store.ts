@@ -1,5 +1,6 @@
 import {
   type Database,
+  EVENT_IDS_KEY,
   eventIds,
   events,
   pgErrorCode,
@@ -7,7 +8,7 @@ import {
   type Queryable,
   SUMMARY_SHARDS,
 } from "@odyssey/db";
-import { and, eq, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { EventType } from "../analytics/schema";
 import { journeyNotFound } from "../errors";
 import { preparedPerDatabase } from "../prepared";
@@ -84,9 +85,13 @@ export function arrayLiteral(values: readonly (string | number | null)[]): strin
  *
  * The rows arrive as one typed array per column (UNNEST), each sent as an array literal
  * (`arrayLiteral`); event times travel as milliseconds since the epoch, which costs neither side a
- * date text to write or parse. `fresh` holds the ids that `event_ids`
- * took (a concurrent request carrying the same id waits on that index entry, then skips it), and
- * only those events are inserted and folded. Every fold is order-free (min, max, sum, set union,
+ * date text to write or parse. `fresh` holds the ids that `event_ids` took, and only those events
+ * are inserted and folded. Ids are taken first with a plain insert, which fails the whole
+ * statement (so stores nothing) when one of them is already stored; only then is the statement run
+ * again with `on conflict do nothing`, which skips stored ids but costs each id a speculative
+ * insertion (a lock, a second index search and a confirmation record): retries are rare next to
+ * new events (docs/benchmarks.md, fix 29). A concurrent request carrying the same id waits on
+ * that index entry either way. Every fold is order-free (min, max, sum, set union,
  * earliest device with ties to the smaller id in byte order), so arrival order never changes a
  * summary. Each insert writes its rows in key order, so concurrent batches lock rows in the same
  * order and cannot deadlock. A batch that stored anything also moves the journey's analytics
@@ -109,26 +114,31 @@ export async function storeEvents(
   },
 ): Promise<number | "unconfirmed"> {
   const { receivedAt, events: e, confirm } = batch;
-  const [result] = await storeStatement(db)
-    .execute({
-      ids: arrayLiteral(e.id),
-      occurredAt: arrayLiteral(e.occurredAt),
-      clientTime: arrayLiteral(e.clientTime),
-      types: arrayLiteral(e.type),
-      sessionIds: arrayLiteral(e.sessionId),
-      stepKeys: arrayLiteral(e.stepKey),
-      stepIndexes: arrayLiteral(e.stepIndex),
-      fields: arrayLiteral(e.field),
-      devices: arrayLiteral(e.device),
-      org: batch.orgId,
-      journey: batch.journeyId,
-      receivedAt: receivedAt.toISOString(),
-      // Live traffic's hot summary rows (the step keys, the hour of receipt and the one before)
-      // are spread over shards; older hours, which only late or replayed events reach, keep one row.
-      shard: Math.floor(Math.random() * SUMMARY_SHARDS),
-      liveFrom: new Date((Math.floor(receivedAt.getTime() / HOUR_MS) - 1) * HOUR_MS).toISOString(),
-      keyHash: confirm?.keyHash ?? null,
-      allowedOrigins: confirm ? arrayLiteral(confirm.allowedOrigins) : null,
+  const values = {
+    ids: arrayLiteral(e.id),
+    occurredAt: arrayLiteral(e.occurredAt),
+    clientTime: arrayLiteral(e.clientTime),
+    types: arrayLiteral(e.type),
+    sessionIds: arrayLiteral(e.sessionId),
+    stepKeys: arrayLiteral(e.stepKey),
+    stepIndexes: arrayLiteral(e.stepIndex),
+    fields: arrayLiteral(e.field),
+    devices: arrayLiteral(e.device),
+    org: batch.orgId,
+    journey: batch.journeyId,
+    receivedAt: receivedAt.toISOString(),
+    // Live traffic's hot summary rows (the step keys, the hour of receipt and the one before)
+    // are spread over shards; older hours, which only late or replayed events reach, keep one row.
+    shard: Math.floor(Math.random() * SUMMARY_SHARDS),
+    liveFrom: new Date((Math.floor(receivedAt.getTime() / HOUR_MS) - 1) * HOUR_MS).toISOString(),
+    keyHash: confirm?.keyHash ?? null,
+    allowedOrigins: confirm ? arrayLiteral(confirm.allowedOrigins) : null,
+  };
+  const [result] = await storeNew(db)
+    .execute(values)
+    .catch((error: unknown) => {
+      if (isStoredId(error)) return storeSkippingStored(db).execute(values);
+      throw error;
     })
     .catch((error: unknown) => {
       // The journey was deleted since it was looked up: the summaries' foreign key refused the batch.
@@ -145,11 +155,18 @@ const journey = sql`${param("journey")}::text`;
 const shard = sql`${param("shard")}::smallint`;
 const liveFrom = sql`${param("liveFrom")}::timestamptz`;
 
+/** A batch's ids are already in `event_ids` (the plain insert's unique violation). */
+const isStoredId = (error: unknown) => {
+  const { code, constraint } = pgErrorCode(error);
+  return code === "23505" && constraint === EVENT_IDS_KEY;
+};
+
 /** The statement `storeEvents` runs, compiled once per database (inputs as placeholders). */
-const storeStatement = preparedPerDatabase((db) =>
-  prepareSql<{ stored: number; confirmed: boolean }>(
-    db,
-    sql`with confirmed as (
+const storeStatement = (onStoredId: SQL) =>
+  preparedPerDatabase((db) =>
+    prepareSql<{ stored: number; confirmed: boolean }>(
+      db,
+      sql`with confirmed as (
       select ${param("keyHash")}::text is null
         or (exists (select 1 from api_keys where hash = ${param("keyHash")}::text and revoked_at is null)
           and exists (select 1 from journeys where org_id = ${org} and id = ${journey}
@@ -168,7 +185,7 @@ const storeStatement = preparedPerDatabase((db) =>
     ), fresh as (
       insert into event_ids (org_id, journey_id, id)
       select ${org}, ${journey}, id::uuid from input order by 3
-      on conflict do nothing
+      ${onStoredId}
       returning id
     ), new_events as (
       select i.* from input i join fresh f on f.id = i.id::uuid
@@ -236,8 +253,13 @@ const storeStatement = preparedPerDatabase((db) =>
       returning 1
     )
     select (select count(*) from stored)::int as stored, (select ok from confirmed) as confirmed`,
-  ),
-);
+    ),
+  );
+
+/** Fails when an id is already stored. */
+const storeNew = storeStatement(sql``);
+/** Skips the ids already stored. */
+const storeSkippingStored = storeStatement(sql`on conflict do nothing`);
 
 // event_hour_counts has one count column per event type, named as the type.
 const typeColumns = sql.raw(EventType.options.join(", "));
@@ -252,12 +274,18 @@ const addCounts = sql.raw(
 const utcHour = sql.raw(`date_bin('1 hour', occurred_at, timestamptz '2000-01-01T00:00:00Z')`);
 
 /**
- * Deletes a journey's events and their ids (the tables without a foreign key to journeys), each
- * through its index that leads with the journey.
+ * Deletes a journey's events (through the index that leads with the journey) and their ids, which
+ * `event_ids`' key, led by the id, finds one by one: every stored event has its row there, and
+ * only stored events do, since the statement above writes both or neither.
  */
 export async function deleteJourneyEvents(db: Queryable, orgId: string, journeyId: string): Promise<void> {
-  await db.delete(events).where(and(eq(events.journeyId, journeyId), eq(events.orgId, orgId)));
-  await db.delete(eventIds).where(and(eq(eventIds.orgId, orgId), eq(eventIds.journeyId, journeyId)));
+  await db.execute(sql`with gone as (
+      delete from ${events} where ${events.journeyId} = ${journeyId} and ${events.orgId} = ${orgId}
+      returning ${events.id}
+    )
+    delete from ${eventIds}
+    where ${eventIds.id} in (select id::uuid from gone)
+      and ${eventIds.orgId} = ${orgId} and ${eventIds.journeyId} = ${journeyId}`);
 }
 
 /** The earliest event with a device wins; at equal times the smaller event id (byte order). */
