@@ -91,7 +91,8 @@ export function arrayLiteral(values: readonly (string | number | null)[]): strin
  * again with `on conflict do nothing`, which skips stored ids but costs each id a speculative
  * insertion (a lock, a second index search and a confirmation record): retries are rare next to
  * new events (docs/benchmarks.md, fix 29). A concurrent request carrying the same id waits on
- * that index entry either way. Every fold is order-free (min, max, sum, set union,
+ * that index entry either way. So `db` must not be a transaction: the first statement's failure
+ * would abort it, and the second could not run. Every fold is order-free (min, max, sum, set union,
  * earliest device with ties to the smaller id in byte order), so arrival order never changes a
  * summary. Each insert writes its rows in key order, so concurrent batches lock rows in the same
  * order and cannot deadlock. A batch that stored anything also moves the journey's analytics
