@@ -142,14 +142,16 @@ export const events = pgTable(
   (t) => [index("events_journey_time").on(t.journeyId, t.occurredAt)],
 );
 
+/** The name of `event_ids`' key, whose unique violation tells ingestion an id is already stored. */
+export const EVENT_IDS_KEY = "event_ids_pk";
+
 /**
  * One row per stored event: the first insert of a client id wins, retries find it taken. The id
  * is held as `uuid` (16 bytes, compared as bytes) and leads the key: ids hardly ever repeat, so
- * each comparison in the index's searches, two per event, is settled by that fixed-width first
+ * each comparison in the index's search for every event is settled by that fixed-width first
  * column instead of after two text columns that are equal throughout a journey (docs/benchmarks.md,
  * fix 29). The key still includes `org_id`, as every key does.
  */
-export const EVENT_IDS_KEY = "event_ids_pk";
 export const eventIds = pgTable(
   "event_ids",
   {
