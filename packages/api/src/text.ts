@@ -16,18 +16,9 @@ export const text = () =>
   z.string().check((ctx) => {
     const { value } = ctx;
     if (!suspect.test(value)) return;
-    if (value.includes("\u0000"))
-      ctx.issues.push({
-        code: "custom",
-        message: "must not contain NUL characters",
-        input: value,
-        continue: true,
-      });
-    if (loneSurrogate.test(value))
-      ctx.issues.push({
-        code: "custom",
-        message: "must be valid Unicode text",
-        input: value,
-        continue: true,
-      });
+    // Both are reported when both hold, as two refinements would.
+    const refuse = (message: string) =>
+      ctx.issues.push({ code: "custom", message, input: value, continue: true });
+    if (value.includes("\u0000")) refuse("must not contain NUL characters");
+    if (loneSurrogate.test(value)) refuse("must be valid Unicode text");
   });
