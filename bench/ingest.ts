@@ -1,7 +1,9 @@
 // pnpm bench:ingest — ingestion throughput and Retrieve latency against real Postgres.
 //
 // 1. Events/s through POST /api/events (batches of 100, several concurrent clients), next to a
-//    raw postgres.js UNNEST insert of the same rows into a bare table, in the same run.
+//    raw postgres.js UNNEST insert of the same rows into a bare table, in the same run. For each
+//    side, the CPU it cost per batch (read from /proc): the server's, Postgres's (when it runs on
+//    this machine), this process's clients', and how much of the machine stayed idle.
 // 2. Retrieve (GET /api/journeys/{slug}) p50/p99 on a journey with 10 thousand events and on one
 //    with 1 million. Both have the same traffic in the last 30 days; the large one carries the
 //    rest as older history, which is what "cost does not grow with all events stored" promises.
@@ -9,10 +11,13 @@
 //
 // Settings (environment): BENCH_DATABASE_URL (a server database used to create and drop the
 // bench database; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_EVENTS (events sent
-// over HTTP, default 60000), BENCH_CLIENTS (default 4), BENCH_LARGE_EVENTS (default 1000000),
+// over HTTP, default 60000), BENCH_CLIENTS (default 4), BENCH_WARMUP_S (the least time each
+// side warms up for, default 10), BENCH_LARGE_EVENTS (default 1000000),
 // BENCH_RETRIEVES (Retrieve calls per journey, default 300). Every loop is bounded by these counts
 // and by BENCH_DEADLINE_S (default 900): past it the run stops with an error. BENCH_KEEP_DATABASE=1
 // keeps the bench database afterwards (its name is printed), to look at its plans and tables.
+// BENCH_SERVER_NODE_ARGS passes Node options to the server (`--cpu-prof --cpu-prof-dir=<dir>`
+// profiles it; `node --import tsx bench/profile.ts <dir>` summarises the profile).
 
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,6 +29,7 @@ import { ingestEvents } from "../packages/api/src/events/ingest.ts";
 import { createApiKey } from "../packages/api/src/index.ts";
 import { createDatabase } from "../packages/db/src/index.ts";
 import { createBareEventsTable, insertBareEvents } from "./lib/bare-insert.ts";
+import { type CpuSplit, measureCpu } from "./lib/cpu.ts";
 import { type BenchEvent, DEFAULT_STEPS, events, inBatches } from "./lib/events.ts";
 import { buildServerAndClient, type StartedServer, startServer, stop, stopAll } from "./lib/processes.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
@@ -35,6 +41,7 @@ const setting = (name: string) => process.env[name];
 const adminUrl = setting("BENCH_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const HTTP_EVENTS = positiveIntSetting("BENCH_EVENTS", 60_000);
 const CLIENTS = positiveIntSetting("BENCH_CLIENTS", 4);
+const WARMUP_S = positiveIntSetting("BENCH_WARMUP_S", 10);
 const LARGE_EVENTS = positiveIntSetting("BENCH_LARGE_EVENTS", 1_000_000);
 const SMALL_EVENTS = 10_000;
 const RETRIEVES = positiveIntSetting("BENCH_RETRIEVES", 300);
@@ -52,6 +59,12 @@ const checkDeadline = () => {
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
+
+/** A phase's CPU per batch, by process, and how idle the machine stayed. */
+function describeCpu(cpu: CpuSplit, clients: string): string {
+  const ms = (value: number | null) => (value === null ? "n/a" : `${value.toFixed(2)} ms`);
+  return `server ${ms(cpu.server)}, Postgres ${ms(cpu.postgres)}, ${clients} ${ms(cpu.clients)}; machine ${(cpu.idleShare * 100).toFixed(0)}% idle`;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
@@ -76,6 +89,7 @@ async function main() {
     server = await startServer({
       env: { DATABASE_URL: url.toString() },
       logFile: join(logDir, "server.log"),
+      nodeArgs: setting("BENCH_SERVER_NODE_ARGS")?.split(" ").filter(Boolean),
     });
     const base = server.url;
     const { key, orgId } = await createApiKey(database.db, { orgSlug: "bench", kind: "secret" });
@@ -96,37 +110,45 @@ async function main() {
     await create("large");
     const now = Date.now();
 
-    // 1. Ingestion over HTTP, then the same rows raw. Each side first runs a fifth as many other
-    // events, not timed, so both are measured warm (compiled code, connections, caches).
+    // 1. Ingestion over HTTP, then the same rows raw. Each side first runs other events, not
+    // timed, so both are measured warm (compiled code, connections, caches): a fifth as many, and
+    // for at least BENCH_WARMUP_S seconds, since the server's code kept being compiled for about
+    // 10 s of this load on the 2-core machine (docs/benchmarks.md).
     const sent = events(HTTP_EVENTS, now - 20 * DAY, now - MIN, "http");
-    const warmUp = events(Math.ceil(HTTP_EVENTS / 5), now - 20 * DAY, now - MIN, "warm");
-    // `prepare` runs for every batch before the clock starts: the clients' own work (serializing
-    // the HTTP bodies) is not the service's, and on this machine it would share the server's cores.
+    // `prepare` runs for every timed batch before the clock starts: the clients' own work
+    // (serializing the HTTP bodies) is not the service's, and it would share the server's cores.
     const runClients = async <T>(prepare: (batch: BenchEvent[]) => T, send: (batch: T) => Promise<void>) => {
-      const run = async (batches: T[]) => {
-        let next = 0;
+      const run = async (nextBatch: () => T | undefined) => {
         await Promise.all(
           Array.from({ length: CLIENTS }, async () => {
-            while (next < batches.length) {
+            for (let batch = nextBatch(); batch !== undefined; batch = nextBatch()) {
               checkDeadline();
-              const batch = batches[next++] as T;
               await send(batch);
             }
           }),
         );
       };
-      const warmBatches = inBatches(warmUp, BATCH).map(prepare);
+      const warmUntil = performance.now() + WARMUP_S * 1000;
+      const warmBatches = Math.ceil(HTTP_EVENTS / 5 / BATCH);
+      let warmed = 0;
+      await run(() =>
+        warmed < warmBatches || performance.now() < warmUntil
+          ? prepare(events(BATCH, now - 20 * DAY, now - MIN, `warm-${warmed++}`))
+          : undefined,
+      );
       const timedBatches = inBatches(sent, BATCH).map(prepare);
-      await run(warmBatches);
+      let next = 0;
+      const cpu = measureCpu(server?.pid);
       const started = performance.now();
-      await run(timedBatches);
-      return sent.length / ((performance.now() - started) / 1000);
+      await run(() => timedBatches[next++]);
+      const rate = sent.length / ((performance.now() - started) / 1000);
+      return { rate, cpu: cpu(timedBatches.length) };
     };
     // node:http with kept-alive connections, one per client: fetch's own CPU per call was about
     // as much as the server's on this 2-core machine.
     const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
     const eventsUrl = new URL(`${base}/api/events`);
-    const httpRate = await runClients(
+    const http = await runClients(
       (batch) => Buffer.from(JSON.stringify({ journey: "ingest", events: batch })),
       (body) =>
         new Promise<void>((resolve, reject) => {
@@ -160,7 +182,7 @@ async function main() {
     );
     agent.destroy();
     await createBareEventsTable(raw);
-    const rawRate = await runClients(
+    const bare = await runClients(
       (batch) => batch,
       (batch) => insertBareEvents(raw, { orgId, journeyId: "ingest", batch }),
     );
@@ -245,10 +267,12 @@ async function main() {
     const rows = [
       [
         `POST /api/events (batches of ${BATCH}, ${CLIENTS} clients, ${HTTP_EVENTS} events)`,
-        `${Math.round(httpRate)} events/s`,
+        `${Math.round(http.rate)} events/s`,
       ],
-      [`raw postgres.js UNNEST insert, same rows and batches, bare table`, `${Math.round(rawRate)} rows/s`],
-      ["ingest ÷ raw (target ≥ 40%)", `${((httpRate / rawRate) * 100).toFixed(0)}%`],
+      [`raw postgres.js UNNEST insert, same rows and batches, bare table`, `${Math.round(bare.rate)} rows/s`],
+      ["ingest ÷ raw (target ≥ 40%)", `${((http.rate / bare.rate) * 100).toFixed(0)}%`],
+      [`CPU per batch of ${BATCH}, ingestion`, describeCpu(http.cpu, "HTTP clients")],
+      [`CPU per batch of ${BATCH}, raw insert`, describeCpu(bare.cpu, "postgres.js client")],
       [`Retrieve, ${counts.small} events: p50 / p99`, `${f(small.p50)} / ${f(small.p99)} ms`],
       [`Retrieve, ${counts.large} events: p50 / p99`, `${f(large.p50)} / ${f(large.p99)} ms`],
       ["1M ÷ 10k, p50 (target ≤ 1.5×)", `${(large.p50 / small.p50).toFixed(2)}×`],

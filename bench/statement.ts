@@ -20,9 +20,9 @@ import { createApiKey, createCaller } from "../packages/api/src/index.ts";
 import { createDatabase, type Database, queryRows } from "../packages/db/src/index.ts";
 import * as schema from "../packages/db/src/schema.ts";
 import { createBareEventsTable, insertBareEvents } from "./lib/bare-insert.ts";
+import { cpuMicrosOf } from "./lib/cpu.ts";
 import { createBenchDatabase } from "./lib/database.ts";
 import { type BenchEvent, DEFAULT_STEPS, events, inBatches } from "./lib/events.ts";
-import { cpuMicrosOf } from "./lib/processes.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
 
 const PRELOAD = positiveIntSetting("BENCH_PRELOAD", 100_000);

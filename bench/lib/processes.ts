@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LoadResult, LoadSpec } from "../load/spec";
+import { cpuMicrosOf } from "./cpu";
 
 export const root = join(import.meta.dirname, "..", "..");
 export const serverEntry = join(root, "apps", "server", "dist", "main.js");
@@ -39,13 +40,6 @@ export function rssOf(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
   if (!kb) throw new Error(`No VmRSS for pid ${pid}`);
   return Number(kb) * 1024;
-}
-
-/** CPU time (user + system) a process has used so far, in microseconds. */
-export function cpuMicrosOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 /** `pnpm turbo run build` of the server and the client, which the benchmarks run as built. */
