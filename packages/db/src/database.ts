@@ -56,6 +56,15 @@ export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
     : createPglite(options.dataDir, options.template);
 }
 
+/**
+ * Planner settings of every session, on either engine. A page read at random costs about what a
+ * sequential one does (the pages are in memory or on SSD), not four times as much as the default
+ * assumes. At 4, once a busy journey made another journey's recent sessions look like a fifth of
+ * the table, Retrieve read every session of every journey instead of that journey's by index
+ * (20–30 ms instead of 1–2; docs/benchmarks.md, fix 31).
+ */
+const PLANNER_SETTINGS = { random_page_cost: "1.1" };
+
 function createPostgres(url: string, maxConnections: number): DatabaseHandle {
   const client = postgres(url, {
     max: maxConnections,
@@ -68,7 +77,7 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
     // journey's rows by index. The planner chose a parallel plan for Retrieve's funnel on a
     // journey with 100 thousand sessions (8.6 ms instead of 1.8 ms; docs/benchmarks.md). As text:
     // postgres.js leaves out startup parameters whose value is falsy.
-    connection: { application_name: "odyssey", max_parallel_workers_per_gather: "0" },
+    connection: { application_name: "odyssey", max_parallel_workers_per_gather: "0", ...PLANNER_SETTINGS },
   });
   const db = drizzlePostgres(preparing(client), { schema }) as unknown as Database;
   return {
@@ -121,6 +130,15 @@ function createPglite(dataDir?: string, template?: string): DatabaseHandle {
     isNew && template && existsSync(template)
       ? new PGlite(dataDir, { loadDataDir: new Blob([readFileSync(template)]) })
       : new PGlite(dataDir);
+  // PGlite is one session, without parallel query, and runs its calls in order: set before any
+  // other runs. A failure here means the database did not open, which every later call reports.
+  client
+    .exec(
+      Object.entries(PLANNER_SETTINGS)
+        .map(([name, value]) => `set ${name} = ${value};`)
+        .join("\n"),
+    )
+    .catch(() => {});
   const db = drizzlePglite(client, { schema }) as unknown as Database;
   return {
     db,
