@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { SESSION_SETTINGS } from "@odyssey/db";
 import postgres from "postgres";
 import { bareEventsTable } from "../lib/bare-insert";
 import { analytics } from "./analytics";
@@ -11,11 +12,11 @@ import { analytics } from "./analytics";
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error("DATABASE_URL is required");
-// The server's session settings (packages/db/src/database.ts): no parallel query.
+// The server's session settings, so that the same SQL is planned alike.
 const sql = postgres(url, {
   max: Number(process.env.DATABASE_POOL_SIZE ?? 10),
   onnotice: () => {},
-  connection: { max_parallel_workers_per_gather: "0" },
+  connection: SESSION_SETTINGS,
 });
 
 type Row = Record<string, unknown>;

@@ -57,13 +57,19 @@ export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
 }
 
 /**
- * Planner settings of every session, on either engine. A page read at random costs about what a
- * sequential one does (the pages are in memory or on SSD), not four times as much as the default
- * assumes. At 4, once a busy journey made another journey's recent sessions look like a fifth of
- * the table, Retrieve read every session of every journey instead of that journey's by index
- * (20–30 ms instead of 1–2; docs/benchmarks.md, fix 31).
+ * Planner settings of every session of the service, on either engine (and of the benchmarks'
+ * baseline, so that it plans the same SQL alike). Each request's queries read a journey's rows
+ * by index; both settings keep the planner from plans that read far more:
+ * - No parallel query: starting workers costs milliseconds. The planner chose a parallel plan for
+ *   Retrieve's funnel on a journey with 100 thousand sessions (8.6 ms instead of 1.8 ms; fix 24 in
+ *   docs/benchmarks.md). PGlite has no parallel query anyway.
+ * - A page read at random costs about what a sequential one does (the pages are in memory or on
+ *   SSD), not four times as much. At 4, once a busy journey made another journey's recent
+ *   sessions look like a quarter of the table, Retrieve read every session of every journey
+ *   instead of that journey's by index (20–30 ms instead of 1–2; fix 31).
+ * As text: postgres.js leaves out startup parameters whose value is falsy.
  */
-const PLANNER_SETTINGS = { random_page_cost: "1.1" };
+export const SESSION_SETTINGS = { max_parallel_workers_per_gather: "0", random_page_cost: "1.1" };
 
 function createPostgres(url: string, maxConnections: number): DatabaseHandle {
   const client = postgres(url, {
@@ -73,11 +79,7 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
     connect_timeout: 2,
     backoff: (attempt) => Math.min(0.05 * 2 ** attempt, 0.5),
     idle_timeout: 30,
-    // No parallel query: starting workers costs milliseconds, and each request's queries read a
-    // journey's rows by index. The planner chose a parallel plan for Retrieve's funnel on a
-    // journey with 100 thousand sessions (8.6 ms instead of 1.8 ms; docs/benchmarks.md). As text:
-    // postgres.js leaves out startup parameters whose value is falsy.
-    connection: { application_name: "odyssey", max_parallel_workers_per_gather: "0", ...PLANNER_SETTINGS },
+    connection: { application_name: "odyssey", ...SESSION_SETTINGS },
   });
   const db = drizzlePostgres(preparing(client), { schema }) as unknown as Database;
   return {
@@ -130,11 +132,11 @@ function createPglite(dataDir?: string, template?: string): DatabaseHandle {
     isNew && template && existsSync(template)
       ? new PGlite(dataDir, { loadDataDir: new Blob([readFileSync(template)]) })
       : new PGlite(dataDir);
-  // PGlite is one session, without parallel query, and runs its calls in order: set before any
-  // other runs. A failure here means the database did not open, which every later call reports.
+  // PGlite is one session and runs its calls in order: set before any other runs. A failure
+  // here means the database did not open, which every later call reports.
   client
     .exec(
-      Object.entries(PLANNER_SETTINGS)
+      Object.entries(SESSION_SETTINGS)
         .map(([name, value]) => `set ${name} = ${value};`)
         .join("\n"),
     )

@@ -1,12 +1,12 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventSessions, journeys, organizations, queryRows } from "../src/index";
-import { createTestDatabase, type TestDatabase, testEngine } from "../src/testing";
+import { eventSessions, journeys, organizations, queryRows, SESSION_SETTINGS } from "../src/index";
+import { createTestDatabase, type TestDatabase } from "../src/testing";
 
-// The service's Postgres sessions run without parallel query: a parallel plan starts worker
-// processes, which cost a request milliseconds (docs/benchmarks.md, fix 24). And on either engine
-// the planner prices a page read at random about as a sequential one, so that a journey's recent
-// sessions are read by index even when the table's statistics make them look many (fix 31).
+// The service's sessions, on either engine, plan without parallel query (starting workers costs
+// a request milliseconds; docs/benchmarks.md, fix 24) and price a page read at random about as a
+// sequential one, so that a journey's recent sessions are read by index even when the table's
+// statistics make them look many (fix 31).
 
 let database: TestDatabase;
 
@@ -18,18 +18,22 @@ afterAll(async () => {
   await database?.close();
 });
 
-describe.skipIf(testEngine() === "pglite")("Postgres sessions", () => {
-  it("plan no parallel workers, on every connection of the pool", async () => {
+describe("Every session", () => {
+  it("has the service's planner settings, on every connection of the pool", async () => {
     // More concurrent queries than one connection can answer, so several connections open.
     const settings = await Promise.all(
       Array.from({ length: 8 }, () =>
-        queryRows<{ workers: string }>(
+        queryRows<{ workers: string; randomPageCost: string }>(
           database.db,
-          sql`select current_setting('max_parallel_workers_per_gather') as workers, pg_sleep(0.05)`,
+          sql`select current_setting('max_parallel_workers_per_gather') as workers,
+            current_setting('random_page_cost') as "randomPageCost", pg_sleep(0.05)`,
         ),
       ),
     );
-    expect(settings.map(([row]) => row?.workers)).toEqual(Array(8).fill("0"));
+    expect(settings.map(([row]) => [row?.workers, row?.randomPageCost])).toEqual(
+      Array(8).fill([SESSION_SETTINGS.max_parallel_workers_per_gather, SESSION_SETTINGS.random_page_cost]),
+    );
+    expect(SESSION_SETTINGS).toEqual({ max_parallel_workers_per_gather: "0", random_page_cost: "1.1" });
   });
 });
 
