@@ -9,13 +9,21 @@ import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import type { Config } from "./env";
 import { declaresBody, limitBody } from "./guards/body";
+import { eventElementsOf } from "./guards/event-elements";
 import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
 import type { Logger } from "./logger";
 import { documentHeaders, requestHeader, requestIdOf, setResponseHeader } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, restError } from "./rest/errors";
-import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors } from "./rest/events";
+import {
+  eventBodyTypes,
+  eventRoutes,
+  eventsBodyLimit,
+  eventsCors,
+  malformedEventsMessage,
+  notEventBodyMessage,
+} from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
 import { keyBeforeContent } from "./rest/key-first";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
@@ -112,17 +120,21 @@ export function createApp({
   };
 
   app.use("/api/*", async (c, next) => {
+    const method = c.req.method;
     const hasBody =
-      (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") && declaresBody(c);
-    const accepted = c.req.path === "/api/events" ? eventBodyTypes : jsonTypes;
-    if (hasBody && !accepted.test(requestHeader(c, "content-type") ?? ""))
-      return errorJson(c, 415, notJsonMessage);
+      (method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE") && declaresBody(c);
+    const events = c.req.path === "/api/events";
+    if (hasBody && !(events ? eventBodyTypes : jsonTypes).test(requestHeader(c, "content-type") ?? ""))
+      return errorJson(c, 415, events ? notEventBodyMessage : notJsonMessage);
     c.set("caller", createCaller(requestContext(c)));
     await next();
   });
   const limits = { maxDepth: config.maxJsonDepth, maxStringChars: config.maxJsonStringChars };
-  app.use("/api/*", jsonBodyLimits(limits, { rebuildRequest: false }));
-  app.use("/trpc/*", jsonBodyLimits(limits, { rebuildRequest: true }));
+  app.use(
+    "/api/*",
+    jsonBodyLimits(limits, { rebuildRequest: false, exemptOf: eventElementsOf, malformedMessage }),
+  );
+  app.use("/trpc/*", jsonBodyLimits(limits, { rebuildRequest: true, exemptOf: eventElementsOf }));
 
   app.route("/", journeyRoutes());
   app.route("/", snapshotRoutes());
@@ -172,6 +184,10 @@ export function createApp({
   app.onError((error, c) => restError(error, c, logger));
   return app;
 }
+
+/** A REST body that is not JSON, in the words of the route's readers (Hono's validators, events). */
+const malformedMessage = (c: Context) =>
+  isIngestion(c.req.path) ? malformedEventsMessage : "Malformed JSON in request body";
 
 /** The answer sent when a request outlives its deadline (hono/timeout throws it). */
 const deadline = (res: Response) => new HTTPException(503, { res });

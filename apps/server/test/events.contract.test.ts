@@ -199,6 +199,8 @@ describe("POST /api/events", () => {
           { ...event(), timestamp: "2020-01-01T00:00:00.000Z" },
           { ...event(), sessionId: "nul\u0000inside" },
           { ...event(), field: "lone \ud800 surrogate" },
+          { ...event(), id: undefined },
+          { ...event(), type: undefined },
         ],
       },
       { key },
@@ -221,10 +223,106 @@ describe("POST /api/events", () => {
         { index: 7, error: "timestamp is more than 365 days before the batch was received" },
         { index: 8, error: "sessionId must not contain NUL characters" },
         { index: 9, error: "field must be valid Unicode text" },
+        { index: 10, error: "id is required" },
+        { index: 11, error: "type is required" },
       ],
       unknownStepKeys: [],
     });
     expect((await stored([good.id])).size).toBe(1);
+  });
+
+  describe("an event past the body's JSON limits (16384 characters, 32 levels) is judged alone", () => {
+    const nested = (depth: number) => JSON.parse(`${'{"x":'.repeat(depth)}1${"}".repeat(depth)}`);
+    /** A batch whose events 1 and 4 are invalid only through the limits; 0, 2 and 3 are stored. */
+    const batch = (sessionId: string) => {
+      const events = [
+        event({ sessionId }),
+        event({ sessionId, type: "field_focus", field: "f".repeat(20_000) }),
+        event({ sessionId, value: "v".repeat(20_000) }), // unknown members are dropped
+        event({ sessionId, meta: nested(40) }),
+        "s".repeat(20_000),
+      ];
+      const answer = {
+        accepted: 3,
+        duplicates: 0,
+        rejected: [
+          { index: 1, error: "field must be at most 200 characters" },
+          { index: 4, error: "event must be an object" },
+        ],
+        unknownStepKeys: [],
+      };
+      const kept = [0, 2, 3].map((i) => (events[i] as { id: string }).id);
+      return { events, answer, kept };
+    };
+    const trpc = (path: string, body: unknown) =>
+      fetch(`${server.url}/trpc/${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+
+    it("over REST", async () => {
+      const { events, answer, kept } = batch("limits-rest");
+      const res = await postEvents(server, { journey: "grant", events }, { key });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual(answer);
+      expect([...(await stored(kept)).keys()].sort()).toEqual([...kept].sort());
+    });
+
+    it("over tRPC, alone and in a batch of calls", async () => {
+      const alone = batch("limits-trpc");
+      const res = await trpc("events.ingest", { json: { journey: "grant", events: alone.events } });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { result: { data: { json: unknown } } }).result.data.json).toEqual(
+        alone.answer,
+      );
+      const [first, second] = [batch("limits-trpc-1"), batch("limits-trpc-2")];
+      const both = await trpc("events.ingest,events.ingest?batch=1", {
+        0: { json: { journey: "grant", events: first.events } },
+        1: { json: { journey: "grant", events: second.events } },
+      });
+      expect(both.status).toBe(200);
+      const answers = (await both.json()) as { result: { data: { json: unknown } } }[];
+      expect(answers.map((a) => a.result.data.json)).toEqual([first.answer, second.answer]);
+      const kept = [...alone.kept, ...first.kept, ...second.kept];
+      expect((await stored(kept)).size).toBe(kept.length);
+    });
+
+    it("still refuses the whole body for what lies outside the events", async () => {
+      const { events } = batch("limits-outside");
+      const cases: [unknown, string][] = [
+        [
+          { events, journey: "j".repeat(20_000) },
+          "Invalid event data: journey must be at most 16384 characters",
+        ],
+        [
+          { events, journey: "grant", extra: nested(40) },
+          "Invalid event data: extra must not be nested more than 32 levels deep",
+        ],
+      ];
+      for (const [body, error] of cases) {
+        const res = await postEvents(server, body, { key });
+        expect(res.status).toBe(400);
+        expect(await res.json()).toEqual({ error });
+      }
+      // In a batch of tRPC calls, only events.ingest's events are judged one by one.
+      const mixed = await trpc("journeys.create,events.ingest?batch=1", {
+        0: { json: { slug: "limits-mixed", displayName: "d".repeat(20_000) } },
+        1: { json: { journey: "grant", events } },
+      });
+      expect(mixed.status).toBe(400);
+      const ids = events.flatMap((e) => (typeof e === "string" ? [] : [e.id]));
+      expect((await stored(ids)).size).toBe(0);
+    });
+  });
+
+  it("answers 415 to a body that is neither JSON nor text/plain, naming both", async () => {
+    const res = await postEvents(server, "a=b", {
+      key,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual({ error: "Content-Type must be application/json or text/plain" });
   });
 
   it("rejects one by one the events whose times cannot be stored, and stores the rest", async () => {

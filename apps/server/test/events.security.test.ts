@@ -95,6 +95,49 @@ describe("authentication", () => {
     expect(await eventCount("secret-in-body")).toBe(0);
   });
 
+  it("refuses a secret key in the body even beside a header key, and uses the header's key over a body's", async () => {
+    const both = await postEvents(
+      server,
+      { journey: "open", key, events: [event("secret-beside-header")] },
+      { key },
+    );
+    expect(both.status).toBe(401);
+    expect(await errorOf(both)).toMatch(/^Only publishable keys/);
+    expect(await eventCount("secret-beside-header")).toBe(0);
+    const readOnly = await server.key("events-security", ["journeys:read"]);
+    const headerWins = await postEvents(
+      server,
+      { journey: "open", key: publishable, events: [event("header-wins")] },
+      { key: readOnly },
+    );
+    expect(headerWins.status).toBe(403);
+    expect(await eventCount("header-wins")).toBe(0);
+  });
+
+  it("judges a header key before the body: 401 or 403 rather than the body's 400 or 415", async () => {
+    const readOnly = await server.key("events-security", ["journeys:read"]);
+    const bodies: [string, Record<string, string>][] = [
+      ["{not json", { "content-type": "application/json" }],
+      ["a=b", { "content-type": "application/x-www-form-urlencoded" }],
+      [`{"journey":"open","deep":${"[".repeat(40)}${"]".repeat(40)},"events":[]}`, {}],
+    ];
+    for (const [body, headers] of bodies) {
+      const forbidden = await postEvents(server, body, { key: readOnly, headers });
+      expect(forbidden.status, body).toBe(403);
+      expect(await errorOf(forbidden)).toBe("API key does not have required scope: events:write");
+      const unknown = await postEvents(server, body, { key: "ody_sk_notakeyatall", headers });
+      expect(unknown.status, body).toBe(401);
+      expect(await errorOf(unknown)).toBe("Invalid API key");
+      const valid = await postEvents(server, body, { key, headers });
+      expect(valid.status, body).toBeGreaterThanOrEqual(400);
+      expect([400, 415], body).toContain(valid.status);
+    }
+    // Without a header the key may be in the body, which cannot be read: the body's answer stands.
+    const noHeader = await postEvents(server, "{not json");
+    expect(noHeader.status).toBe(400);
+    expect(await errorOf(noHeader)).toBe("Invalid event data: the body is not valid JSON");
+  });
+
   it("refuses a revoked publishable key", async () => {
     const created = await createApiKey(server.database.db, {
       orgSlug: "events-security",

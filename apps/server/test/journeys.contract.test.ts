@@ -502,6 +502,22 @@ describe("transport errors", () => {
     expect(await res.json()).toEqual({ error: "Malformed JSON in request body" });
   });
 
+  it("refuses a DELETE whose body is not JSON, and deletes nothing", async () => {
+    await server.call(key, "POST", "/api/journeys/create", { slug: "kept-by-bad-body", displayName: "K" });
+    const malformed = await server.call(key, "DELETE", "/api/journeys/kept-by-bad-body", "{this is not json");
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ error: "Malformed JSON in request body" });
+    const xml = await fetch(`${server.url}/api/journeys/kept-by-bad-body`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${key}`, "content-type": "text/xml" },
+      body: "<x/>",
+    });
+    expect(xml.status).toBe(415);
+    expect(await xml.json()).toEqual({ error: "Content-Type must be application/json" });
+    expect((await server.call(key, "GET", "/api/journeys/kept-by-bad-body")).status).toBe(200);
+    expect((await server.call(key, "DELETE", "/api/journeys/kept-by-bad-body")).status).toBe(200);
+  });
+
   it("answers a body that is not JSON with 415", async () => {
     const res = await fetch(`${server.url}/api/journeys/create`, {
       method: "POST",

@@ -1,3 +1,4 @@
+import { EventType } from "@odyssey/api";
 import { validate } from "@readme/openapi-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./support/server";
@@ -8,6 +9,10 @@ interface Operation {
   security?: Record<string, string[]>[];
   requestBody?: unknown;
   responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+}
+interface Schema {
+  properties?: Record<string, Schema>;
+  required?: string[];
 }
 interface Document {
   openapi: string;
@@ -54,11 +59,19 @@ describe("/api/openapi.json", () => {
   it("gives every route every status it can answer, errors in the { error } shape", () => {
     for (const { name, path, op } of operations()) {
       const creates = ["POST /api/journeys/create", "POST /api/journeys/{slug}/snapshots"];
-      const expected = [creates.includes(name) ? "201" : "200", "400", "401", "403", "429", "500", "503"];
-      // Any request that may carry a body can be too large or of the wrong type, whether or not
-      // the route reads one (GET bodies are dropped).
-      if (!name.startsWith("GET ")) expected.push("413");
-      if (name.startsWith("POST ") || name.startsWith("PUT ")) expected.push("415");
+      // Any request can carry a body too large to read, GET included; one on a route that may take
+      // a body (or ignores it: snapshots, DELETE) must be JSON.
+      const expected = [
+        creates.includes(name) ? "201" : "200",
+        "400",
+        "401",
+        "403",
+        "413",
+        "429",
+        "500",
+        "503",
+      ];
+      if (!name.startsWith("GET ")) expected.push("415");
       // Events name their journey in the body.
       if (path.includes("{slug}") || path === "/api/events") expected.push("404");
       if (name === "POST /api/journeys/create") expected.push("409", "422");
@@ -69,6 +82,15 @@ describe("/api/openapi.json", () => {
             $ref: "#/components/schemas/Error",
           });
     }
+  });
+
+  it("requires every event type in eventCountsLast24h, as the answer always has them all", () => {
+    const schemas = (doc as unknown as { components: { schemas: Record<string, Schema> } }).components
+      .schemas;
+    const counts = schemas.JourneyDetail?.properties?.eventCountsLast24h;
+    const types = Object.keys(counts?.properties ?? {});
+    expect(types).toEqual(EventType.options);
+    expect(counts?.required?.sort()).toEqual([...types].sort());
   });
 
   it("names the bearer scheme and each route's scope", () => {

@@ -131,6 +131,31 @@ describe("snapshots", () => {
     expect(body.result.data.json.data).toHaveLength(3);
   });
 
+  it("refuse a body that is sent but not JSON, and create nothing", async () => {
+    const count = async () =>
+      ((await (await server.call(key, "GET", "/api/journeys/grant/snapshots")).json()) as { data: unknown[] })
+        .data.length;
+    const before = await count();
+    const malformed = await server.call(key, "POST", "/api/journeys/grant/snapshots", "{bad");
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ error: "Malformed JSON in request body" });
+    const xml = await fetch(`${server.url}/api/journeys/grant/snapshots`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "text/xml" },
+      body: "<x/>",
+    });
+    expect(xml.status).toBe(415);
+    expect(await count()).toBe(before);
+    // Without the route's scope, the key's answer comes first.
+    const reader = await server.key("snapshots", ["journeys:read"]);
+    const forbidden = await server.call(reader, "POST", "/api/journeys/grant/snapshots", "{bad");
+    expect(forbidden.status).toBe(403);
+    // A JSON body is accepted and ignored.
+    const withBody = await server.call(key, "POST", "/api/journeys/grant/snapshots", { note: "ignored" });
+    expect(withBody.status).toBe(201);
+    expect(await count()).toBe(before + 1);
+  });
+
   it("are documented with every status", async () => {
     const doc = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
@@ -140,7 +165,7 @@ describe("snapshots", () => {
       ["201", "400", "401", "403", "404", "413", "415", "429", "500", "503"].sort(),
     );
     expect(Object.keys(path?.get?.responses ?? {}).sort()).toEqual(
-      ["200", "400", "401", "403", "404", "429", "500", "503"].sort(),
+      ["200", "400", "401", "403", "404", "413", "429", "500", "503"].sort(),
     );
     const detail = JSON.stringify(doc.paths["/api/journeys/{slug}"]?.get?.responses["200"]);
     expect(detail).toContain("JourneyDetail");

@@ -2,7 +2,7 @@ import type { Subject } from "@odyssey/api";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RestEnv } from "../rest/context";
 import { readBody } from "./body";
-import { formatJsonPath, jsonPathAt } from "./json-path";
+import { formatJsonPath, type JsonPath, jsonPathAt } from "./json-path";
 import { refuse } from "./refuse";
 
 export interface JsonLimits {
@@ -17,31 +17,52 @@ export interface JsonProblem {
 }
 
 /**
+ * Where the limits do not apply: given the path of a value that breaks one, the number of
+ * containers around the elements of the array it lies in (2 for `events[i]…` in a top-level
+ * object) when that array's elements are checked one by one downstream, else undefined.
+ */
+export type ExemptElements = (path: JsonPath) => number | undefined;
+
+/**
  * What is wrong with a JSON text, if anything, before any parser or validator walks it: nesting
  * deeper than the limit (recursive code downstream could overflow the stack) or strings longer
- * than the limit. One linear pass. (NUL characters are refused by the contract schemas, which
+ * than the limit. One linear pass; the path of an offending value is only worked out for
+ * `exempt`, once per exempt array. (NUL characters are refused by the contract schemas, which
  * name the field.)
  */
-export function jsonProblem(text: string, limits: JsonLimits): JsonProblem | undefined {
+export function jsonProblem(
+  text: string,
+  limits: JsonLimits,
+  exempt?: ExemptElements,
+): JsonProblem | undefined {
   let depth = 0;
   let inString = false;
   let stringStart = 0;
+  // While set, the scan is inside an exempt array (this many containers deep, or deeper).
+  let exemptDepth: number | undefined;
+  const isExempt = (at: number) => {
+    if (exemptDepth === undefined && exempt) exemptDepth = exempt(jsonPathAt(text, at));
+    return exemptDepth !== undefined;
+  };
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (inString) {
       if (ch === 0x5c /* \ */) i++;
       else if (ch === 0x22 /* " */) {
         inString = false;
-        if (i - stringStart > limits.maxStringChars) return { kind: "string", at: stringStart - 1 };
+        if (i - stringStart > limits.maxStringChars && !isExempt(stringStart - 1))
+          return { kind: "string", at: stringStart - 1 };
       }
     } else if (ch === 0x22) {
       inString = true;
       stringStart = i + 1;
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
-      if (++depth > limits.maxDepth) return { kind: "depth", at: i };
-    } else if (ch === 0x7d || ch === 0x5d) depth--;
+      if (++depth > limits.maxDepth && !isExempt(i)) return { kind: "depth", at: i };
+    } else if (ch === 0x7d || ch === 0x5d) {
+      if (--depth < (exemptDepth ?? 0)) exemptDepth = undefined;
+    }
   }
-  if (inString && text.length - stringStart > limits.maxStringChars)
+  if (inString && text.length - stringStart > limits.maxStringChars && !isExempt(stringStart - 1))
     return { kind: "string", at: stringStart - 1 };
   return undefined;
 }
@@ -79,18 +100,28 @@ function subjectOf(path: string): Subject {
   return "request";
 }
 
-const hasBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH";
+const hasBody = (method: string) =>
+  method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE";
 
 /**
  * Reads the body once as strict UTF-8 and checks it with `jsonProblem`; tRPC's GET input (in the
  * query string) gets the same check. The text read is handed on, so later readers see it: Hono's
  * readers (`c.req.text()`, `c.req.json()`, the validators) from its body cache, parsed at most
  * once and only if asked; tRPC, which reads the web Request itself, from a new Request carrying
- * the text (`rebuildRequest`).
+ * the text (`rebuildRequest`). With `malformedMessage`, a body that is not blank is parsed here,
+ * and refused with that message when it is not JSON, also on routes that ignore their body.
  */
 export function jsonBodyLimits(
   limits: JsonLimits,
-  { rebuildRequest }: { rebuildRequest: boolean },
+  {
+    rebuildRequest,
+    exemptOf,
+    malformedMessage,
+  }: {
+    rebuildRequest: boolean;
+    exemptOf?: (c: Context) => ExemptElements | undefined;
+    malformedMessage?: (c: Context) => string;
+  },
 ): MiddlewareHandler<RestEnv> {
   return async (c, next) => {
     // Only a URL with a query string is parsed (most requests have none).
@@ -109,12 +140,22 @@ export function jsonBodyLimits(
     } catch {
       return refuse(c, 400, "The request body is not valid UTF-8");
     }
-    const problem = jsonProblem(text, limits);
+    const problem = jsonProblem(text, limits, exemptOf?.(c));
     if (problem) return refuse(c, 400, jsonProblemMessage(c, text, problem, limits));
     // Hono keeps each reader's promise in the cache (its type names the resolved values).
     const cache = c.req.bodyCache;
     Object.assign(cache, { text: Promise.resolve(text) });
     let parsed: Promise<unknown> | undefined;
+    if (malformedMessage && text.trim() !== "") {
+      parsed = parseJson(text);
+      if (
+        !(await parsed.then(
+          () => true,
+          () => false,
+        ))
+      )
+        return refuse(c, 400, malformedMessage(c));
+    }
     Object.defineProperty(cache, "json", { enumerable: true, get: () => (parsed ??= parseJson(text)) });
     if (rebuildRequest) c.req.raw = new Request(c.req.raw, { body: text });
     return next();

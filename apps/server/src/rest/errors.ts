@@ -25,10 +25,13 @@ const describe: Record<number, string> = {
   503: "The database is unreachable; retry after the Retry-After delay.",
 };
 
-/** OpenAPI `responses` entries for the error statuses a route can answer (429: every route is rate limited). */
+/**
+ * OpenAPI `responses` entries for the error statuses a route can answer; every route can also
+ * answer 413 (a body past the limit, whatever the method) and 429 (rate limits).
+ */
 export function errorResponses(statuses: number[]) {
   return Object.fromEntries(
-    [...new Set([...statuses, 429])]
+    [...new Set([...statuses, 413, 429])]
       .sort()
       .map((status) => [
         status,

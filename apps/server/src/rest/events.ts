@@ -7,8 +7,11 @@ import type { RestEnv } from "./context";
 import { errorJson, errorResponses } from "./errors";
 import { bearerWithScopeOf } from "./security";
 
+export const malformedEventsMessage = "Invalid event data: the body is not valid JSON";
+
 /** `application/json`, or `text/plain` as `navigator.sendBeacon` sends a string. */
 export const eventBodyTypes = /^(application\/(.+\+)?json|text\/plain)\s*(;|$)/i;
+export const notEventBodyMessage = "Content-Type must be application/json or text/plain";
 
 export const eventsBodyLimit = limitBody({
   maxBytes: MAX_BATCH_BYTES,
@@ -71,15 +74,15 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
         description: "The batch is committed.",
         content: { "application/json": { schema: IngestResult } },
       },
-      ...errorResponses([400, 401, 403, 404, 413, 415, 500, 503]),
+      ...errorResponses([400, 401, 403, 404, 415, 500, 503]),
     },
   });
   app.post("/api/events", async (c) => {
     let body: unknown;
     try {
-      body = JSON.parse(await c.req.text());
+      body = await c.req.json(); // parsed once, by the JSON limits' guard
     } catch {
-      return errorJson(c, 400, "Invalid event data: the body is not valid JSON");
+      return errorJson(c, 400, malformedEventsMessage);
     }
     return c.json(await c.get("caller").events.ingest(body as IngestInput), 200);
   });

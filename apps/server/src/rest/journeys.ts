@@ -40,7 +40,7 @@ const create = createRoute({
       JourneyJson,
       "The journey with its steps (or, for a retried Idempotency-Key, the first answer again).",
     ),
-    ...errorResponses([400, 401, 403, 409, 413, 415, 422, 500, 503]),
+    ...errorResponses([400, 401, 403, 409, 415, 422, 500, 503]),
   },
 });
 
@@ -67,7 +67,7 @@ const update = createRoute({
   request: { params: SlugParam, body: jsonBody(JourneyChanges) },
   responses: {
     200: json(JourneyJson, "The updated journey."),
-    ...errorResponses([400, 401, 403, 404, 413, 415, 500, 503]),
+    ...errorResponses([400, 401, 403, 404, 415, 500, 503]),
   },
 });
 
@@ -93,7 +93,7 @@ const remove = createRoute({
   request: { params: SlugParam },
   responses: {
     200: json(DeletedJourney, "The journey was deleted."),
-    ...errorResponses([400, 401, 403, 404, 413, 500, 503]),
+    ...errorResponses([400, 401, 403, 404, 415, 500, 503]),
   },
 });
 

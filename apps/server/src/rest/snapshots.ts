@@ -15,12 +15,12 @@ const create = createRoute({
   tags: ["Snapshots"],
   summary: "Freeze the journey's configuration and analytics",
   description:
-    "Takes no body. Retrieve's `hasSnapshot` and `lastArtifactCreated` follow the newest snapshot.",
+    "Takes no body (one sent must be JSON, and is ignored). Retrieve's `hasSnapshot` and `lastArtifactCreated` follow the newest snapshot.",
   security: bearerWithScopeOf("journeys.snapshots.create"),
   request: { params: SlugParam },
   responses: {
     201: json(SnapshotJson, "The snapshot."),
-    ...errorResponses([400, 401, 403, 404, 413, 415, 500, 503]),
+    ...errorResponses([400, 401, 403, 404, 415, 500, 503]),
   },
 });
 

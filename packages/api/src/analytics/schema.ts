@@ -36,7 +36,10 @@ export const BehaviorMetrics = z.object({
   topDropoffStep: DropoffStep.nullable(),
 });
 
-export const EventCounts = z.record(EventType, z.int());
+/** A count for every event type, zeros included (an object, so that every key is required). */
+export const EventCounts = z.object(
+  Object.fromEntries(EventType.options.map((type) => [type, z.int()])) as Record<EventType, z.ZodInt>,
+);
 
 export const ArtifactRef = z.object({ id: z.string(), createdAt: z.date() });
 

@@ -17,7 +17,12 @@ const eventWriterProcedure = publicProcedure
     const bodyKey =
       typeof raw === "object" && raw !== null && typeof raw.key === "string" ? raw.key : undefined;
     const hasHeader = ctx.authorization !== undefined && ctx.authorization.trim() !== "";
-    if (!hasHeader && bodyKey !== undefined && !bodyKey.startsWith(keyPrefixes.publishable))
+    // A secret key sent in a body is refused even beside a header: bodies end up in logs and
+    // browser caches where headers do not, so it must be rotated, not silently used.
+    const refusedInBody =
+      bodyKey !== undefined &&
+      (hasHeader ? bodyKey.startsWith(keyPrefixes.secret) : !bodyKey.startsWith(keyPrefixes.publishable));
+    if (refusedInBody)
       throw new UnauthorizedError(
         `Only publishable keys (${keyPrefixes.publishable}…) may be sent in the body; send secret keys as Authorization: Bearer <key>`,
       );

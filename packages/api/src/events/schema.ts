@@ -19,8 +19,10 @@ const Instant = z.iso
 /** One event as a form sends it. Unknown fields are dropped, so no field value is ever stored. */
 export const EventInput = z
   .object({
-    id: z.guid({ error: "must be a UUID" }),
-    type: EventType,
+    id: z.guid({ error: (issue) => (issue.input === undefined ? "is required" : "must be a UUID") }),
+    type: z.enum(EventType.options, {
+      error: (issue) => (issue.input === undefined ? "is required" : undefined),
+    }),
     sessionId: text().min(1).max(200),
     timestamp: Instant,
     stepKey: text().min(1).max(100).nullish(),
