@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { appRouter, createCaller } from "@odyssey/api";
+import { appRouter, createCaller, MAX_TRPC_BATCH_CALLS } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
@@ -29,6 +29,7 @@ import { keyBeforeContent } from "./rest/key-first";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { snapshotRoutes } from "./rest/snapshots";
 import { trpcErrorJson } from "./trpc-errors";
+import { trpcEventsBodyLimit, trpcKeyBeforeContent, trpcMethods } from "./trpc-guards";
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -72,8 +73,9 @@ export function createApp({
   const ingestLimit = rateLimit("ingest", config.rateLimits.ingest);
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : restControlCors(c, next)));
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? ingestLimit(c, next) : controlLimit(c, next)));
-  app.use("/trpc/*", controlCors, controlLimit);
+  app.use("/trpc/*", controlCors, trpcMethods, controlLimit);
   app.use("/api/*", keyBeforeContent(db, logger));
+  app.use("/trpc/*", trpcKeyBeforeContent(db, logger));
 
   // Bodies past the limit are never read, so the connection cannot carry another request.
   const tooLarge = `Request body is larger than ${config.maxBodyBytes} bytes`;
@@ -83,6 +85,7 @@ export function createApp({
   app.use(
     "/trpc/*",
     limitBody({ maxBytes, refuse: (c) => trpcErrorJson(c, "PAYLOAD_TOO_LARGE", 413, tooLarge, close) }),
+    trpcEventsBodyLimit,
   );
 
   const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
@@ -145,6 +148,7 @@ export function createApp({
       endpoint: "/trpc",
       req: c.req.raw,
       router: appRouter,
+      maxBatchSize: MAX_TRPC_BATCH_CALLS,
       createContext: () => requestContext(c),
       responseMeta: ({ errors }) =>
         errors.some((error) => error.code === "SERVICE_UNAVAILABLE")

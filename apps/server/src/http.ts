@@ -1,6 +1,7 @@
-import { STATUS_CODES } from "node:http";
+import { createServer, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
+import { getRequestListener, RequestError, type ServerType } from "@hono/node-server";
+import { internalErrorMessage } from "@odyssey/api";
 import type { Config } from "./env";
 import { securityHeaders } from "./essential-headers";
 import type { Logger } from "./logger";
@@ -27,26 +28,41 @@ export function listen(
   { logger, isAccepting = () => true }: Essentials,
 ): Promise<{ server: ServerType; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = serve(
+    const server = createServer(
       {
-        fetch,
-        port: address.port,
-        hostname: address.host,
-        serverOptions: {
-          headersTimeout: Math.min(config.headersTimeoutMs, config.clientRequestTimeoutMs),
-          requestTimeout: config.clientRequestTimeoutMs,
-          maxHeaderSize: config.maxHeaderBytes,
-          // How often Node looks for clients past those timeouts (its default is 30 s).
-          connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
-          // Each answer's request id, security headers, access log line and connection handling.
-          ServerResponse: essentialsResponse(logger, isAccepting),
-        },
+        headersTimeout: Math.min(config.headersTimeoutMs, config.clientRequestTimeoutMs),
+        requestTimeout: config.clientRequestTimeoutMs,
+        maxHeaderSize: config.maxHeaderBytes,
+        // How often Node looks for clients past those timeouts (its default is 30 s).
+        connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+        // Each answer's request id, security headers, access log line and connection handling.
+        ServerResponse: essentialsResponse(logger, isAccepting),
       },
-      (info: AddressInfo) => resolve({ server, port: info.port }),
+      getRequestListener(fetch, { hostname: address.host, errorHandler: answerUnusableRequest }),
     );
     server.on("clientError", answerClientError);
+    server.on("connect", (_request, socket: Socket) =>
+      answerRaw(socket, 405, "Method CONNECT is not supported"),
+    );
     server.once("error", reject);
+    server.listen(address.port, address.host, () =>
+      resolve({ server, port: (server.address() as AddressInfo).port }),
+    );
   });
+}
+
+/**
+ * A request Node parsed but from which no URL can be built (a missing or malformed `Host`, a
+ * backslash in the path) gets a 400 `{"error"}` rather than the adapter's empty 400. Anything
+ * else thrown this far out is a 500 without details.
+ */
+function answerUnusableRequest(error: unknown): Response {
+  if (error instanceof RequestError)
+    return Response.json(
+      { error: `Malformed HTTP request: ${error.message.toLowerCase()}` },
+      { status: 400 },
+    );
+  return Response.json({ error: internalErrorMessage }, { status: 500 });
 }
 
 /** Headers every answer carries, including those Node writes before the app sees a request. */
@@ -71,6 +87,11 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket) {
       : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
         ? [408, "The request was not received in time"]
         : [400, "Malformed HTTP request"];
+  answerRaw(socket, status, message);
+}
+
+/** An `{"error"}` answer written straight to the socket, which is then closed. */
+function answerRaw(socket: Socket, status: number, message: string) {
   const body = JSON.stringify({ error: message });
   socket.end(
     [

@@ -228,6 +228,24 @@ describe("request limits", () => {
     );
   });
 
+  it("counts a string's characters as decoded, not its escapes", async () => {
+    const limited = await startTestServer({ MAX_JSON_STRING_CHARS: "256" });
+    try {
+      const key = await limited.key("json-escapes");
+      const body = (n: number) => `{"slug":"escaped-${n}","displayName":"${"\\u0041".repeat(n)}"}`;
+      const fits = await limited.call(key, "POST", "/api/journeys/create", body(200));
+      expect(fits.status).toBe(201);
+      expect(((await fits.json()) as { displayName: string }).displayName).toBe("A".repeat(200));
+      const over = await limited.call(key, "POST", "/api/journeys/create", body(300));
+      expect(over.status).toBe(400);
+      expect(await over.json()).toEqual({
+        error: "Invalid journey data: displayName must be at most 256 characters",
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("answers 400 to a tRPC query input nested past the depth limit, before decoding it", async () => {
     const input = encodeURIComponent(`{"json":{"slug":${nested(100)}}}`);
     const res = await fetch(`${server.url}/trpc/journeys.get?input=${input}`, {
@@ -258,10 +276,11 @@ describe("request limits", () => {
     `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
   it("keeps the connection after a body it read, and closes it after one it left unread", async () => {
+    await server.call(key, "POST", "/api/journeys/create", { slug: "deleted-kept-alive", displayName: "D" });
     const read = await rawRequest(server.url, [
       post("/api/journeys/create", JSON.stringify({ slug: "kept-alive", displayName: "K" })),
       // A DELETE's body is read too (it must be JSON), though the route ignores it.
-      `DELETE /api/journeys/kept-alive HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+      `DELETE /api/journeys/deleted-kept-alive HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
       "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     ]);
     expect(statuses(read.response)).toEqual([201, 200, 200]);
@@ -281,6 +300,24 @@ describe("request limits", () => {
     expect(statusOf(response)).toBe(400);
     expect(bodyOf(response)).toEqual({ error: "Malformed HTTP request" });
     expect((await server.call(key, "GET", "/api/journeys/cut")).status).toBe(404);
+  });
+
+  it("answers 400 {error} to a request no URL can be built from, and 405 to CONNECT", async () => {
+    for (const head of [
+      "GET /api/journeys HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n",
+      "GET /api/journeys HTTP/1.1\r\nHost: x:99999\r\nConnection: close\r\n\r\n",
+      "GET /trpc/journeys.list HTTP/1.1\r\nHost: [x\r\nConnection: close\r\n\r\n",
+      "GET /api\\journeys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ]) {
+      const { response } = await rawRequest(server.url, [head]);
+      expect(statusOf(response), head).toBe(400);
+      expect(bodyOf(response), head).toEqual({ error: expect.stringMatching(/^Malformed HTTP request: /) });
+    }
+    const { response } = await rawRequest(server.url, [
+      "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    ]);
+    expect(statusOf(response)).toBe(405);
+    expect(bodyOf(response)).toEqual({ error: "Method CONNECT is not supported" });
   });
 
   it("answers 400 to NUL characters in the path, not a database error", async () => {
@@ -362,6 +399,19 @@ describe("rate limits", () => {
     expect([1, 2, 3, 4].map(() => buckets.take("a").allowed)).toEqual([true, true, true, false]);
   });
 
+  it("charge a batch its cost, and let one larger than the burst through a full bucket, into debt", () => {
+    let now = 0;
+    const buckets = new TokenBuckets({ perSecond: 1, burst: 3 }, () => now);
+    expect(buckets.take("a", 2)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(buckets.take("a", 2)).toMatchObject({ allowed: false, retryAfterSeconds: 1 });
+    now += 60_000;
+    expect(buckets.take("a", 10)).toMatchObject({ allowed: true, remaining: 0 });
+    // 7 tokens in debt: one token is 8 seconds away.
+    expect(buckets.take("a")).toMatchObject({ allowed: false, retryAfterSeconds: 8 });
+    expect(buckets.waitFor("a")).toBe(8);
+    expect(buckets.waitFor("b")).toBe(0);
+  });
+
   it("answer 429 {error} with Retry-After and RateLimit-* per key, control plane and ingestion apart", async () => {
     const limited = await startTestServer({
       RATE_LIMIT_CONTROL_PER_SECOND: "0.1",
@@ -389,6 +439,58 @@ describe("rate limits", () => {
       for (let i = 0; i < 6; i++) ingest.push((await limited.call(first, "POST", "/api/events", {})).status);
       expect(ingest.slice(0, 5)).not.toContain(429);
       expect(ingest[5]).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("count one key however its header is written, and every call of a tRPC batch", async () => {
+    const limited = await startTestServer({
+      RATE_LIMIT_CONTROL_PER_SECOND: "0.1",
+      RATE_LIMIT_CONTROL_BURST: "4",
+    });
+    try {
+      const key = await limited.key("rl-spelling");
+      const statuses = [];
+      for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR", "Bearer"])
+        statuses.push(
+          (await fetch(`${limited.url}/api/journeys`, { headers: { authorization: `${scheme} ${key}` } }))
+            .status,
+        );
+      expect(statuses).toEqual([200, 200, 200, 200, 429]);
+
+      const other = await limited.key("rl-batch");
+      const batch = (calls: number) =>
+        fetch(
+          `${limited.url}/trpc/${Array(calls).fill("journeys.list").join(",")}?batch=1&input=${encodeURIComponent(
+            JSON.stringify(Object.fromEntries(Array.from({ length: calls }, (_, i) => [i, { json: {} }]))),
+          )}`,
+          { headers: { authorization: `Bearer ${other}` } },
+        );
+      const three = await batch(3);
+      expect(three.status).toBe(200);
+      expect(three.headers.get("ratelimit-remaining")).toBe("1");
+      expect((await batch(2)).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("refuse an address that keeps presenting unknown keys, before looking them up", async () => {
+    const limited = await startTestServer({
+      RATE_LIMIT_CONTROL_PER_SECOND: "0.1",
+      RATE_LIMIT_CONTROL_BURST: "3",
+    });
+    try {
+      const made = (i: number) => `ody_sk_madeUpKey${i}xxxxxxxxxxxxxxxxxx`;
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await limited.call(made(i), "GET", "/api/journeys")).status);
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      const refused = await limited.call(made(9), "GET", "/trpc/journeys.list");
+      expect(refused.status).toBe(429);
+      const body = (await refused.json()) as { error: { json: { message: string } } };
+      expect(body.error.json.message).toMatch(/^Too many requests with invalid API keys: retry in \d+ s$/);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     } finally {
       await limited.close();
     }

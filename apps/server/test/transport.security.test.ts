@@ -1,3 +1,4 @@
+import { MAX_TRPC_BATCH_CALLS } from "@odyssey/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./support/server";
 
@@ -105,6 +106,85 @@ describe("tRPC at /trpc", () => {
   it("answers an unknown procedure with 404 and a query sent as a mutation with 405", async () => {
     expect(await trpc("GET", "journeys.nothing")).toMatchObject({ status: 404, code: "NOT_FOUND" });
     expect(await trpc("GET", "journeys.create")).toMatchObject({ status: 405, code: "METHOD_NOT_SUPPORTED" });
+  });
+});
+
+describe("tRPC's own limits", () => {
+  it("answers a method other than GET and POST with 405 and Allow", async () => {
+    for (const method of ["DELETE", "PUT", "PATCH"]) {
+      const res = await fetch(`${server.url}/trpc/journeys.delete`, {
+        method,
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, POST");
+      const body = (await res.json()) as { error: { json: { message: string } } };
+      expect(body.error.json.message).toBe(`Method ${method} is not supported: tRPC takes GET and POST`);
+    }
+  });
+
+  it("refuses a batch of more than MAX_TRPC_BATCH_CALLS calls, running none of them", async () => {
+    const calls = (n: number) => `journeys.snapshots.create,`.repeat(n).slice(0, -1);
+    const body = (n: number) =>
+      JSON.stringify(
+        Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { json: { slug: "existing" } }])),
+      );
+    expect(
+      await trpc("POST", `${calls(MAX_TRPC_BATCH_CALLS + 1)}?batch=1`, {
+        body: body(MAX_TRPC_BATCH_CALLS + 1),
+        contentType: json,
+      }),
+    ).toMatchObject({ status: 400, code: "BAD_REQUEST" });
+    const listed = await server.call(key, "GET", "/api/journeys/existing/snapshots");
+    expect(((await listed.json()) as { data: unknown[] }).data).toHaveLength(0);
+    const ok = await fetch(`${server.url}/trpc/${calls(MAX_TRPC_BATCH_CALLS)}?batch=1`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": json },
+      body: body(MAX_TRPC_BATCH_CALLS),
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it("holds a request calling events.ingest to the 512 KiB of POST /api/events", async () => {
+    const events = Array.from({ length: 400 }, (_, i) => ({
+      id: crypto.randomUUID(),
+      type: "field_focus",
+      sessionId: `big-${i}`.padEnd(200, "x"),
+      field: "f".repeat(200),
+      timestamp: new Date().toISOString(),
+    }));
+    const body = JSON.stringify({ json: { journey: "existing", events, padding: "p".repeat(320 * 1024) } });
+    expect(body.length).toBeGreaterThan(512 * 1024);
+    expect(await trpc("POST", "events.ingest", { body, contentType: json })).toEqual({
+      status: 413,
+      code: "PAYLOAD_TOO_LARGE",
+      message: "An event batch may be at most 524288 bytes (512 KiB)",
+    });
+  });
+
+  it("judges the key before the content, as REST does", async () => {
+    const reader = await server.key("transport", ["journeys:read"]);
+    const cases: [string | undefined, string | undefined, number][] = [
+      [reader, "text/plain", 403],
+      [undefined, "text/plain", 401],
+      ["ody_sk_notakeyatall", json, 401],
+      [reader, json, 403],
+    ];
+    for (const [presented, contentType, status] of cases) {
+      const headers: Record<string, string> = {};
+      if (presented) headers.authorization = `Bearer ${presented}`;
+      if (contentType) headers["content-type"] = contentType;
+      const res = await fetch(`${server.url}/trpc/journeys.create`, {
+        method: "POST",
+        headers,
+        body: `{"json":{"slug":${"[".repeat(50)}${"]".repeat(50)}}}`,
+      });
+      expect(res.status, `${presented} ${contentType}`).toBe(status);
+    }
+    const deepQuery = await fetch(
+      `${server.url}/trpc/journeys.get?input=${encodeURIComponent(`{"json":${"[".repeat(50)}${"]".repeat(50)}}`)}`,
+    );
+    expect(deepQuery.status).toBe(401);
   });
 });
 

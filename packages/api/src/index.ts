@@ -11,5 +11,5 @@ export * from "./journeys/schema";
 export * from "./keys/operations";
 export * from "./router";
 export * from "./snapshots/schema";
-export { internalErrorMessage, knownTRPCError, type ProcedureMeta } from "./trpc";
+export { internalErrorMessage, knownTRPCError, MAX_TRPC_BATCH_CALLS, type ProcedureMeta } from "./trpc";
 export * from "./validation";

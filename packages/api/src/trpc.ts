@@ -18,6 +18,13 @@ export interface ProcedureMeta {
   scope?: ScopeName;
 }
 
+/**
+ * The most calls one tRPC request may batch (larger batches get 400): each call is charged to
+ * the rate limit, and a request's work stays bounded by its deadline. `@odyssey/client` sends
+ * at most this many per request.
+ */
+export const MAX_TRPC_BATCH_CALLS = 10;
+
 /** What a caller is told of an error the service did not expect; the cause goes to the log. */
 export const internalErrorMessage = "Internal server error";
 

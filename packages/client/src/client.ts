@@ -52,6 +52,8 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
       }),
       httpBatchLink({
         url,
+        // The server's MAX_TRPC_BATCH_CALLS: a larger batch would be refused whole.
+        maxItems: 10,
         // Named functions rather than the default export: CommonJS builds load the ESM-only
         // superjson through require(esm), which hands back its namespace.
         transformer: { serialize, deserialize },

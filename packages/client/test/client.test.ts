@@ -1,3 +1,4 @@
+import { MAX_TRPC_BATCH_CALLS } from "@odyssey/api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createOdysseyClient, type OdysseyClientOptions, OdysseyError } from "../src";
 import { type FakeOdyssey, startFakeOdyssey } from "./support/fake-odyssey";
@@ -43,6 +44,14 @@ describe("requests", () => {
     await Promise.all([c.journeys.get.query({ slug: "a" }), c.journeys.get.query({ slug: "b" })]);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]?.path).toMatch(/^\/trpc\/journeys\.get,journeys\.get\?batch=1/);
+  });
+
+  it("sends at most the server's MAX_TRPC_BATCH_CALLS calls per request", async () => {
+    const c = client();
+    const slugs = Array.from({ length: MAX_TRPC_BATCH_CALLS * 2 + 1 }, (_, i) => `s${i}`);
+    await Promise.all(slugs.map((slug) => c.journeys.get.query({ slug })));
+    const calls = fake.requests.map((r) => (r.path.split("?")[0] ?? "").split(",").length);
+    expect(calls).toEqual([MAX_TRPC_BATCH_CALLS, MAX_TRPC_BATCH_CALLS, 1]);
   });
 
   it("uses the fetch it is given", async () => {

@@ -38,6 +38,8 @@ export function jsonProblem(
   let depth = 0;
   let inString = false;
   let stringStart = 0;
+  // Characters of the current string's text beyond those it decodes to (`\n` is one, `\u00e9` one).
+  let escapeExtra = 0;
   // While set, the scan is inside an exempt array (this many containers deep, or deeper).
   let exemptDepth: number | undefined;
   const isExempt = (at: number) => {
@@ -47,22 +49,30 @@ export function jsonProblem(
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (inString) {
-      if (ch === 0x5c /* \ */) i++;
-      else if (ch === 0x22 /* " */) {
+      if (ch === 0x5c /* \ */) {
+        const extra = text.charCodeAt(i + 1) === 0x75 /* u */ ? 5 : 1;
+        escapeExtra += extra;
+        i += extra;
+      } else if (ch === 0x22 /* " */) {
         inString = false;
-        if (i - stringStart > limits.maxStringChars && !isExempt(stringStart - 1))
+        if (i - stringStart - escapeExtra > limits.maxStringChars && !isExempt(stringStart - 1))
           return { kind: "string", at: stringStart - 1 };
       }
     } else if (ch === 0x22) {
       inString = true;
       stringStart = i + 1;
+      escapeExtra = 0;
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
       if (++depth > limits.maxDepth && !isExempt(i)) return { kind: "depth", at: i };
     } else if (ch === 0x7d || ch === 0x5d) {
       if (--depth < (exemptDepth ?? 0)) exemptDepth = undefined;
     }
   }
-  if (inString && text.length - stringStart > limits.maxStringChars && !isExempt(stringStart - 1))
+  if (
+    inString &&
+    text.length - stringStart - escapeExtra > limits.maxStringChars &&
+    !isExempt(stringStart - 1)
+  )
     return { kind: "string", at: stringStart - 1 };
   return undefined;
 }

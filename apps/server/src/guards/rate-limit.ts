@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { getConnInfo } from "@hono/node-server/conninfo";
+import { keyFromAuthorization } from "@odyssey/api";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimit } from "../env";
 import { requestHeader } from "../request-essentials";
@@ -26,8 +27,15 @@ export class TokenBuckets {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Takes a token for `caller`; answers what is left and, when refused, when to come back. */
-  take(caller: string): {
+  /**
+   * Takes `cost` tokens for `caller` (a batch of tRPC calls costs one per call); answers what is
+   * left and, when refused, when to come back. A cost above the burst is allowed from a full
+   * bucket and leaves it in debt, so a large batch is slowed, never refused forever.
+   */
+  take(
+    caller: string,
+    cost = 1,
+  ): {
     allowed: boolean;
     remaining: number;
     retryAfterSeconds: number;
@@ -35,11 +43,10 @@ export class TokenBuckets {
   } {
     const { perSecond, burst } = this.limit;
     const now = this.now();
-    const previous = this.buckets.get(caller);
-    const elapsed = previous ? (now - previous.updatedAt) / 1000 : 0;
-    const tokens = Math.min(burst, (previous?.tokens ?? burst) + elapsed * perSecond);
-    const allowed = tokens >= 1;
-    const left = allowed ? tokens - 1 : tokens;
+    const tokens = this.tokensAt(caller, now);
+    const needed = Math.min(cost, burst);
+    const allowed = tokens >= needed;
+    const left = allowed ? tokens - cost : tokens;
     // Re-inserting keeps the Map in least-recently-used order.
     this.buckets.delete(caller);
     this.buckets.set(caller, { tokens: left, updatedAt: now });
@@ -49,34 +56,72 @@ export class TokenBuckets {
     }
     return {
       allowed,
-      remaining: Math.floor(left),
-      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - left) / perSecond)),
+      remaining: Math.max(0, Math.floor(left)),
+      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((needed - left) / perSecond)),
       resetSeconds: Math.ceil((burst - left) / perSecond),
     };
   }
+
+  /** The seconds until `caller` has a token again; 0 when it has one now. Takes nothing. */
+  waitFor(caller: string): number {
+    const tokens = this.tokensAt(caller, this.now());
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.limit.perSecond));
+  }
+
+  private tokensAt(caller: string, now: number): number {
+    const previous = this.buckets.get(caller);
+    if (!previous) return this.limit.burst;
+    const elapsed = (now - previous.updatedAt) / 1000;
+    return Math.min(this.limit.burst, previous.tokens + elapsed * this.limit.perSecond);
+  }
 }
+
+/** The key a request presents in its header, as the key lookup reads it; undefined for none. */
+function presentedKey(c: Context): string | undefined {
+  const authorization = requestHeader(c, "authorization");
+  if (!authorization) return undefined;
+  try {
+    return keyFromAuthorization(authorization);
+  } catch {
+    return undefined; // malformed: counted by address
+  }
+}
+
+function addressOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A request to `/trpc/a,b,c?batch=1` makes three calls. */
+const callsOf = (path: string) => (path.startsWith("/trpc/") ? path.split(",").length : 1);
 
 /**
- * Who is asking: the bearer credential (hashed, so no key is held in memory), else the client
- * address. Publishable keys travel in the body, so browser beacons are counted by address.
+ * 429 `{"error"}` with `Retry-After` once a caller's bucket is empty; `RateLimit-*` on every
+ * answer. The caller is the key in the header (hashed, so no key is held in memory; written
+ * `bearer` or `Bearer`, it is one key), else the client address: publishable keys travel in
+ * the body, so browser beacons are counted by address. Keys that fail (401) are also counted
+ * against their address, in a bucket of their own: a client trying a new made-up key on every
+ * request is refused from that address once it is empty, before the keys are looked up.
  */
-function callerOf(c: Context): string {
-  const authorization = requestHeader(c, "authorization");
-  if (authorization) return `key:${createHash("sha256").update(authorization).digest("base64url")}`;
-  let address = "unknown";
-  try {
-    address = getConnInfo(c).remote.address ?? "unknown";
-  } catch {}
-  return `ip:${address}`;
-}
-
-/** 429 `{"error"}` with `Retry-After` once a caller's bucket is empty; `RateLimit-*` on every answer. */
 export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler {
   if (limit.perSecond === 0) return (_c, next) => next();
   const buckets = new TokenBuckets(limit);
+  const failedKeys = new TokenBuckets(limit);
   const policy = `${limit.burst};w=${Math.ceil(limit.burst / limit.perSecond)};name="${name}"`;
   return async (c, next) => {
-    const verdict = buckets.take(callerOf(c));
+    const key = presentedKey(c);
+    const address = `ip:${addressOf(c)}`;
+    const failedWait = key === undefined ? 0 : failedKeys.waitFor(address);
+    if (failedWait > 0)
+      return refuse(c, 429, `Too many requests with invalid API keys: retry in ${failedWait} s`, {
+        "Retry-After": String(failedWait),
+      });
+    const caller =
+      key === undefined ? address : `key:${createHash("sha256").update(key).digest("base64url")}`;
+    const verdict = buckets.take(caller, callsOf(c.req.path));
     const headers = {
       "RateLimit-Policy": policy,
       "RateLimit-Limit": String(limit.burst),
@@ -89,6 +134,7 @@ export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler {
         "Retry-After": String(verdict.retryAfterSeconds),
       });
     await next();
+    if (key !== undefined && c.res.status === 401) failedKeys.take(address);
     for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }

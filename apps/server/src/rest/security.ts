@@ -1,4 +1,4 @@
-import { appRouter, type ProcedureMeta } from "@odyssey/api";
+import { appRouter, type ProcedureMeta, type Scope } from "@odyssey/api";
 
 // Typed as a nested record, but at run time keyed by dotted path ("journeys.create").
 const procedures = appRouter._def.procedures as unknown as Record<
@@ -15,4 +15,9 @@ export function bearerWithScopeOf(procedure: string) {
   if (!found) throw new Error(`No tRPC procedure ${procedure}`);
   const scope = found._def.meta?.scope;
   return [{ bearerAuth: scope ? [scope] : [] }];
+}
+
+/** The scope the procedure named `procedure` requires (undefined: none, or no such procedure). */
+export function scopeOfProcedure(procedure: string): Scope | undefined {
+  return procedures[procedure]?._def.meta?.scope;
 }
