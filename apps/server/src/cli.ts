@@ -29,7 +29,8 @@ const usage = `Usage: odyssey <command>
   keys revoke <key id>                      revoke a key at once
   seed --demo [--org <org-slug>] [--days <n>]
                                             create a sample journey with <n> days (default 21)
-                                            of realistic events (organization default: default)
+                                            of realistic events (organization default: default);
+                                            prints the journey's slug alone on stdout
 
 Scopes: ${allScopes.join(", ")} (default: all). Publishable keys (ody_pk_…) may only write events.
 The database is DATABASE_URL's, else the embedded one in ODYSSEY_DATA_DIR (default ./.odyssey).`;
@@ -128,6 +129,7 @@ function print(command: Command, result: unknown): void {
         `Created journey "${seeded.journey}" in organization "${seeded.orgSlug}": ${seeded.sessions} sessions, ${seeded.events} events.`,
       );
       console.error(`See its analytics: GET /api/journeys/${seeded.journey}`);
+      console.log(seeded.journey);
       return;
     }
   }

@@ -59,6 +59,8 @@ describe("seed --demo with stderr on a pipe", () => {
   it("prints a line for every 10% step its batches reach, ending at 100%", async () => {
     const result = await runCli(["seed", "--demo", "--days", "5"], db.env);
     expect(result.code).toBe(0);
+    // The result, the journey's slug, alone on stdout; everything else on stderr.
+    expect(result.stdout).toBe("demo-small-business-grant\n");
     const total = Number(/ (\d+) events\./.exec(result.stderr)?.[1]);
     expect(total).toBeGreaterThan(2000);
     // The seed sends batches of 500 events: the steps they reach, each once.

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,9 +83,15 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
     if (project) await rm(project, { recursive: true, force: true });
   });
 
-  it("installs with no package of this workspace", async () => {
+  it("installs with no package of this workspace, and a manifest that names none", async () => {
     const installed = await readdir(join(project, "node_modules/@odyssey"));
     expect(installed).toEqual(["client"]);
+    const manifest = JSON.parse(
+      await readFile(join(project, "node_modules/@odyssey/client/package.json"), "utf8"),
+    ) as Record<string, unknown>;
+    expect(manifest).not.toHaveProperty("devDependencies");
+    expect(manifest).not.toHaveProperty("scripts");
+    expect(JSON.stringify(manifest)).not.toMatch(/workspace:|@odyssey\/(api|db|server)/);
   });
 
   it("typechecks under NodeNext (ESM and CommonJS) and Bundler resolution, probes included", async () => {
