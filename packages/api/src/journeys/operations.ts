@@ -12,10 +12,10 @@ import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { z } from "zod";
 import { analyticsVersionOf } from "../analytics/cache";
 import type { OrgContext } from "../context";
-import { ConflictError, journeyNotFound, ValidationError } from "../errors";
+import { ConflictError, journeyNotFound } from "../errors";
 import { deleteJourneyEvents } from "../events/store";
+import { cursorReader, encodeCursor } from "../paging";
 import { preparedPerDatabase } from "../prepared";
-import { isStorableTime } from "../validation";
 import type {
   CreateJourneyInput,
   Journey,
@@ -304,48 +304,14 @@ export async function deleteJourney({ ctx, input }: Op<{ slug: string }>) {
   return { id: row.id, slug: row.slug, deleted: true as const };
 }
 
-interface Cursor {
-  createdAt: string;
-  id: string;
-}
-
-const encodeCursor = (row: JourneyRow) =>
-  Buffer.from(
-    JSON.stringify({ createdAt: row.createdAt.toISOString(), id: row.id } satisfies Cursor),
-  ).toString("base64url");
-
-// Exactly what encodeCursor writes: anything else (a far-off year, a NUL in the id) would
-// otherwise reach Postgres and fail there.
-const cursorTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const cursorId = /^journey_[A-Za-z0-9]{1,64}$/;
-
-/** A time as encodeCursor writes it: a real date and time (not 31 February), one Postgres stores. */
-function isCursorTime(value: string): boolean {
-  if (!cursorTimestamp.test(value)) return false;
-  const ms = Date.parse(value);
-  return isStorableTime(ms) && new Date(ms).toISOString() === value;
-}
-
-function decodeCursor(cursor: string): Cursor {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<Cursor> | null;
-    if (
-      typeof value?.createdAt === "string" &&
-      typeof value.id === "string" &&
-      isCursorTime(value.createdAt) &&
-      cursorId.test(value.id)
-    )
-      return { createdAt: value.createdAt, id: value.id };
-  } catch {}
-  throw new ValidationError("Invalid journey data: cursor is not a cursor this API returned");
-}
+const readCursor = cursorReader("journey", "journey");
 
 /** Newest first, by keyset on (created_at, id), so pages stay stable while journeys are added. */
 export async function listJourneys({
   ctx,
   input,
 }: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
-  const after = input.cursor ? decodeCursor(input.cursor) : undefined;
+  const after = input.cursor ? readCursor(input.cursor) : undefined;
   const rows = await ctx.db
     .select()
     .from(journeys)
@@ -354,8 +320,8 @@ export async function listJourneys({
         eq(journeys.orgId, ctx.orgId),
         after
           ? or(
-              lt(journeys.createdAt, new Date(after.createdAt)),
-              and(eq(journeys.createdAt, new Date(after.createdAt)), lt(journeys.id, after.id)),
+              lt(journeys.createdAt, after.createdAt),
+              and(eq(journeys.createdAt, after.createdAt), lt(journeys.id, after.id)),
             )
           : undefined,
       ),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { JourneyAnalytics } from "../analytics/schema";
 import { webOrigin } from "../origin";
+import { PageQuery } from "../paging";
 import { text } from "../text";
 
 // The single source of the journey types: tRPC, REST, OpenAPI and the client all derive from these.
@@ -86,14 +87,8 @@ export const SlugRef = z.object({ slug: text().min(1).max(255) });
 
 export const UpdateJourneyInput = SlugRef.extend(JourneyChanges.shape);
 
-/**
- * Page size and position. limit arrives as text in a REST query string, hence the coercion; its
- * input is typed as a number, so tRPC callers (and the client) must send one.
- */
-export const ListJourneysQuery = z.object({
-  limit: z.coerce.number<number>().int().min(1).max(100).default(20),
-  cursor: text().max(500).optional(),
-});
+/** Page size and position (`paging.ts`, as every list pages). */
+export const ListJourneysQuery = PageQuery;
 export const ListJourneysInput = ListJourneysQuery.default({ limit: 20 });
 
 export const Step = z.object({
