@@ -271,10 +271,18 @@ export const snapshots = pgTable(
     /** superjson of the journey and of its analytics, so dates come back as dates. */
     configuration: jsonb("configuration").notNull(),
     analytics: jsonb("analytics").notNull(),
+    /**
+     * The size of both as JSON text, in bytes: what the list weighs a page by before reading
+     * them (a journey's configuration can approach the largest request body).
+     */
+    jsonBytes: integer("json_bytes")
+      .notNull()
+      .generatedAlwaysAs(sql`octet_length(configuration::text) + octet_length(analytics::text)`),
   },
   (t) => [
     primaryKey({ columns: [t.orgId, t.id] }),
-    index("snapshots_journey_created_idx").on(t.orgId, t.journeyId, t.createdAt),
+    // The list's keyset, newest first: (created_at, id) past the cursor, id breaking ties.
+    index("snapshots_journey_created_idx").on(t.orgId, t.journeyId, t.createdAt, t.id),
     journeyFk("snapshots_journey_fk", t),
   ],
 );
