@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { Snapshot, SnapshotList } from "@odyssey/api";
+import { ListSnapshotsQuery, Snapshot, SnapshotList } from "@odyssey/api";
 import type { Caller, RestEnv } from "./context";
 import { errorResponses, validationHook } from "./errors";
 import { json, SlugParam } from "./route-parts";
@@ -29,10 +29,12 @@ const list = createRoute({
   path: "/api/journeys/{slug}/snapshots",
   tags: ["Snapshots"],
   summary: "List the journey's snapshots, newest first",
+  description:
+    "A page holds at most `limit` snapshots, and fewer when they are large (about 8 MiB of JSON, or a single snapshot that weighs more): only a null `nextCursor` means there are no more.",
   security: bearerWithScopeOf("journeys.snapshots.list"),
-  request: { params: SlugParam },
+  request: { params: SlugParam, query: ListSnapshotsQuery },
   responses: {
-    200: json(SnapshotListJson, "Every snapshot of the journey, newest first."),
+    200: json(SnapshotListJson, "A page of snapshots and the cursor of the next page (null on the last)."),
     ...errorResponses([400, 401, 403, 404, 500, 503]),
   },
 });
@@ -43,5 +45,10 @@ export function snapshotRoutes() {
     .openapi(create, async (c) =>
       c.json(await caller(c).journeys.snapshots.create(c.req.valid("param")), 201),
     )
-    .openapi(list, async (c) => c.json(await caller(c).journeys.snapshots.list(c.req.valid("param")), 200));
+    .openapi(list, async (c) =>
+      c.json(
+        await caller(c).journeys.snapshots.list({ ...c.req.valid("query"), ...c.req.valid("param") }),
+        200,
+      ),
+    );
 }

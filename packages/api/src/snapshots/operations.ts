@@ -1,11 +1,13 @@
 import { journeys, newId, pgErrorCode, snapshots } from "@odyssey/db";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import superjson, { type SuperJSONResult } from "superjson";
+import type { z } from "zod";
 import { advanceAnalyticsVersion } from "../analytics/cache";
 import { loadJourneyAnalytics } from "../analytics/load";
 import type { OrgContext } from "../context";
 import { journeyNotFound } from "../errors";
 import { findJourney } from "../journeys/operations";
+import { cursorReader, encodeCursor, type PageQuery } from "../paging";
 import type { Snapshot, SnapshotList } from "./schema";
 
 type Op<I> = { ctx: OrgContext; input: I };
@@ -43,17 +45,78 @@ export async function createSnapshot({ ctx, input }: Op<{ slug: string }>): Prom
   return snapshot;
 }
 
-export async function listSnapshots({ ctx, input }: Op<{ slug: string }>): Promise<SnapshotList> {
+const readCursor = cursorReader("snap", "journey");
+
+/**
+ * The most a page of snapshots weighs, as JSON, unless its first snapshot alone weighs more. A
+ * snapshot holds a whole journey (up to 200 steps) and its analytics: a page of 100 large ones
+ * would be hundreds of megabytes to read, hold and send in one answer, or more than one string
+ * can hold. A heavy page ends early; its cursor carries on from there.
+ */
+const SNAPSHOT_PAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Newest first, by keyset on (created_at, id) within the journey, so pages stay stable while
+ * snapshots are taken. At most `limit` snapshots and, past the first, at most
+ * SNAPSHOT_PAGE_BYTES of them: their sizes are read first, and only the page's rows after.
+ */
+export async function listSnapshots({
+  ctx,
+  input,
+}: Op<{ slug: string } & z.output<typeof PageQuery>>): Promise<SnapshotList> {
+  const after = input.cursor ? readCursor(input.cursor) : undefined;
   const [journey] = await ctx.db
     .select({ id: journeys.id })
     .from(journeys)
     .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug)));
   if (!journey) throw journeyNotFound(input.slug);
-  const rows = await ctx.db
-    .select()
+  const ofJourney = and(eq(snapshots.orgId, ctx.orgId), eq(snapshots.journeyId, journey.id));
+  const newestFirst = [desc(snapshots.createdAt), desc(snapshots.id)];
+  // A row comparison, so that the position is a bound of the index scan, not a filter on it.
+  const candidates = await ctx.db
+    .select({ id: snapshots.id, createdAt: snapshots.createdAt, jsonBytes: snapshots.jsonBytes })
     .from(snapshots)
-    .where(and(eq(snapshots.orgId, ctx.orgId), eq(snapshots.journeyId, journey.id)))
-    .orderBy(desc(snapshots.createdAt), desc(snapshots.id));
+    .where(
+      and(
+        ofJourney,
+        after
+          ? sql`(${snapshots.createdAt}, ${snapshots.id}) < (${sql.param(after.createdAt, snapshots.createdAt)}::timestamptz, ${after.id})`
+          : undefined,
+      ),
+    )
+    .orderBy(...newestFirst)
+    .limit(input.limit + 1);
+  let bytes = 0;
+  let kept = 0;
+  for (const candidate of candidates.slice(0, input.limit)) {
+    bytes += candidate.jsonBytes;
+    if (kept > 0 && bytes > SNAPSHOT_PAGE_BYTES) break;
+    kept++;
+  }
+  const page = candidates.slice(0, kept);
+  const rows =
+    page.length === 0
+      ? []
+      : await ctx.db
+          .select({
+            id: snapshots.id,
+            journeyId: snapshots.journeyId,
+            createdAt: snapshots.createdAt,
+            configuration: snapshots.configuration,
+            analytics: snapshots.analytics,
+          })
+          .from(snapshots)
+          .where(
+            and(
+              ofJourney,
+              inArray(
+                snapshots.id,
+                page.map((p) => p.id),
+              ),
+            ),
+          )
+          .orderBy(...newestFirst);
+  const last = page.at(-1);
   return {
     data: rows.map((row) => ({
       id: row.id,
@@ -62,5 +125,6 @@ export async function listSnapshots({ ctx, input }: Op<{ slug: string }>): Promi
       configuration: superjson.deserialize(row.configuration as SuperJSONResult),
       analytics: superjson.deserialize(row.analytics as SuperJSONResult),
     })),
+    nextCursor: candidates.length > kept && last ? encodeCursor(last) : null,
   };
 }

@@ -1,7 +1,7 @@
 import { SlugRef } from "../journeys/schema";
 import { router, scopedProcedure } from "../trpc";
 import { createSnapshot, listSnapshots } from "./operations";
-import { Snapshot, SnapshotList } from "./schema";
+import { ListSnapshotsInput, Snapshot, SnapshotList } from "./schema";
 
 export const snapshotsRouter = router({
   create: scopedProcedure("journeys:write")
@@ -9,7 +9,7 @@ export const snapshotsRouter = router({
     .output(Snapshot)
     .mutation(({ ctx, input }) => createSnapshot({ ctx, input })),
   list: scopedProcedure("journeys:read")
-    .input(SlugRef)
+    .input(ListSnapshotsInput)
     .output(SnapshotList)
     .query(({ ctx, input }) => listSnapshots({ ctx, input })),
 });
