@@ -130,6 +130,8 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
       hasRecentEvents: true,
     });
     expect(result.snapshot).toEqual({ createdAtIsDate: true, slug });
+    // Two snapshots, a page of one at a time.
+    expect(result.snapshotPages).toEqual({ sizes: [1, 1], sameSnapshots: true, createdAtIsDate: true });
     // The organization's one journey, as a page of one.
     expect(result.listed).toEqual({ count: 1, hasNextCursor: false });
     expect(result.updated).toEqual({

@@ -28,6 +28,8 @@ export type BehaviorMetrics = JourneyDetail["behaviorMetrics"];
 
 /** A frozen copy of a journey's configuration and analytics. */
 export type Snapshot = RouterOutputs["journeys"]["snapshots"]["create"];
+/** A page of a journey's snapshots, newest first, and the cursor of the next page (null on the last). */
+export type SnapshotList = RouterOutputs["journeys"]["snapshots"]["list"];
 
 /** The kinds of event a journey's forms send. */
 export type EventType = keyof JourneyDetail["eventCountsLast24h"];
