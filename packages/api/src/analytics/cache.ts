@@ -1,9 +1,8 @@
-import { analyticsVersions, type Database, type Queryable } from "@odyssey/db";
-import { sql } from "drizzle-orm";
+import type { Database } from "@odyssey/db";
 import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
-import { type CohortAnalytics, computeCohortAnalytics, withRecentCounts } from "./load";
-import { computeRecentCounts, type RecentCounts, type Timed } from "./recent-counts";
+import { type AnalyticsParts, readAnalytics, withRecentCounts } from "./load";
+import type { Timed } from "./recent-counts";
 import type { JourneyAnalytics } from "./schema";
 
 // Retrieve's analytics read every session of the 30-day cohort: on a busy journey that is most
@@ -14,23 +13,16 @@ import type { JourneyAnalytics } from "./schema";
 // same version before `validUntil`, in any process, and concurrent callers share one computation.
 // The trailing 24 hours' counts are kept apart: on a busy journey one of their events turns 24
 // hours old every few seconds, and each time only those counts (two small queries) are read
-// again, not the cohort.
+// again with the cohort part kept, when the version read with them is still the one the cohort
+// part was read at (analytics/load.ts), so that every answer is of one moment.
 
 /** Journeys kept per database; the least recently read is dropped first. */
 const CAPACITY = 1_000;
 
-/** A part computed for the `now` at `computedAt` (epoch ms). */
-interface Computed<T> {
-  computedAt: number;
-  result: Promise<Timed<T>>;
-}
-
 interface Entry {
-  /** The analytics version and the steps the answer was computed for. */
-  version: string;
+  /** The steps the answer was computed for (the funnel names and orders them). */
   steps: string;
-  cohort: Computed<CohortAnalytics>;
-  recent: Computed<RecentCounts>;
+  parts: Promise<AnalyticsParts>;
 }
 
 const caches = new WeakMap<Database, Map<string, Entry>>();
@@ -44,13 +36,17 @@ function cacheOf(db: Database): Map<string, Entry> {
   return cache;
 }
 
-/** What of the journey itself the analytics depend on (the funnel names and orders the steps). */
 const stepsFingerprint = (journey: Journey) =>
   JSON.stringify(journey.steps.map((s) => [s.id, s.stepKey, s.name, s.index]));
 
+/** A part computed at `computedAt` (epoch ms) for a time no later than `now`, and still holding then. */
+const holds = (part: Timed<unknown>, computedAt: number, now: number) =>
+  computedAt <= now && now < part.validUntil;
+
 /**
- * The journey's analytics as `loadJourneyAnalytics` computes them, reused while `version` (read
- * with the journey, before this call) is unchanged and no window boundary has been crossed.
+ * The journey's analytics as `readAnalytics` computes them, reused while the version is not
+ * older than `version` (read with the journey, before this call) and no window boundary has
+ * been crossed.
  */
 export async function journeyAnalytics({
   ctx,
@@ -61,62 +57,41 @@ export async function journeyAnalytics({
   journey: Journey;
   version: string;
 }): Promise<JourneyAnalytics> {
-  const at = ctx.now ?? new Date();
-  const now = at.getTime();
-  const op = { ctx: { ...ctx, now: at }, journey };
+  const now = (ctx.now ?? new Date()).getTime();
   const cache = cacheOf(ctx.db);
   const id = `${ctx.orgId}\u0000${journey.id}`;
   const steps = stepsFingerprint(journey);
-  const compute = <T>(part: (o: typeof op) => Promise<Timed<T>>): Computed<T> => ({
-    computedAt: now,
-    result: part(op),
-  });
 
-  let entry = cache.get(id);
-  const cohort =
-    entry && entry.version === version && entry.steps === steps
-      ? await current(entry.cohort, now)
-      : undefined;
-  if (!entry || !cohort) {
-    entry = { version, steps, cohort: compute(computeCohortAnalytics), recent: compute(computeRecentCounts) };
-  } else if (!(await current(entry.recent, now))) {
-    entry.recent = compute(computeRecentCounts);
-  }
+  const entry = cache.get(id);
+  const earlier = entry && entry.steps === steps ? await entry.parts.catch(() => undefined) : undefined;
+  const usable = earlier && BigInt(earlier.version) >= BigInt(version) ? earlier : undefined;
+  if (usable && holds(usable.cohort, usable.cohortAt, now) && holds(usable.recent, usable.recentAt, now))
+    return withRecentCounts(usable.cohort.value, usable.recent.value);
+
+  // A caller that arrived while this was awaited may have started the same read: share it.
+  const started = cache.get(id);
+  const fresh: Entry =
+    started && started !== entry && started.steps === steps
+      ? started
+      : {
+          steps,
+          parts: readAnalytics({
+            ctx: { db: ctx.db, orgId: ctx.orgId, now: new Date(now) },
+            journey,
+            keep: usable && {
+              parts: usable,
+              cohortHolds: (parts) => holds(parts.cohort, parts.cohortAt, now),
+            },
+          }),
+        };
   cache.delete(id);
-  cache.set(id, entry);
+  cache.set(id, fresh);
   if (cache.size > CAPACITY) cache.delete(cache.keys().next().value as string);
   try {
-    const [c, r] = await Promise.all([entry.cohort.result, entry.recent.result]);
-    return withRecentCounts(c.value, r.value);
+    const parts = await fresh.parts;
+    return withRecentCounts(parts.cohort.value, parts.recent.value);
   } catch (error) {
-    if (cache.get(id) === entry) cache.delete(id);
+    if (cache.get(id) === fresh) cache.delete(id);
     throw error;
   }
-}
-
-/** A part's value when it was computed for a time no later than `now` and still holds then. */
-async function current<T>(part: Computed<T>, now: number): Promise<T | undefined> {
-  if (part.computedAt > now) return undefined;
-  const timed = await part.result.catch(() => undefined);
-  return timed && now < timed.validUntil ? timed.value : undefined;
-}
-
-/** The SQL expression of a journey's analytics version (the sum of its shards), as text. */
-export const analyticsVersionOf = (orgId: unknown, journeyId: unknown) =>
-  sql<string>`(select coalesce(sum(${analyticsVersions.version}), 0)::text from ${analyticsVersions}
-    where ${analyticsVersions.orgId} = ${orgId} and ${analyticsVersions.journeyId} = ${journeyId})`;
-
-/** Moves a journey's analytics version on: call it in the transaction that changes an input. */
-export async function advanceAnalyticsVersion(
-  db: Queryable,
-  orgId: string,
-  journeyId: string,
-): Promise<void> {
-  await db
-    .insert(analyticsVersions)
-    .values({ orgId, journeyId, shard: 0, version: 1 })
-    .onConflictDoUpdate({
-      target: [analyticsVersions.orgId, analyticsVersions.journeyId, analyticsVersions.shard],
-      set: { version: sql`${analyticsVersions.version} + 1` },
-    });
 }

@@ -1,9 +1,9 @@
-import { eventSessions, eventStepKeys, queryRows, snapshots } from "@odyssey/db";
+import { eventSessions, eventStepKeys, type Queryable, queryRows, snapshots } from "@odyssey/db";
 import { and, count, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, sql } from "drizzle-orm";
-import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
 import { computeRecentCounts, type RecentCounts, type Timed } from "./recent-counts";
 import type { FunnelStep, JourneyAnalytics } from "./schema";
+import { analyticsVersionOf } from "./version";
 import {
   analyticsWindows,
   COHORT_DAYS,
@@ -29,24 +29,74 @@ export type CohortAnalytics = Omit<JourneyAnalytics, "eventCountsLast24h" | "hea
   healthMetrics: Omit<JourneyAnalytics["healthMetrics"], "hasRecentEvents">;
 };
 
+/** What the analytics queries need: where to read (a database or a transaction) and for whom. */
+export interface AnalyticsReader {
+  db: Queryable;
+  orgId: string;
+  now?: Date | undefined;
+}
+
+/** Both parts of Retrieve's analytics, as read in one transaction, and the version they are of. */
+export interface AnalyticsParts {
+  /** The journey's analytics version as that transaction saw it (analytics/cache.ts). */
+  version: string;
+  cohort: Timed<CohortAnalytics>;
+  /** When (epoch ms) the cohort part was computed: a part kept from an earlier read is older. */
+  cohortAt: number;
+  recent: Timed<RecentCounts>;
+  recentAt: number;
+}
+
 /**
  * Retrieve's analytics, read from the summaries that ingestion keeps current: the cost grows
  * with the steps, with the sessions of the 30-day cohort and with at most an hour of the
  * journey's events, never with the events stored.
+ *
+ * Every query runs in one read-only REPEATABLE READ transaction, so all the figures are of one
+ * moment even while batches commit between the queries (a snapshot stores them for good).
+ * `keep` is an earlier read whose cohort part may be reused: only when it is of the version this
+ * transaction sees (the same stored events) and `keepCohort` says it still holds.
  */
+export async function readAnalytics({
+  ctx,
+  journey,
+  keep,
+}: {
+  ctx: AnalyticsReader;
+  journey: Journey;
+  keep?: { parts: AnalyticsParts; cohortHolds: (parts: AnalyticsParts) => boolean } | undefined;
+}): Promise<AnalyticsParts> {
+  const now = ctx.now ?? new Date();
+  return ctx.db.transaction(
+    async (tx) => {
+      const [row] = await queryRows<{ version: string }>(
+        tx,
+        sql`select ${analyticsVersionOf(ctx.orgId, journey.id)} as version`,
+      );
+      const version = row?.version ?? "0";
+      const reader = { db: tx, orgId: ctx.orgId, now };
+      const kept =
+        keep && keep.parts.version === version && keep.cohortHolds(keep.parts) ? keep.parts : undefined;
+      const [cohort, recent] = await Promise.all([
+        kept?.cohort ?? computeCohortAnalytics({ ctx: reader, journey }),
+        computeRecentCounts({ ctx: reader, journey }),
+      ]);
+      return { version, cohort, cohortAt: kept?.cohortAt ?? now.getTime(), recent, recentAt: now.getTime() };
+    },
+    { isolationLevel: "repeatable read", accessMode: "read only" },
+  );
+}
+
+/** Retrieve's analytics as of now, computed afresh (a snapshot freezes them). */
 export async function loadJourneyAnalytics({
   ctx,
   journey,
 }: {
-  ctx: OrgContext;
+  ctx: AnalyticsReader;
   journey: Journey;
 }): Promise<JourneyAnalytics> {
-  const at = { ...ctx, now: ctx.now ?? new Date() };
-  const [cohort, recent] = await Promise.all([
-    computeCohortAnalytics({ ctx: at, journey }),
-    computeRecentCounts({ ctx: at, journey }),
-  ]);
-  return withRecentCounts(cohort.value, recent.value);
+  const parts = await readAnalytics({ ctx, journey });
+  return withRecentCounts(parts.cohort.value, parts.recent.value);
 }
 
 /** The two parts as one answer, in the order the contract lists the fields. */
@@ -65,11 +115,11 @@ export function withRecentCounts(cohort: CohortAnalytics, recent: RecentCounts):
   };
 }
 
-export async function computeCohortAnalytics({
+async function computeCohortAnalytics({
   ctx,
   journey,
 }: {
-  ctx: OrgContext;
+  ctx: AnalyticsReader;
   journey: Journey;
 }): Promise<Timed<CohortAnalytics>> {
   const { db, orgId } = ctx;

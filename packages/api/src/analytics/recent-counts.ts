@@ -1,7 +1,7 @@
 import { eventHourCounts, events } from "@odyssey/db";
 import { and, count, eq, gte, lt, type SQL, sql } from "drizzle-orm";
-import type { OrgContext } from "../context";
 import type { Journey } from "../journeys/schema";
+import type { AnalyticsReader } from "./load";
 import { EventType } from "./schema";
 import { analyticsWindows, DAY_MS, leavesWindowAt } from "./windows";
 
@@ -36,7 +36,7 @@ export async function computeRecentCounts({
   ctx,
   journey,
 }: {
-  ctx: OrgContext;
+  ctx: AnalyticsReader;
   journey: Journey;
 }): Promise<Timed<RecentCounts>> {
   const { db, orgId } = ctx;

@@ -10,7 +10,7 @@ import {
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { z } from "zod";
-import { analyticsVersionOf } from "../analytics/cache";
+import { analyticsVersionOf } from "../analytics/version";
 import type { OrgContext } from "../context";
 import { ConflictError, journeyNotFound } from "../errors";
 import { deleteJourneyEvents } from "../events/store";
