@@ -97,6 +97,17 @@ export function arrayLiteral(values: readonly (string | number | null)[]): strin
  * summary. Each insert writes its rows in key order, so concurrent batches lock rows in the same
  * order and cannot deadlock. A batch that stored anything also moves the journey's analytics
  * version on (analytics/cache.ts).
+ *
+ * Before it writes anything the statement locks the journey's row `FOR KEY SHARE`, and it writes
+ * only when that row is still there. Every write reads its rows from `input` (the analytics
+ * version from `fresh`, which does too), and `input` yields none before its one-time filter has
+ * read `confirmed`, which takes that lock: so any row written was written under it. Deleting a
+ * journey locks the same row first (`deleteJourney` deletes it before anything else) and only
+ * then the summaries and events, so both take their locks in one order: a batch under way makes
+ * the delete wait until it commits, and a batch that reaches the row while a delete holds it
+ * waits for the delete, then finds no row, stores nothing and answers 404. (The summaries'
+ * foreign keys take the same lock, but only at the end of the statement, after the summary rows
+ * it updates are locked: too late, for the delete, holding the journey's row, waits for those.)
  */
 export async function storeEvents(
   db: Database,
@@ -140,13 +151,11 @@ export async function storeEvents(
     .catch((error: unknown) => {
       if (isStoredId(error)) return storeSkippingStored(db).execute(values);
       throw error;
-    })
-    .catch((error: unknown) => {
-      // The journey was deleted since it was looked up: the summaries' foreign key refused the batch.
-      if (pgErrorCode(error).code === "23503") throw journeyNotFound(batch.journeySlug);
-      throw error;
     });
   if (!result?.confirmed) return "unconfirmed";
+  // The journey was deleted since it was looked up (or while the batch waited for its deletion
+  // to commit): nothing was written.
+  if (!result.found) throw journeyNotFound(batch.journeySlug);
   return result.stored;
 }
 
@@ -165,13 +174,16 @@ const isStoredId = (error: unknown) => {
 /** The statement `storeEvents` runs, compiled once per database (inputs as placeholders). */
 const storeStatement = (onStoredId: SQL) =>
   preparedPerDatabase((db) =>
-    prepareSql<{ stored: number; confirmed: boolean }>(
+    prepareSql<{ stored: number; confirmed: boolean; found: boolean }>(
       db,
-      sql`with confirmed as (
-      select ${param("keyHash")}::text is null
+      sql`with locked_journey as (
+      -- Locks the journey's row (FOR KEY SHARE) before anything is written; see storeEvents.
+      select allowed_origins from journeys where org_id = ${org} and id = ${journey} for key share
+    ), confirmed as (
+      select exists (select 1 from locked_journey) as found,
+        ${param("keyHash")}::text is null
         or (exists (select 1 from api_keys where hash = ${param("keyHash")}::text and revoked_at is null)
-          and exists (select 1 from journeys where org_id = ${org} and id = ${journey}
-            and allowed_origins = ${param("allowedOrigins")}::text[])) as ok
+          and exists (select 1 from locked_journey where allowed_origins = ${param("allowedOrigins")}::text[])) as ok
     ), input as (
       -- Milliseconds to the columns' precision: exact for every storable time (years 0001-9999).
       select id, to_timestamp(occurred_ms / 1000)::timestamptz(3) as occurred_at,
@@ -182,7 +194,9 @@ const storeStatement = (onStoredId: SQL) =>
         ${param("sessionIds")}::text[], ${param("stepKeys")}::text[],
         ${param("stepIndexes")}::integer[], ${param("fields")}::text[], ${param("devices")}::text[])
         as x(id, occurred_ms, client_ms, type, session_id, step_key, step_index, field, device)
-      where (select ok from confirmed)
+      -- This one-time filter runs the lock above before the first row is read, so before any
+      -- insert below: every write reads rows from here (the analytics version reads "fresh").
+      where (select found and ok from confirmed)
     ), fresh as (
       insert into event_ids (org_id, journey_id, id)
       select ${org}, ${journey}, id::uuid from input order by 3
@@ -253,7 +267,8 @@ const storeStatement = (onStoredId: SQL) =>
       on conflict (org_id, journey_id, shard) do update set version = v.version + 1
       returning 1
     )
-    select (select count(*) from stored)::int as stored, (select ok from confirmed) as confirmed`,
+    select (select count(*) from stored)::int as stored, (select ok from confirmed) as confirmed,
+      (select found from confirmed) as found`,
     ),
   );
 

@@ -290,6 +290,12 @@ export async function updateJourney({
   return journey;
 }
 
+/**
+ * Deletes the journey's row first, which locks it before anything else is touched, then (by
+ * cascade) its steps, summaries and snapshots, then its events. Storing events locks the same row
+ * before it writes (`storeEvents`), so the two lock in one order and cannot deadlock: this waits
+ * for the batches under way, and batches arriving meanwhile wait for it, then store nothing.
+ */
 export async function deleteJourney({ ctx, input }: Op<{ slug: string }>) {
   const row = await ctx.db.transaction(async (tx) => {
     const [deleted] = await tx
