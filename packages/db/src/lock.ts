@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export class DataDirLockedError extends Error {
@@ -11,12 +11,15 @@ export class DataDirLockedError extends Error {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+export class DataDirNotWritableError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly code: string,
+  ) {
+    super(
+      `The embedded database folder ${dataDir} is not writable (${code}); make it writable or set ODYSSEY_DATA_DIR`,
+    );
+    this.name = "DataDirNotWritableError";
   }
 }
 
@@ -24,33 +27,111 @@ export function lockFilePath(dataDir: string): string {
   return join(dataDir, "odyssey.pid");
 }
 
-/** The pid holding the data folder, or null when it is free (a stale lock counts as free). */
-export function dataDirHolder(dataDir: string): number | null {
-  try {
-    const pid = Number.parseInt(readFileSync(lockFilePath(dataDir), "utf8"), 10);
-    return Number.isInteger(pid) && pid !== process.pid && isAlive(pid) ? pid : null;
-  } catch {
-    return null;
-  }
+/** A lock's holder: its pid and, where /proc tells it, when that process started. */
+interface Holder {
+  pid: number;
+  startedAt: string | undefined;
+  /** The lock file's text, to tell this lock from one written after it. */
+  text: string;
 }
 
 /**
- * PGlite is a single-process database: two processes opening one data folder corrupt it.
- * The lock file makes the second one fail with a clear error instead.
+ * When the process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat);
+ * undefined without /proc or without such a process. A pid that is reused, or that names a
+ * thread of another process, has another start time than the process that wrote the lock.
+ */
+function startedAt(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(holder: Holder): boolean {
+  if (!Number.isInteger(holder.pid) || holder.pid <= 0) return false;
+  if (holder.startedAt !== undefined && startedAt(process.pid) !== undefined)
+    return startedAt(holder.pid) === holder.startedAt;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function readHolder(path: string): Holder | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  const [pid, started] = text.trim().split(" ");
+  return { pid: Number.parseInt(pid ?? "", 10), startedAt: started || undefined, text };
+}
+
+/** The pid holding the data folder, or null when it is free (a stale lock counts as free). */
+export function dataDirHolder(dataDir: string): number | null {
+  const holder = readHolder(lockFilePath(dataDir));
+  return holder && holder.pid !== process.pid && isAlive(holder) ? holder.pid : null;
+}
+
+const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code;
+
+/**
+ * PGlite is a single-process database: two processes opening one data folder corrupt it, and
+ * one loses what it wrote. The lock file makes the second one fail with a clear error instead.
+ * The file is created whole or not at all (written aside, then hard-linked into place, which
+ * fails if it exists), so no process reads a half-written lock as stale. A stale lock (its
+ * process gone) is moved aside, which only one process can do, and taken over only if what was
+ * moved is the stale lock that was judged, not one another process wrote meanwhile.
  */
 export function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const holder = dataDirHolder(dataDir);
-  if (holder !== null) throw new DataDirLockedError(dataDir, holder);
   const path = lockFilePath(dataDir);
-  rmSync(path, { force: true });
+  const mine = `${process.pid} ${startedAt(process.pid) ?? ""}`.trim();
+  const written = `${path}.${process.pid}.new`;
+  const aside = `${path}.${process.pid}.stale`;
   try {
-    // "wx" fails if another process created the file since the check above.
-    writeFileSync(path, String(process.pid), { flag: "wx" });
-  } catch {
-    throw new DataDirLockedError(dataDir, dataDirHolder(dataDir) ?? -1);
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(written, mine);
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === "EACCES" || code === "EROFS" || code === "EPERM")
+      throw new DataDirNotWritableError(dataDir, code);
+    throw error;
   }
-  return () => {
-    if (dataDirHolder(dataDir) === null) rmSync(path, { force: true });
-  };
+  try {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        linkSync(written, path);
+        return () => {
+          if (readHolder(path)?.text === mine) rmSync(path, { force: true });
+        };
+      } catch (error) {
+        if (codeOf(error) !== "EEXIST") throw error;
+      }
+      const holder = readHolder(path);
+      if (!holder) continue; // released meanwhile
+      if (isAlive(holder)) throw new DataDirLockedError(dataDir, holder.pid);
+      try {
+        renameSync(path, aside);
+      } catch (error) {
+        if (codeOf(error) === "ENOENT") continue; // another process moved it first
+        throw error;
+      }
+      if (readHolder(aside)?.text !== holder.text) {
+        // Another process took the folder between the judgement and the move: put its lock back.
+        try {
+          linkSync(aside, path);
+        } catch {}
+      }
+      unlinkSync(aside);
+    }
+    throw new DataDirLockedError(dataDir, dataDirHolder(dataDir) ?? -1);
+  } finally {
+    rmSync(written, { force: true });
+  }
 }
