@@ -47,9 +47,33 @@ describe("seed --demo", () => {
     expect(reached[0]).toBe(result.sessions);
   });
 
-  it("refuses to seed the same organization twice", async () => {
+  it("refuses to seed the same organization twice, saying how to seed it again", async () => {
     await expect(
       runCommand(server.database, { name: "seed.demo", org: "demo-org", days: 1 }, () => {}),
-    ).rejects.toThrow(/already exists/);
+    ).rejects.toThrow(
+      /already exists .*; to seed it again, delete it first \(DELETE \/api\/journeys\/demo-small-business-grant\)$/,
+    );
+  });
+
+  it("lets the server answer requests between its batches", async () => {
+    // Each probe notes how many events had been sent when it was answered.
+    const answeredAt: number[] = [];
+    let sent = 0;
+    let total = 0;
+    let seeding = true;
+    const probing = (async () => {
+      while (seeding) {
+        await fetch(`${server.url}/healthz`);
+        answeredAt.push(sent);
+      }
+    })();
+    await runCommand(server.database, { name: "seed.demo", org: "demo-probes", days: 5 }, (done, of) => {
+      sent = done;
+      total = of;
+    });
+    seeding = false;
+    await probing;
+    expect(total).toBeGreaterThan(1000);
+    expect(answeredAt.some((at) => at > 0 && at < total)).toBe(true);
   });
 });

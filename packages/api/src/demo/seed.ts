@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Database } from "@odyssey/db";
 import type { EventType } from "../analytics/schema";
 import type { OrgContext } from "../context";
@@ -135,7 +136,10 @@ export async function seedDemoJourney(
     () => false,
   );
   if (exists)
-    throw new ConflictError(`Journey with slug "${DEMO_SLUG}" already exists in organization "${org.slug}"`);
+    throw new ConflictError(
+      `Journey with slug "${DEMO_SLUG}" already exists in organization "${org.slug}"; ` +
+        `to seed it again, delete it first (DELETE /api/journeys/${DEMO_SLUG})`,
+    );
   await createJourney({
     ctx,
     input: {
@@ -165,6 +169,9 @@ export async function seedDemoJourney(
       input: { journey: DEMO_SLUG, events: batch },
     });
     options.progress?.(Math.min(i + 500, events.length), events.length, "Sending demo events");
+    // Run inside the server (the CLI's admin socket), the seed must let it answer requests
+    // between batches: an embedded database's queries resolve without a turn of the event loop.
+    await yieldToEventLoop();
   }
   return { orgSlug: org.slug, journey: DEMO_SLUG, sessions: starts.length, events: events.length };
 }
