@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -128,10 +128,13 @@ function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T 
 function createPglite(dataDir?: string, template?: string): DatabaseHandle {
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const isNew = dataDir !== undefined && !existsSync(join(dataDir, "PG_VERSION"));
-  const client =
-    isNew && template && existsSync(template)
-      ? new PGlite(dataDir, { loadDataDir: new Blob([readFileSync(template)]) })
-      : new PGlite(dataDir);
+  const fromTemplate = isNew && template !== undefined && existsSync(template);
+  const client = fromTemplate
+    ? new PGlite(dataDir, { loadDataDir: new Blob([readFileSync(template)]) })
+    : new PGlite(dataDir);
+  // The template's archive gives its files to everyone to write: only their owner may.
+  const ownFiles = fromTemplate && dataDir ? client.waitReady.then(() => keepToOwner(dataDir)) : undefined;
+  ownFiles?.catch(() => {}); // reported by migrate(), which every start runs
   // PGlite is one session and runs its calls in order: set before any other runs. A failure
   // here means the database did not open, which every later call reports.
   client
@@ -145,7 +148,10 @@ function createPglite(dataDir?: string, template?: string): DatabaseHandle {
   return {
     db,
     kind: "pglite",
-    migrate: () => migratePglite(drizzlePglite(client, { schema }), { migrationsFolder }),
+    async migrate() {
+      await ownFiles;
+      await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder });
+    },
     ping: (timeoutMs) => ping(db, timeoutMs),
     async close() {
       try {
@@ -155,6 +161,15 @@ function createPglite(dataDir?: string, template?: string): DatabaseHandle {
       }
     },
   };
+}
+
+/** Takes every permission but the owner's from the files and folders under `dir`. */
+function keepToOwner(dir: string): void {
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    const { mode } = statSync(path);
+    if (mode & 0o077) chmodSync(path, mode & 0o700);
+  }
 }
 
 /**

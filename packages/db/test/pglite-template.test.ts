@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
@@ -25,6 +25,11 @@ describe.skipIf(testEngine() !== "pglite")(
       );
       expect(tables.map((t) => t.name)).toContain("journeys");
       await first.migrate();
+      // Its files are its owner's alone, though the archive gave them to everyone.
+      const shared = readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter(
+        (entry) => statSync(join(entry.parentPath, entry.name)).mode & 0o077,
+      );
+      expect(shared.map((entry) => entry.name)).toEqual([]);
       await first.db.insert(organizations).values({ id: "org_template", slug: "template", name: "template" });
       await first.close();
 
