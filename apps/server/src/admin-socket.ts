@@ -4,13 +4,14 @@ import { join } from "node:path";
 import { DomainError } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
 import { Command, runCommand } from "./commands";
+import { ADMIN_SOCKET } from "./env";
 import type { Logger } from "./logger";
 
 // PGlite is one process: while the server holds the embedded database, the CLI sends its
 // command over a unix socket in the data folder (owner-only) and the server runs it.
 // One JSON line in; JSON lines out: progress lines, then one result or error line.
 
-export const adminSocketPath = (dataDir: string) => join(dataDir, "admin.sock");
+export const adminSocketPath = (dataDir: string) => join(dataDir, ADMIN_SOCKET);
 
 type Reply =
   | { type: "progress"; done: number; total: number; label: string }

@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 
 // Every setting the server and the CLI read from the environment, validated here and nowhere else.
@@ -68,6 +68,11 @@ export type Config = {
 
 export class ConfigError extends Error {}
 
+/** The CLI's socket in the embedded database's folder (admin-socket.ts). */
+export const ADMIN_SOCKET = "admin.sock";
+/** The longest socket path every OS takes: macOS's 104 bytes, less the closing NUL. */
+const MAX_SOCKET_PATH_BYTES = 103;
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "not set", as it does for most tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
@@ -80,11 +85,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const dataDir = resolve(e.ODYSSEY_DATA_DIR);
+  // The embedded database's admin socket lives in the folder, and socket paths are short.
+  const socketBytes = Buffer.byteLength(join(dataDir, ADMIN_SOCKET));
+  if (!e.DATABASE_URL && socketBytes > MAX_SOCKET_PATH_BYTES)
+    throw new ConfigError(
+      `Invalid ODYSSEY_DATA_DIR: the path ${dataDir} is too long for the admin socket it holds ` +
+        `(${socketBytes} bytes with /${ADMIN_SOCKET}, at most ${MAX_SOCKET_PATH_BYTES}); choose a shorter folder`,
+    );
   return {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
-    dataDir: resolve(e.ODYSSEY_DATA_DIR),
+    dataDir,
     poolSize: e.DATABASE_POOL_SIZE,
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,

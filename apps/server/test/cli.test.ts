@@ -260,6 +260,10 @@ onceForBothEngines("configuration", () => {
     [{ PORT: "70000" }, "Invalid PORT"],
     [{ DATABASE_URL: "mysql://x" }, "Invalid DATABASE_URL: must be a postgres:// or postgresql:// URL"],
     [{ LOG_LEVEL: "loud" }, "Invalid LOG_LEVEL"],
+    [
+      { DATABASE_URL: "", ODYSSEY_DATA_DIR: `/tmp/${"d".repeat(100)}` },
+      `Invalid ODYSSEY_DATA_DIR: the path /tmp/${"d".repeat(100)} is too long for the admin socket it holds`,
+    ],
   ])("%j stops the server with a message naming the variable", async (env, message) => {
     const result = await runMain(env);
     expect(result.code).not.toBe(0);

@@ -95,7 +95,8 @@ export function lockDataDir(dataDir: string): () => void {
   const written = `${path}.${process.pid}.new`;
   const aside = `${path}.${process.pid}.stale`;
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // A folder created here is its owner's alone, and so is the admin socket it will hold.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(written, mine);
   } catch (error) {
     const code = codeOf(error);
