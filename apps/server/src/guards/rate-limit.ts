@@ -62,6 +62,11 @@ export class TokenBuckets {
     };
   }
 
+  /** How many callers have a bucket. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** The seconds until `caller` has a token again; 0 when it has one now. Takes nothing. */
   waitFor(caller: string): number {
     const tokens = this.tokensAt(caller, this.now());
@@ -113,14 +118,15 @@ export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler {
   const policy = `${limit.burst};w=${Math.ceil(limit.burst / limit.perSecond)};name="${name}"`;
   return async (c, next) => {
     const key = presentedKey(c);
-    const address = `ip:${addressOf(c)}`;
-    const failedWait = key === undefined ? 0 : failedKeys.waitFor(address);
+    // The address is only needed without a key, or once some key has failed.
+    const address = key === undefined || failedKeys.size > 0 ? `ip:${addressOf(c)}` : undefined;
+    const failedWait = key === undefined || address === undefined ? 0 : failedKeys.waitFor(address);
     if (failedWait > 0)
       return refuse(c, 429, `Too many requests with invalid API keys: retry in ${failedWait} s`, {
         "Retry-After": String(failedWait),
       });
     const caller =
-      key === undefined ? address : `key:${createHash("sha256").update(key).digest("base64url")}`;
+      key === undefined ? (address as string) : `key:${createHash("sha256").update(key).digest("base64url")}`;
     const verdict = buckets.take(caller, callsOf(c.req.path));
     const headers = {
       "RateLimit-Policy": policy,
@@ -134,7 +140,7 @@ export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler {
         "Retry-After": String(verdict.retryAfterSeconds),
       });
     await next();
-    if (key !== undefined && c.res.status === 401) failedKeys.take(address);
+    if (key !== undefined && c.res.status === 401) failedKeys.take(address ?? `ip:${addressOf(c)}`);
     for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }
