@@ -16,6 +16,16 @@ const BATCHES = 20;
 const EVENTS_PER_BATCH = 300;
 const DELETE_AFTER_MS = 50;
 
+/** No row of any kind left for a deleted journey. */
+const nothingLeft = {
+  events: 0,
+  event_ids: 0,
+  event_sessions: 0,
+  event_hour_counts: 0,
+  event_step_keys: 0,
+  analytics_versions: 0,
+};
+
 let server: TestServer;
 let key: string;
 let publishable: string;
@@ -97,14 +107,7 @@ describe(`deleting a journey while ${BATCHES} batches of ${EVENTS_PER_BATCH} eve
           expect(answer.body).toMatchObject({ accepted: EVENTS_PER_BATCH, duplicates: 0, rejected: [] });
         }
       }
-      expect(await rowsLeft(id), `round ${round}`).toEqual({
-        events: 0,
-        event_ids: 0,
-        event_sessions: 0,
-        event_hour_counts: 0,
-        event_step_keys: 0,
-        analytics_versions: 0,
-      });
+      expect(await rowsLeft(id), `round ${round}`).toEqual(nothingLeft);
       expect((await server.call(key, "GET", `/api/journeys/${slug}`)).status).toBe(404);
     }
   });
@@ -198,14 +201,7 @@ describe.runIf(testEngine() === "postgres")(
         const res = await pending;
         expect(res.status).toBe(404);
         expect(await res.json()).toEqual({ error: `Journey with slug "${slug}" not found` });
-        expect(await rowsLeft(id)).toEqual({
-          events: 0,
-          event_ids: 0,
-          event_sessions: 0,
-          event_hour_counts: 0,
-          event_step_keys: 0,
-          analytics_versions: 0,
-        });
+        expect(await rowsLeft(id)).toEqual(nothingLeft);
       });
 
     it("stores the batch when the deletion is rolled back", async () => {
