@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrationsFolder } from "../src/index";
 import { testEngine } from "../src/testing";
 
@@ -19,7 +19,11 @@ const sqlFiles = (folder: string) => readdirSync(folder).filter((name) => name.e
 
 // One engine is enough: this compares files, not databases.
 describe.skipIf(testEngine() !== "postgres")("the migrations", () => {
-  const workDir = mkdtempSync(join(tmpdir(), "odyssey-migrations-sync-"));
+  // Made in a hook, not while the suite is collected: a skipped suite runs no afterAll.
+  let workDir = "";
+  beforeAll(() => {
+    workDir = mkdtempSync(join(tmpdir(), "odyssey-migrations-sync-"));
+  });
   afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
   it("hold every change in the schema: generating from it writes no new migration", () => {

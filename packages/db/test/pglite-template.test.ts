@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase, organizations, queryRows, writePgliteTemplate } from "../src/index";
 import { testEngine } from "../src/testing";
 
@@ -10,9 +10,15 @@ import { testEngine } from "../src/testing";
 describe.skipIf(testEngine() !== "pglite")(
   "a new embedded database started from the build's template",
   () => {
-    const folder = mkdtempSync(join(tmpdir(), "odyssey-template-test-"));
-    const template = join(folder, "template.tar.gz");
-    const dataDir = join(folder, "data");
+    // Made in a hook, not while the suite is collected: a skipped suite runs no afterAll.
+    let folder = "";
+    let template = "";
+    let dataDir = "";
+    beforeAll(() => {
+      folder = mkdtempSync(join(tmpdir(), "odyssey-template-test-"));
+      template = join(folder, "template.tar.gz");
+      dataDir = join(folder, "data");
+    });
     afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
     it("is migrated and usable, and keeps its data when opened again", async () => {
