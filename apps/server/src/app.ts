@@ -12,6 +12,7 @@ import { declaresBody, limitBody } from "./guards/body";
 import { eventElementsOf } from "./guards/event-elements";
 import { jsonBodyLimits } from "./guards/json-body";
 import { rateLimit } from "./guards/rate-limit";
+import { refuse } from "./guards/refuse";
 import type { Logger } from "./logger";
 import { documentHeaders, requestHeader, requestIdOf, setResponseHeader } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
@@ -81,12 +82,9 @@ export function createApp({
   const tooLarge = `Request body is larger than ${config.maxBodyBytes} bytes`;
   const close = { Connection: "close" };
   const maxBytes = config.maxBodyBytes;
-  app.use("/api/*", limitBody({ maxBytes, refuse: (c) => errorJson(c, 413, tooLarge, close) }));
-  app.use(
-    "/trpc/*",
-    limitBody({ maxBytes, refuse: (c) => trpcErrorJson(c, "PAYLOAD_TOO_LARGE", 413, tooLarge, close) }),
-    trpcEventsBodyLimit,
-  );
+  const bodyLimit = limitBody({ maxBytes, refuse: (c) => refuse(c, 413, tooLarge, close) });
+  app.use("/api/*", bodyLimit);
+  app.use("/trpc/*", bodyLimit, trpcEventsBodyLimit);
 
   const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
   const retry = { "Retry-After": "1" };

@@ -1,18 +1,18 @@
-import { authorizeKey, knownTRPCError, MAX_BATCH_BYTES } from "@odyssey/api";
+import { authorizeKey, knownTRPCError } from "@odyssey/api";
 import type { Database } from "@odyssey/db";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { limitBody } from "./guards/body";
 import type { Logger } from "./logger";
 import { requestHeader } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
+import { eventsBodyLimit } from "./rest/events";
 import { scopeOfProcedure } from "./rest/security";
 import { trpcErrorJson } from "./trpc-errors";
 
-/** The procedures a request to `/trpc/a,b` calls. */
-const proceduresOf = (path: string) => path.slice("/trpc/".length).split(",");
+/** The procedures a request to `/trpc/a,b` calls (a batch of calls names several). */
+export const trpcProceduresOf = (path: string) => path.slice("/trpc/".length).split(",");
 
 /** tRPC takes queries as GET and mutations as POST; anything else is refused as such (405). */
 export const trpcMethods: MiddlewareHandler<RestEnv> = (c, next) => {
@@ -32,21 +32,8 @@ export const trpcMethods: MiddlewareHandler<RestEnv> = (c, next) => {
 };
 
 /** A request that calls `events.ingest` is held to the batch size of `POST /api/events`. */
-export const trpcEventsBodyLimit: MiddlewareHandler<RestEnv> = (c, next) => {
-  if (!proceduresOf(c.req.path).includes("events.ingest")) return next();
-  return eventsLimit(c, next);
-};
-const eventsLimit = limitBody({
-  maxBytes: MAX_BATCH_BYTES,
-  refuse: (c) =>
-    trpcErrorJson(
-      c,
-      "PAYLOAD_TOO_LARGE",
-      413,
-      `An event batch may be at most ${MAX_BATCH_BYTES} bytes (512 KiB)`,
-      { Connection: "close" },
-    ),
-});
+export const trpcEventsBodyLimit: MiddlewareHandler<RestEnv> = (c, next) =>
+  trpcProceduresOf(c.req.path).includes("events.ingest") ? eventsBodyLimit(c, next) : next();
 
 /**
  * Who may call comes before what was sent, on tRPC as on REST (rest/key-first.ts): a request
@@ -60,7 +47,7 @@ export function trpcKeyBeforeContent(db: Database, logger: Logger): MiddlewareHa
     if (c.res.status !== 400 && c.res.status !== 415) return;
     const authorization = requestHeader(c, "authorization");
     const hasHeader = authorization !== undefined && authorization.trim() !== "";
-    const procedures = proceduresOf(c.req.path);
+    const procedures = trpcProceduresOf(c.req.path);
     if (!hasHeader && procedures.includes("events.ingest")) return;
     const scopes = new Set(procedures.map(scopeOfProcedure));
     try {

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { trpcProceduresOf } from "../trpc-guards";
 import type { ExemptElements } from "./json-body";
 
 /**
@@ -13,7 +14,7 @@ export function eventElementsOf(c: Context): ExemptElements | undefined {
   if (path === "/api/events")
     return (at) => (at[0] === "events" && typeof at[1] === "number" ? 2 : undefined);
   if (!path.startsWith("/trpc/") || !path.includes("events.ingest")) return undefined;
-  const procedures = path.slice("/trpc/".length).split(",");
+  const procedures = trpcProceduresOf(path);
   if (c.req.query("batch") !== "1")
     return procedures.length === 1 && procedures[0] === "events.ingest"
       ? (at) => (at[0] === "json" && at[1] === "events" && typeof at[2] === "number" ? 3 : undefined)

@@ -157,14 +157,11 @@ export function jsonBodyLimits(
     Object.assign(cache, { text: Promise.resolve(text) });
     let parsed: Promise<unknown> | undefined;
     if (malformedMessage && text.trim() !== "") {
-      parsed = parseJson(text);
-      if (
-        !(await parsed.then(
-          () => true,
-          () => false,
-        ))
-      )
+      try {
+        parsed = Promise.resolve(JSON.parse(text));
+      } catch {
         return refuse(c, 400, malformedMessage(c));
+      }
     }
     Object.defineProperty(cache, "json", { enumerable: true, get: () => (parsed ??= parseJson(text)) });
     if (rebuildRequest) c.req.raw = new Request(c.req.raw, { body: text });

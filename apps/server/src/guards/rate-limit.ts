@@ -4,6 +4,7 @@ import { keyFromAuthorization } from "@odyssey/api";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimit } from "../env";
 import { requestHeader } from "../request-essentials";
+import { trpcProceduresOf } from "../trpc-guards";
 import { refuse } from "./refuse";
 
 // Token buckets per caller, held in this process. Several processes each keep their own, so a
@@ -101,7 +102,7 @@ function addressOf(c: Context): string {
 }
 
 /** A request to `/trpc/a,b,c?batch=1` makes three calls. */
-const callsOf = (path: string) => (path.startsWith("/trpc/") ? path.split(",").length : 1);
+const callsOf = (path: string) => (path.startsWith("/trpc/") ? trpcProceduresOf(path).length : 1);
 
 /**
  * 429 `{"error"}` with `Retry-After` once a caller's bucket is empty; `RateLimit-*` on every

@@ -6,6 +6,7 @@ import { trpcErrorJson } from "../trpc-errors";
 
 const trpcCodes: Partial<Record<number, TRPC_ERROR_CODE_KEY>> = {
   400: "BAD_REQUEST",
+  413: "PAYLOAD_TOO_LARGE",
   429: "TOO_MANY_REQUESTS",
 };
 

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { EventInput, IngestInput, IngestResult, MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { limitBody } from "../guards/body";
+import { refuse } from "../guards/refuse";
 import { requestHeader, setResponseHeader } from "../request-essentials";
 import type { RestEnv } from "./context";
 import { errorJson, errorResponses } from "./errors";
@@ -13,10 +14,11 @@ export const malformedEventsMessage = "Invalid event data: the body is not valid
 export const eventBodyTypes = /^(application\/(.+\+)?json|text\/plain)\s*(;|$)/i;
 export const notEventBodyMessage = "Content-Type must be application/json or text/plain";
 
+/** The size of one request's events, on `/api/events` and on tRPC calls of `events.ingest`. */
 export const eventsBodyLimit = limitBody({
   maxBytes: MAX_BATCH_BYTES,
   refuse: (c) =>
-    errorJson(c, 413, `An event batch may be at most ${MAX_BATCH_BYTES} bytes (512 KiB)`, {
+    refuse(c, 413, `An event batch may be at most ${MAX_BATCH_BYTES} bytes (512 KiB)`, {
       Connection: "close",
     }),
 });
