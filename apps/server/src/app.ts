@@ -11,6 +11,7 @@ import type { Config } from "./env";
 import { declaresBody, limitBody } from "./guards/body";
 import { eventElementsOf } from "./guards/event-elements";
 import { jsonBodyLimits } from "./guards/json-body";
+import { keyBeforeContent } from "./guards/key-first";
 import { rateLimit } from "./guards/rate-limit";
 import { refuse } from "./guards/refuse";
 import type { Logger } from "./logger";
@@ -26,11 +27,9 @@ import {
   notEventBodyMessage,
 } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
-import { keyBeforeContent } from "./rest/key-first";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { snapshotRoutes } from "./rest/snapshots";
-import { trpcErrorJson } from "./trpc-errors";
-import { trpcEventsBodyLimit, trpcKeyBeforeContent, trpcMethods } from "./trpc-guards";
+import { trpcEventsBodyLimit, trpcMethods } from "./trpc-guards";
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -75,8 +74,9 @@ export function createApp({
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : restControlCors(c, next)));
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? ingestLimit(c, next) : controlLimit(c, next)));
   app.use("/trpc/*", controlCors, trpcMethods, controlLimit);
-  app.use("/api/*", keyBeforeContent(db, logger));
-  app.use("/trpc/*", trpcKeyBeforeContent(db, logger));
+  const keyFirst = keyBeforeContent(db, logger);
+  app.use("/api/*", keyFirst);
+  app.use("/trpc/*", keyFirst);
 
   // Bodies past the limit are never read, so the connection cannot carry another request.
   const tooLarge = `Request body is larger than ${config.maxBodyBytes} bytes`;
@@ -88,20 +88,13 @@ export function createApp({
 
   const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
   const retry = { "Retry-After": "1" };
-  app.use(
-    "/api/*",
-    timeout(config.requestTimeoutMs, (c) => deadline(errorJson(c, 503, lateMessage, retry))),
-  );
-  app.use(
-    "/trpc/*",
-    timeout(config.requestTimeoutMs, (c) =>
-      deadline(trpcErrorJson(c, "SERVICE_UNAVAILABLE", 503, lateMessage, retry)),
-    ),
-  );
+  const deadline = timeout(config.requestTimeoutMs, (c) => late(refuse(c, 503, lateMessage, retry)));
+  app.use("/api/*", deadline);
+  app.use("/trpc/*", deadline);
 
   app.use("/trpc/*", async (c, next) => {
     if (c.req.method === "POST" && !jsonTypes.test(requestHeader(c, "content-type") ?? ""))
-      return trpcErrorJson(c, "UNSUPPORTED_MEDIA_TYPE", 415, notJsonMessage);
+      return refuse(c, 415, notJsonMessage);
     await next();
   });
   app.use("/api/events", eventsCors, eventsBodyLimit);
@@ -192,6 +185,6 @@ const malformedMessage = (c: Context) =>
   isIngestion(c.req.path) ? malformedEventsMessage : "Malformed JSON in request body";
 
 /** The answer sent when a request outlives its deadline (hono/timeout throws it). */
-const deadline = (res: Response) => new HTTPException(503, { res });
+const late = (res: Response) => new HTTPException(503, { res });
 
 export type App = ReturnType<typeof createApp>;

@@ -10,7 +10,7 @@ import {
 import { createTRPCUntypedClient, httpLink, TRPCClientError } from "@trpc/client";
 import superjson from "superjson";
 import { afterAll, describe, expect, it } from "vitest";
-import { scopeOfJourneyRequest } from "../src/rest/key-first";
+import { scopeOfJourneyRequest } from "../src/guards/key-first";
 import { startTestServer } from "./support/server";
 
 // The authorization matrix, generated from the routes the app itself declares: every REST
