@@ -10,6 +10,7 @@ import { timeout } from "hono/timeout";
 import type { Config } from "./env";
 import { declaresBody, limitBody } from "./guards/body";
 import { eventElementsOf } from "./guards/event-elements";
+import { restFieldMaxLength, trpcFieldMaxLength } from "./guards/field-limits";
 import { jsonBodyLimits } from "./guards/json-body";
 import { keyBeforeContent } from "./guards/key-first";
 import { rateLimit } from "./guards/rate-limit";
@@ -126,9 +127,21 @@ export function createApp({
   const limits = { maxDepth: config.maxJsonDepth, maxStringChars: config.maxJsonStringChars };
   app.use(
     "/api/*",
-    jsonBodyLimits(limits, { rebuildRequest: false, exemptOf: eventElementsOf, malformedMessage }),
+    jsonBodyLimits(limits, {
+      rebuildRequest: false,
+      exemptOf: eventElementsOf,
+      malformedMessage,
+      fieldMaxLength: restFieldMaxLength(app.openAPIRegistry),
+    }),
   );
-  app.use("/trpc/*", jsonBodyLimits(limits, { rebuildRequest: true, exemptOf: eventElementsOf }));
+  app.use(
+    "/trpc/*",
+    jsonBodyLimits(limits, {
+      rebuildRequest: true,
+      exemptOf: eventElementsOf,
+      fieldMaxLength: trpcFieldMaxLength,
+    }),
+  );
 
   app.route("/", journeyRoutes());
   app.route("/", snapshotRoutes());

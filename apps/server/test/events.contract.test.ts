@@ -293,7 +293,7 @@ describe("POST /api/events", () => {
       const cases: [unknown, string][] = [
         [
           { events, journey: "j".repeat(20_000) },
-          "Invalid event data: journey must be at most 16384 characters",
+          "Invalid event data: journey must be at most 255 characters",
         ],
         [
           { events, journey: "grant", extra: nested(40) },

@@ -190,14 +190,19 @@ describe("request limits", () => {
         "Invalid journey data: steps must not be nested more than 32 levels deep",
       ],
       [
-        "a string past the length limit",
+        "a string past the length limit, in a field with a lower limit of its own",
         JSON.stringify({ slug: "long", steps: [{ stepKey: "a", index: 0, name: "é".repeat(300) }] }),
-        "Invalid journey data: steps[0].name must be at most 256 characters",
+        "Invalid journey data: steps[0].name must be at most 255 characters",
+      ],
+      [
+        "a string past the length limit, in a field allowed more",
+        JSON.stringify({ slug: "long", allowedOrigins: [`https://${"a".repeat(300)}.example`] }),
+        "Invalid journey data: allowedOrigins[0] must be at most 256 characters",
       ],
       [
         "a long string in a member whose name has escapes",
         `{"slug":"long","display\u004eame":"${"x".repeat(300)}"}`,
-        "Invalid journey data: displayName must be at most 256 characters",
+        "Invalid journey data: displayName must be at most 255 characters",
       ],
       [
         "a NUL character",
@@ -232,17 +237,43 @@ describe("request limits", () => {
     const limited = await startTestServer({ MAX_JSON_STRING_CHARS: "256" });
     try {
       const key = await limited.key("json-escapes");
-      const body = (n: number) => `{"slug":"escaped-${n}","displayName":"${"\\u0041".repeat(n)}"}`;
-      const fits = await limited.call(key, "POST", "/api/journeys/create", body(200));
+      // An origin of `labels` labels of 60 letters, every letter written as a \u escape.
+      const origin = (labels: number) => `https://${`${"a".repeat(60)}.`.repeat(labels)}example.com`;
+      const body = (labels: number) =>
+        `{"slug":"escaped-${labels}","displayName":"x","allowedOrigins":["${origin(labels).replaceAll("a", "\\u0061")}"]}`;
+      expect(origin(3).length).toBeLessThan(256);
+      expect(body(3).length).toBeGreaterThan(1000);
+      const fits = await limited.call(key, "POST", "/api/journeys/create", body(3));
       expect(fits.status).toBe(201);
-      expect(((await fits.json()) as { displayName: string }).displayName).toBe("A".repeat(200));
-      const over = await limited.call(key, "POST", "/api/journeys/create", body(300));
+      expect(((await fits.json()) as { allowedOrigins: string[] }).allowedOrigins).toEqual([origin(3)]);
+      const over = await limited.call(key, "POST", "/api/journeys/create", body(4));
       expect(over.status).toBe(400);
       expect(await over.json()).toEqual({
-        error: "Invalid journey data: displayName must be at most 256 characters",
+        error: "Invalid journey data: allowedOrigins[0] must be at most 256 characters",
       });
     } finally {
       await limited.close();
+    }
+  });
+
+  it("names the limit of the field of the call it lies in, in a batch of tRPC calls", async () => {
+    const strict = await startTestServer({ MAX_JSON_STRING_CHARS: "256" });
+    try {
+      const strictKey = await strict.key("json-batch");
+      const res = await fetch(`${strict.url}/trpc/journeys.create,events.ingest?batch=1`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${strictKey}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          0: { json: { slug: "batch-limit" } },
+          1: { json: { journey: "j".repeat(300), events: [] } },
+        }),
+      });
+      expect(res.status).toBe(400);
+      expect(messageOf((await res.json()) as { error?: unknown })).toBe(
+        "Invalid event data: journey must be at most 255 characters",
+      );
+    } finally {
+      await strict.close();
     }
   });
 

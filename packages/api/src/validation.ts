@@ -104,3 +104,39 @@ export function formatValidationError(error: z.ZodError, subject: Subject): stri
   const issue = primaryIssue(error.issues);
   return `Invalid ${subject} data: ${issue ? describeIssue(issue) : "the body is invalid"}`;
 }
+
+/**
+ * The most characters `schema` allows for the string at `path` (member names and array indexes),
+ * when it sets a maximum there; undefined when it sets none or the path leads nowhere.
+ */
+export function maxLengthAt(schema: z.ZodType, path: readonly (string | number)[]): number | undefined {
+  // biome-ignore lint/suspicious/noExplicitAny: zod's definitions differ by type; each case reads its own.
+  const def = schema._zod.def as any;
+  const [head, ...rest] = path;
+  switch (def.type) {
+    case "string":
+      return path.length === 0 ? ((schema as z.ZodString).maxLength ?? undefined) : undefined;
+    case "object": {
+      const member = typeof head === "string" && Object.hasOwn(def.shape, head) ? def.shape[head] : undefined;
+      return member ? maxLengthAt(member, rest) : undefined;
+    }
+    case "array":
+      return typeof head === "number" ? maxLengthAt(def.element, rest) : undefined;
+    case "record":
+      return typeof head === "string" ? maxLengthAt(def.valueType, rest) : undefined;
+    case "optional":
+    case "nullable":
+    case "default":
+    case "prefault":
+    case "readonly":
+    case "nonoptional":
+    case "catch":
+      return maxLengthAt(def.innerType, path);
+    case "pipe":
+      return maxLengthAt(def.in, path);
+    case "lazy":
+      return maxLengthAt(def.getter(), path);
+    default:
+      return undefined;
+  }
+}

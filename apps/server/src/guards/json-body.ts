@@ -1,7 +1,9 @@
 import type { Subject } from "@odyssey/api";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RestEnv } from "../rest/context";
+import { trpcProceduresOf } from "../trpc-guards";
 import { readBody } from "./body";
+import type { FieldMaxLength } from "./field-limits";
 import { formatJsonPath, type JsonPath, jsonPathAt } from "./json-path";
 import { refuse } from "./refuse";
 
@@ -79,34 +81,41 @@ export function jsonProblem(
 
 /**
  * The refusal's message, in the words of the validators that would otherwise answer:
- * `Invalid journey data: displayName must be at most 16384 characters`. A tRPC text's own
- * wrapping (`{"json": …}`, and the call's number in a batch) is left out of the path.
+ * `Invalid journey data: displayName must be at most 255 characters`, with the field's own
+ * maximum when the contract sets a lower one than the server's. A tRPC text's own wrapping
+ * (`{"json": …}`, and the call's number in a batch) is left out of the path.
  */
 export function jsonProblemMessage(
   c: Context,
   text: string,
   problem: JsonProblem,
   limits: JsonLimits,
+  fieldMaxLength?: FieldMaxLength,
 ): string {
   let path = jsonPathAt(text, problem.at);
+  let call = 0;
   if (c.req.path.startsWith("/trpc/")) {
-    if (typeof path[0] === "string" && /^\d+$/.test(path[0]) && path[1] === "json") path = path.slice(2);
-    else if (path[0] === "json") path = path.slice(1);
+    if (typeof path[0] === "string" && /^\d+$/.test(path[0]) && path[1] === "json") {
+      call = Number(path[0]);
+      path = path.slice(2);
+    } else if (path[0] === "json") path = path.slice(1);
   }
-  const subject = subjectOf(c.req.path);
+  const subject = subjectOf(c.req.path, call);
   if (problem.kind === "depth") {
     // The member it is in, not the dozens of levels down to where the limit is passed.
     const member = formatJsonPath(path.slice(0, 1)) || "the body";
     return `Invalid ${subject} data: ${member} must not be nested more than ${limits.maxDepth} levels deep`;
   }
   const value = formatJsonPath(path) || "the body";
-  return `Invalid ${subject} data: ${value} must be at most ${limits.maxStringChars} characters`;
+  const max = Math.min(limits.maxStringChars, fieldMaxLength?.(c, path, call) ?? Number.POSITIVE_INFINITY);
+  return `Invalid ${subject} data: ${value} must be at most ${max} characters`;
 }
 
-/** Whose data a request carries, as the validators name it. */
-function subjectOf(path: string): Subject {
-  if (path.startsWith("/api/journeys") || path.startsWith("/trpc/journeys.")) return "journey";
-  if (path === "/api/events" || path.startsWith("/trpc/events.")) return "event";
+/** Whose data a request (or the call of a tRPC batch) carries, as the validators name it. */
+function subjectOf(path: string, call: number): Subject {
+  const target = path.startsWith("/trpc/") ? `/trpc/${trpcProceduresOf(path)[call] ?? ""}` : path;
+  if (target.startsWith("/api/journeys") || target.startsWith("/trpc/journeys.")) return "journey";
+  if (target === "/api/events" || target.startsWith("/trpc/events.")) return "event";
   return "request";
 }
 
@@ -127,10 +136,12 @@ export function jsonBodyLimits(
     rebuildRequest,
     exemptOf,
     malformedMessage,
+    fieldMaxLength,
   }: {
     rebuildRequest: boolean;
     exemptOf?: (c: Context) => ExemptElements | undefined;
     malformedMessage?: (c: Context) => string;
+    fieldMaxLength?: FieldMaxLength;
   },
 ): MiddlewareHandler<RestEnv> {
   return async (c, next) => {
@@ -139,7 +150,7 @@ export function jsonBodyLimits(
     const input = queryAt < 0 ? null : new URLSearchParams(c.req.url.slice(queryAt + 1)).get("input");
     const queryProblem = input === null ? undefined : jsonProblem(input, limits);
     if (input !== null && queryProblem)
-      return refuse(c, 400, jsonProblemMessage(c, input, queryProblem, limits));
+      return refuse(c, 400, jsonProblemMessage(c, input, queryProblem, limits, fieldMaxLength));
     if (!hasBody(c.req.method)) return next();
 
     const bytes = await readBody(c); // A body over the size limit is refused here, with a 413.
@@ -151,7 +162,7 @@ export function jsonBodyLimits(
       return refuse(c, 400, "The request body is not valid UTF-8");
     }
     const problem = jsonProblem(text, limits, exemptOf?.(c));
-    if (problem) return refuse(c, 400, jsonProblemMessage(c, text, problem, limits));
+    if (problem) return refuse(c, 400, jsonProblemMessage(c, text, problem, limits, fieldMaxLength));
     // Hono keeps each reader's promise in the cache (its type names the resolved values).
     const cache = c.req.bodyCache;
     Object.assign(cache, { text: Promise.resolve(text) });

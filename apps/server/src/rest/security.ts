@@ -1,9 +1,10 @@
 import { appRouter, type ProcedureMeta, type Scope } from "@odyssey/api";
+import type { ZodType } from "zod";
 
 // Typed as a nested record, but at run time keyed by dotted path ("journeys.create").
 const procedures = appRouter._def.procedures as unknown as Record<
   string,
-  { _def: { meta?: ProcedureMeta } } | undefined
+  { _def: { meta?: ProcedureMeta; inputs?: ZodType[] } } | undefined
 >;
 
 /**
@@ -20,4 +21,10 @@ export function bearerWithScopeOf(procedure: string) {
 /** The scope the procedure named `procedure` requires (undefined: none, or no such procedure). */
 export function scopeOfProcedure(procedure: string): Scope | undefined {
   return procedures[procedure]?._def.meta?.scope;
+}
+
+/** The input schema the procedure named `procedure` validates (undefined: none, or no such one). */
+export function inputOfProcedure(procedure: string): ZodType | undefined {
+  const inputs = procedures[procedure]?._def.inputs;
+  return inputs?.length === 1 ? inputs[0] : undefined;
 }
