@@ -4,8 +4,9 @@ import { ValidationError } from "./errors";
 import { text } from "./text";
 import { isStorableTime, type Subject } from "./validation";
 
-// What every list shares: a page size, an opaque cursor, and keyset positions newest first by
-// (created_at, id), the id breaking ties between rows created in the same millisecond.
+// What every list shares: a page size, an opaque cursor naming the creation time and id of the
+// row a page ended at, and keyset positions newest first by creation time (each list breaks ties
+// between rows created in the same millisecond its own way).
 
 /**
  * Page size and position. limit arrives as text in a REST query string, hence the coercion; its

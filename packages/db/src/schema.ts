@@ -278,11 +278,16 @@ export const snapshots = pgTable(
     jsonBytes: integer("json_bytes")
       .notNull()
       .generatedAlwaysAs(sql`octet_length(configuration::text) + octet_length(analytics::text)`),
+    /**
+     * The order snapshots were taken in: of two taken in the same millisecond, the later one is
+     * the newest (`lastArtifactCreated`, the list's order), which the random ids cannot tell.
+     */
+    seq: bigint("seq", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
   },
   (t) => [
     primaryKey({ columns: [t.orgId, t.id] }),
-    // The list's keyset, newest first: (created_at, id) past the cursor, id breaking ties.
-    index("snapshots_journey_created_idx").on(t.orgId, t.journeyId, t.createdAt, t.id),
+    // The list's keyset, newest first: (created_at, seq) past the cursor, seq breaking ties.
+    index("snapshots_journey_created_idx").on(t.orgId, t.journeyId, t.createdAt, t.seq),
     journeyFk("snapshots_journey_fk", t),
   ],
 );

@@ -203,7 +203,7 @@ async function computeCohortAnalytics({
       .select({ id: snapshots.id, createdAt: snapshots.createdAt })
       .from(snapshots)
       .where(and(eq(snapshots.orgId, orgId), eq(snapshots.journeyId, journey.id)))
-      .orderBy(desc(snapshots.createdAt), desc(snapshots.id))
+      .orderBy(desc(snapshots.createdAt), desc(snapshots.seq))
       .limit(1),
   ]);
 

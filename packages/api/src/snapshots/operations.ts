@@ -56,8 +56,8 @@ const readCursor = cursorReader("snap", "journey");
 const SNAPSHOT_PAGE_BYTES = 8 * 1024 * 1024;
 
 /**
- * Newest first, by keyset on (created_at, id) within the journey, so pages stay stable while
- * snapshots are taken. At most `limit` snapshots and, past the first, at most
+ * Newest first, by keyset on (created_at, seq) within the journey, so pages stay stable while
+ * snapshots are taken (the cursor names its row by id; its seq is read with the page). At most `limit` snapshots and, past the first, at most
  * SNAPSHOT_PAGE_BYTES of them: their sizes are read first, and only the page's rows after.
  */
 export async function listSnapshots({
@@ -71,8 +71,9 @@ export async function listSnapshots({
     .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug)));
   if (!journey) throw journeyNotFound(input.slug);
   const ofJourney = and(eq(snapshots.orgId, ctx.orgId), eq(snapshots.journeyId, journey.id));
-  const newestFirst = [desc(snapshots.createdAt), desc(snapshots.id)];
-  // A row comparison, so that the position is a bound of the index scan, not a filter on it.
+  const newestFirst = [desc(snapshots.createdAt), desc(snapshots.seq)];
+  // A row comparison, so that the position is a bound of the index scan, not a filter on it. A
+  // cursor whose snapshot is gone matches nothing: snapshots go only with their journey.
   const candidates = await ctx.db
     .select({ id: snapshots.id, createdAt: snapshots.createdAt, jsonBytes: snapshots.jsonBytes })
     .from(snapshots)
@@ -80,7 +81,8 @@ export async function listSnapshots({
       and(
         ofJourney,
         after
-          ? sql`(${snapshots.createdAt}, ${snapshots.id}) < (${sql.param(after.createdAt, snapshots.createdAt)}::timestamptz, ${after.id})`
+          ? sql`(${snapshots.createdAt}, ${snapshots.seq}) < (${sql.param(after.createdAt, snapshots.createdAt)}::timestamptz,
+              (select ${snapshots.seq} from ${snapshots} where ${snapshots.orgId} = ${ctx.orgId} and ${snapshots.id} = ${after.id}))`
           : undefined,
       ),
     )

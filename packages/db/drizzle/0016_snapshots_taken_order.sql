@@ -1,0 +1,3 @@
+DROP INDEX "snapshots_journey_created_idx";--> statement-breakpoint
+ALTER TABLE "snapshots" ADD COLUMN "seq" bigint NOT NULL GENERATED ALWAYS AS IDENTITY (sequence name "snapshots_seq_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1);--> statement-breakpoint
+CREATE INDEX "snapshots_journey_created_idx" ON "snapshots" USING btree ("org_id","journey_id","created_at","seq");
