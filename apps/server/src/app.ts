@@ -111,6 +111,7 @@ export function createApp({
       idempotencyKey: requestHeader(c, "idempotency-key"),
       receivedAt: now,
       now,
+      keyVerified: () => c.set("keyVerified", true),
     };
   };
 

@@ -526,4 +526,57 @@ describe("rate limits", () => {
       await limited.close();
     }
   });
+
+  it("let keys that worked through from an address refused for made-up keys", async () => {
+    const limited = await startTestServer({
+      RATE_LIMIT_CONTROL_PER_SECOND: "0.1",
+      RATE_LIMIT_CONTROL_BURST: "3",
+    });
+    try {
+      const [reader, other, unused] = await Promise.all(
+        ["lockout-a", "lockout-b", "lockout-c"].map((org) => limited.key(org)),
+      );
+      const forbidden = await limited.key("lockout-d", ["events:write"]);
+      expect((await limited.call(reader, "GET", "/api/journeys")).status).toBe(200);
+      expect((await limited.call(other, "GET", "/trpc/journeys.list")).status).toBe(200);
+      expect((await limited.call(forbidden, "GET", "/api/journeys")).status).toBe(403);
+      // A made-up key answered anything but 401 (no route here) does not count as one that worked.
+      const madeUp = "ody_sk_madeUpKeyNoRoutexxxxxxxxxxxxxx";
+      expect((await limited.call(madeUp, "GET", "/api/nowhere")).status).toBe(404);
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await limited.call(`ody_sk_madeUpKey${i}xxxxxxxxxxxxxxxxxx`, "GET", "/api/journeys")).status,
+        ).toBe(401);
+      expect((await limited.call(madeUp, "GET", "/api/journeys")).status).toBe(429);
+      expect((await limited.call(unused, "GET", "/api/journeys")).status).toBe(429);
+      expect((await limited.call(reader, "GET", "/api/journeys")).status).toBe(200);
+      expect((await limited.call(other, "GET", "/api/journeys")).status).toBe(200);
+      expect((await limited.call(forbidden, "GET", "/api/journeys")).status).toBe(403);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("send RateLimit headers on HEAD answers as on GET", async () => {
+    const limited = await startTestServer({ RATE_LIMIT_CONTROL_PER_SECOND: "100" });
+    try {
+      const reader = await limited.key("head-limits");
+      const headersOf = async (method: string) => {
+        const res = await fetch(`${limited.url}/api/journeys`, {
+          method,
+          headers: { authorization: `Bearer ${reader}` },
+        });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+        return ["ratelimit-policy", "ratelimit-limit", "ratelimit-reset"].map((name) =>
+          res.headers.get(name),
+        );
+      };
+      const onGet = await headersOf("GET");
+      expect(onGet.every((value) => typeof value === "string")).toBe(true);
+      expect(await headersOf("HEAD")).toEqual(onGet);
+    } finally {
+      await limited.close();
+    }
+  });
 });

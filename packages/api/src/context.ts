@@ -17,6 +17,11 @@ export interface BaseContext {
   receivedAt?: Date;
   /** "Now" for analytics windows; absent means the wall clock. Tests set it. */
   now?: Date;
+  /**
+   * Told when the key presented has been found and is unrevoked, whatever its scopes: the rate
+   * limit lets keys that work through from an address refused for presenting made-up ones.
+   */
+  keyVerified?: () => void;
 }
 
 export interface ApiKeyIdentity {

@@ -108,6 +108,7 @@ export const publicProcedure = t.procedure.use(mapErrors);
 /** Verifies the bearer key and narrows the context to its organization. */
 export const authenticatedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   const verified = await verifyKey(ctx.db, keyFromAuthorization(ctx.authorization));
+  ctx.keyVerified?.();
   return next({ ctx: { ...ctx, orgId: verified.orgId, key: verified.key } });
 });
 

@@ -30,12 +30,18 @@ export function keyBeforeContent(db: Database, logger: Logger): MiddlewareHandle
     if (!contentRefusals.has(c.res.status)) return;
     const authorization = requestHeader(c, "authorization");
     try {
-      for (const scope of scopesToJudge(c, authorization)) await authorizeKey(db, authorization, scope);
+      for (const scope of scopesToJudge(c, authorization)) {
+        await authorizeKey(db, authorization, scope);
+        c.set("keyVerified", true);
+      }
     } catch (thrown) {
       const error = knownTRPCError(thrown);
       // The request stays refused for what it sent when its key cannot be judged.
       if (error === undefined) logger.warn({ err: thrown }, "key check after a refused request failed");
-      else c.res = refuseWithError(c, error);
+      else {
+        if (error.code === "FORBIDDEN") c.set("keyVerified", true);
+        c.res = refuseWithError(c, error);
+      }
     }
   };
 }

@@ -3,7 +3,8 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import { keyFromAuthorization } from "@odyssey/api";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimit } from "../env";
-import { requestHeader } from "../request-essentials";
+import { requestHeader, setResponseHeader } from "../request-essentials";
+import type { RestEnv } from "../rest/context";
 import { trpcProceduresOf } from "../trpc-guards";
 import { refuse } from "./refuse";
 
@@ -101,6 +102,34 @@ function addressOf(c: Context): string {
   }
 }
 
+/**
+ * Hashes of keys that recently passed (a bounded set, least recently used dropped first): an
+ * address refused for presenting made-up keys still gets through with a key that works, since
+ * behind a proxy one address can be many callers.
+ */
+class RecentKeys {
+  private readonly hashes = new Set<string>();
+
+  constructor(private readonly max = 10_000) {}
+
+  has(hash: string): boolean {
+    return this.hashes.has(hash);
+  }
+
+  passed(hash: string): void {
+    this.hashes.delete(hash);
+    this.hashes.add(hash);
+    if (this.hashes.size > this.max) {
+      const oldest = this.hashes.values().next().value;
+      if (oldest !== undefined) this.hashes.delete(oldest);
+    }
+  }
+
+  failed(hash: string): void {
+    this.hashes.delete(hash);
+  }
+}
+
 /** A request to `/trpc/a,b,c?batch=1` makes three calls. */
 const callsOf = (path: string) => (path.startsWith("/trpc/") ? trpcProceduresOf(path).length : 1);
 
@@ -110,24 +139,29 @@ const callsOf = (path: string) => (path.startsWith("/trpc/") ? trpcProceduresOf(
  * `bearer` or `Bearer`, it is one key), else the client address: publishable keys travel in
  * the body, so browser beacons are counted by address. Keys that fail (401) are also counted
  * against their address, in a bucket of their own: a client trying a new made-up key on every
- * request is refused from that address once it is empty, before the keys are looked up.
+ * request is refused from that address once it is empty, before the keys are looked up, while
+ * keys that recently passed still get through from it.
  */
-export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler {
+export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler<RestEnv> {
   if (limit.perSecond === 0) return (_c, next) => next();
   const buckets = new TokenBuckets(limit);
   const failedKeys = new TokenBuckets(limit);
+  const passedKeys = new RecentKeys();
   const policy = `${limit.burst};w=${Math.ceil(limit.burst / limit.perSecond)};name="${name}"`;
   return async (c, next) => {
     const key = presentedKey(c);
+    const keyHash = key === undefined ? undefined : createHash("sha256").update(key).digest("base64url");
     // The address is only needed without a key, or once some key has failed.
     const address = key === undefined || failedKeys.size > 0 ? `ip:${addressOf(c)}` : undefined;
-    const failedWait = key === undefined || address === undefined ? 0 : failedKeys.waitFor(address);
+    const failedWait =
+      keyHash === undefined || address === undefined || passedKeys.has(keyHash)
+        ? 0
+        : failedKeys.waitFor(address);
     if (failedWait > 0)
       return refuse(c, 429, `Too many requests with invalid API keys: retry in ${failedWait} s`, {
         "Retry-After": String(failedWait),
       });
-    const caller =
-      key === undefined ? (address as string) : `key:${createHash("sha256").update(key).digest("base64url")}`;
+    const caller = keyHash === undefined ? (address as string) : `key:${keyHash}`;
     const verdict = buckets.take(caller, callsOf(c.req.path));
     const headers = {
       "RateLimit-Policy": policy,
@@ -141,7 +175,11 @@ export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler {
         "Retry-After": String(verdict.retryAfterSeconds),
       });
     await next();
-    if (key !== undefined && c.res.status === 401) failedKeys.take(address ?? `ip:${addressOf(c)}`);
-    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+    if (keyHash !== undefined && c.res.status === 401) {
+      failedKeys.take(address ?? `ip:${addressOf(c)}`);
+      passedKeys.failed(keyHash);
+    } else if (keyHash !== undefined && c.get("keyVerified")) passedKeys.passed(keyHash);
+    // On the Node response, which a HEAD answer is built from as well.
+    for (const [name, value] of Object.entries(headers)) setResponseHeader(c, name, value);
   };
 }

@@ -32,6 +32,7 @@ const eventWriterProcedure = publicProcedure
     // the operation uses it only once the key has passed every check here.
     const slug = acceptedRawText(raw, "journey", IngestInput.shape.journey);
     const verified = await verifyKeyForJourney(ctx.db, presented, slug);
+    ctx.keyVerified?.();
     requireScope(verified.key, "events:write");
     const readJourneyAgain = async () => {
       const again = await verifyKeyForJourney(ctx.db, presented, slug, { recent: false });

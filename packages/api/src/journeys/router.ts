@@ -36,6 +36,7 @@ const retrieveProcedure = publicProcedure
   .use(async ({ ctx, getRawInput, next }) => {
     const slug = acceptedRawText(await getRawInput(), "slug", SlugRef.shape.slug);
     const verified = await verifyKeyForRetrieve(ctx.db, keyFromAuthorization(ctx.authorization), slug);
+    ctx.keyVerified?.();
     requireScope(verified.key, "journeys:read");
     return next({ ctx: { ...ctx, orgId: verified.orgId, key: verified.key, retrieved: verified.retrieved } });
   });
