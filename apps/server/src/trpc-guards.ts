@@ -6,6 +6,22 @@ import { eventsBodyLimit } from "./rest/events";
 /** The procedures a request to `/trpc/a,b` calls (a batch of calls names several). */
 export const trpcProceduresOf = (path: string) => path.slice("/trpc/".length).split(",");
 
+/** Procedure names (`journeys.snapshots.list`), one or several comma-separated. */
+const procedurePath = /^\/trpc\/[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(,[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*)*$/;
+
+/**
+ * Only paths that name procedures plainly reach the guards: tRPC itself decodes the path and
+ * trims its slashes, so `%2C` or a trailing `/` would call procedures that the guards reading
+ * `trpcProceduresOf` (rate limit, body limits, key checks) never saw.
+ */
+export const trpcPlainPath: MiddlewareHandler<RestEnv> = (c, next) => {
+  const url = c.req.url;
+  const query = url.indexOf("?");
+  const escaped = (query < 0 ? url : url.slice(0, query)).includes("%");
+  if (!escaped && procedurePath.test(c.req.path)) return next();
+  return Promise.resolve(refuse(c, 404, `No tRPC procedure at ${c.req.path}`));
+};
+
 /** tRPC takes queries as GET and mutations as POST; anything else is refused as such (405). */
 export const trpcMethods: MiddlewareHandler<RestEnv> = (c, next) => {
   const method = c.req.method;

@@ -145,6 +145,26 @@ describe("tRPC's own limits", () => {
     expect(ok.status).toBe(200);
   });
 
+  it("answers 404 to a path naming procedures other than plainly, running none of them", async () => {
+    const snapshotsOf = async () => {
+      const listed = await server.call(key, "GET", "/api/journeys/existing/snapshots");
+      return ((await listed.json()) as { data: unknown[] }).data.length;
+    };
+    const before = await snapshotsOf();
+    const body = JSON.stringify({ 0: { json: { slug: "existing" } }, 1: { json: { slug: "existing" } } });
+    for (const path of [
+      "journeys.snapshots.create%2Cjourneys.snapshots.create?batch=1",
+      "journeys.snapshots.create,journeys.snapshots.create/?batch=1",
+      "journeys%2Esnapshots.create,journeys.snapshots.create?batch=1",
+      "journeys.snapshots.create,,journeys.snapshots.create?batch=1",
+    ]) {
+      const answer = await trpc("POST", path, { body, contentType: json });
+      expect(answer, path).toMatchObject({ status: 404, code: "NOT_FOUND" });
+      expect(answer.message, path).toMatch(/^No tRPC procedure at \/trpc\//);
+    }
+    expect(await snapshotsOf()).toBe(before);
+  });
+
   it("holds a request calling events.ingest to the 512 KiB of POST /api/events", async () => {
     const events = Array.from({ length: 400 }, (_, i) => ({
       id: crypto.randomUUID(),
