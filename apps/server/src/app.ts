@@ -87,9 +87,14 @@ export function createApp({
   app.use("/api/*", bodyLimit);
   app.use("/trpc/*", bodyLimit, trpcEventsBodyLimit);
 
-  const lateMessage = `The request took longer than ${config.requestTimeoutMs} ms`;
+  // The deadline answers without stopping the work: a write may still commit after it.
+  const late = `The request took longer than ${config.requestTimeoutMs} ms`;
+  const lateWrite = `${late}; it may still take effect, so check before sending it again (an Idempotency-Key or event ids make a repeat safe)`;
   const retry = { "Retry-After": "1" };
-  const deadline = timeout(config.requestTimeoutMs, (c) => late(refuse(c, 503, lateMessage, retry)));
+  const deadline = timeout(config.requestTimeoutMs, (c) => {
+    const reading = c.req.method === "GET" || c.req.method === "HEAD";
+    return pastDeadline(refuse(c, 503, reading ? late : lateWrite, retry));
+  });
   app.use("/api/*", deadline);
   app.use("/trpc/*", deadline);
 
@@ -199,6 +204,6 @@ const malformedMessage = (c: Context) =>
   isIngestion(c.req.path) ? malformedEventsMessage : "Malformed JSON in request body";
 
 /** The answer sent when a request outlives its deadline (hono/timeout throws it). */
-const late = (res: Response) => new HTTPException(503, { res });
+const pastDeadline = (res: Response) => new HTTPException(503, { res });
 
 export type App = ReturnType<typeof createApp>;

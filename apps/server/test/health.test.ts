@@ -178,4 +178,21 @@ describe("a request past its deadline", () => {
       data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 },
     });
   });
+
+  it("tells the sender of a write that it may still take effect", async () => {
+    const message =
+      "The request took longer than 300 ms; it may still take effect, so check before sending it again (an Idempotency-Key or event ids make a repeat safe)";
+    const res = await server.call(key, "POST", "/api/journeys/create", { slug: "late", displayName: "Late" });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(await res.json()).toEqual({ error: message });
+    const trpc = await fetch(`${server.url}/trpc/journeys.create`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ json: { slug: "late-trpc", displayName: "Late" } }),
+    });
+    expect(trpc.status).toBe(503);
+    const body = (await trpc.json()) as { error: { json: { message: string } } };
+    expect(body.error.json.message).toBe(message);
+  });
 });
