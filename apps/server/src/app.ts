@@ -30,7 +30,7 @@ import {
 import { journeyRoutes } from "./rest/journeys";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { snapshotRoutes } from "./rest/snapshots";
-import { trpcEventsBodyLimit, trpcMethods, trpcPlainPath } from "./trpc-guards";
+import { trpcEventsBodyLimit, trpcMethods, trpcPlainRequest } from "./trpc-guards";
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -74,7 +74,7 @@ export function createApp({
   const ingestLimit = rateLimit("ingest", config.rateLimits.ingest);
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : restControlCors(c, next)));
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? ingestLimit(c, next) : controlLimit(c, next)));
-  app.use("/trpc/*", controlCors, trpcMethods, trpcPlainPath, controlLimit);
+  app.use("/trpc/*", controlCors, trpcMethods, trpcPlainRequest, controlLimit);
   const keyFirst = keyBeforeContent(db, logger);
   app.use("/api/*", keyFirst);
   app.use("/trpc/*", keyFirst);

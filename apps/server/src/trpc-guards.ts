@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { refuse } from "./guards/refuse";
+import { requestHeader } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { eventsBodyLimit } from "./rest/events";
 
@@ -10,16 +11,31 @@ export const trpcProceduresOf = (path: string) => path.slice("/trpc/".length).sp
 const procedurePath = /^\/trpc\/[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(,[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*)*$/;
 
 /**
- * Only paths that name procedures plainly reach the guards: tRPC itself decodes the path and
- * trims its slashes, so `%2C` or a trailing `/` would call procedures that the guards reading
- * `trpcProceduresOf` (rate limit, body limits, key checks) never saw.
+ * What the guards and the deadline can vouch for reaches tRPC, nothing else:
+ * - Only paths that name procedures plainly: tRPC itself decodes the path and trims its slashes,
+ *   so `%2C` or a trailing `/` would call procedures that the guards reading `trpcProceduresOf`
+ *   (rate limit, body limits, key checks) never saw.
+ * - No streamed answers (`application/jsonl`, asked for in `trpc-accept` or `Accept`): their 200
+ *   is sent before the calls end, so the request deadline could not answer them.
+ *   `@odyssey/client` batches without streaming.
+ * - No `connectionParams` (for subscriptions over one connection, which this API has none of).
  */
-export const trpcPlainPath: MiddlewareHandler<RestEnv> = (c, next) => {
+export const trpcPlainRequest: MiddlewareHandler<RestEnv> = (c, next) => {
   const url = c.req.url;
   const query = url.indexOf("?");
   const escaped = (query < 0 ? url : url.slice(0, query)).includes("%");
-  if (!escaped && procedurePath.test(c.req.path)) return next();
-  return Promise.resolve(refuse(c, 404, `No tRPC procedure at ${c.req.path}`));
+  if (escaped || !procedurePath.test(c.req.path))
+    return Promise.resolve(refuse(c, 404, `No tRPC procedure at ${c.req.path}`));
+  const accept = `${requestHeader(c, "trpc-accept") ?? ""},${requestHeader(c, "accept") ?? ""}`;
+  if (accept.includes("application/jsonl"))
+    return Promise.resolve(
+      refuse(c, 400, "Streamed answers (application/jsonl) are not served: ask for application/json"),
+    );
+  if (query >= 0 && new URLSearchParams(url.slice(query + 1)).has("connectionParams"))
+    return Promise.resolve(
+      refuse(c, 400, "connectionParams is not supported: send the key in Authorization"),
+    );
+  return next();
 };
 
 /** tRPC takes queries as GET and mutations as POST; anything else is refused as such (405). */

@@ -165,6 +165,33 @@ describe("tRPC's own limits", () => {
     expect(await snapshotsOf()).toBe(before);
   });
 
+  it("answers 400 to a request for a streamed answer or with connectionParams, which it does not serve", async () => {
+    const input = `?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: { limit: 1 } } }))}`;
+    const streamed: Record<string, string>[] = [
+      { "trpc-accept": "application/jsonl" },
+      { accept: "application/json, application/jsonl" },
+    ];
+    for (const headers of streamed) {
+      const res = await fetch(`${server.url}/trpc/journeys.list${input}`, {
+        headers: { authorization: `Bearer ${key}`, ...headers },
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      const body = (await res.json()) as { error: { json: { message: string } } };
+      expect(body.error.json.message).toBe(
+        "Streamed answers (application/jsonl) are not served: ask for application/json",
+      );
+    }
+    expect(await trpc("GET", "journeys.list", { query: `${input}&connectionParams=1` })).toMatchObject({
+      status: 400,
+      message: "connectionParams is not supported: send the key in Authorization",
+    });
+    const plain = await fetch(`${server.url}/trpc/journeys.list${input}`, {
+      headers: { authorization: `Bearer ${key}`, accept: "application/json" },
+    });
+    expect(plain.status).toBe(200);
+  });
+
   it("holds a request calling events.ingest to the 512 KiB of POST /api/events", async () => {
     const events = Array.from({ length: 400 }, (_, i) => ({
       id: crypto.randomUUID(),
