@@ -8,7 +8,7 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import type { Config } from "./env";
-import { declaresBody, limitBody } from "./guards/body";
+import { declaresBody, limitBody, uncompressedBodies } from "./guards/body";
 import { eventElementsOf } from "./guards/event-elements";
 import { restFieldMaxLength, trpcFieldMaxLength } from "./guards/field-limits";
 import { jsonBodyLimits } from "./guards/json-body";
@@ -29,6 +29,7 @@ import {
 } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
+import { documentedRoutes, methodsAt } from "./rest/route-table";
 import { snapshotRoutes } from "./rest/snapshots";
 import { trpcEventsBodyLimit, trpcMethods, trpcPlainRequest } from "./trpc-guards";
 
@@ -57,13 +58,14 @@ export function createApp({
 }: AppDeps) {
   const { db } = database;
   const app = new OpenAPIHono<RestEnv>();
+  const routes = documentedRoutes(app.openAPIRegistry);
 
   // The control plane answers browsers only from the admin UI's origin; ingestion has its own CORS.
   // tRPC's answers carry a Vary of their own, which hono's cors extends; the REST routes' answers
   // get theirs set on the Node response, which spares them a web Headers object.
   const controlCors = cors({ origin: (origin) => (origin === config.adminOrigin ? origin : null) });
   const restControlCors: MiddlewareHandler<RestEnv> = (c, next) => {
-    if (c.req.method === "OPTIONS") return controlCors(c, next);
+    if (isPreflight(c)) return controlCors(c, next);
     const origin = requestHeader(c, "origin");
     if (origin !== undefined && origin === config.adminOrigin)
       setResponseHeader(c, "Access-Control-Allow-Origin", origin);
@@ -84,8 +86,8 @@ export function createApp({
   const close = { Connection: "close" };
   const maxBytes = config.maxBodyBytes;
   const bodyLimit = limitBody({ maxBytes, refuse: (c) => refuse(c, 413, tooLarge, close) });
-  app.use("/api/*", bodyLimit);
-  app.use("/trpc/*", bodyLimit, trpcEventsBodyLimit);
+  app.use("/api/*", uncompressedBodies, bodyLimit);
+  app.use("/trpc/*", uncompressedBodies, bodyLimit, trpcEventsBodyLimit);
 
   // The deadline answers without stopping the work: a write may still commit after it.
   const late = `The request took longer than ${config.requestTimeoutMs} ms`;
@@ -137,7 +139,7 @@ export function createApp({
       rebuildRequest: false,
       exemptOf: eventElementsOf,
       malformedMessage,
-      fieldMaxLength: restFieldMaxLength(app.openAPIRegistry),
+      fieldMaxLength: restFieldMaxLength(routes),
     }),
   );
   app.use(
@@ -194,10 +196,24 @@ export function createApp({
   });
   app.get("/docs", documentHeaders, Scalar({ url: "/api/openapi.json", pageTitle: "Odyssey API reference" }));
 
-  app.notFound((c) => errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`));
+  // A documented path asked with a method it does not take: 405 with the methods it does.
+  app.notFound((c) => {
+    const allowed = methodsAt(routes(), c.req.path);
+    if (allowed.length === 0) return errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`);
+    const allow = { Allow: allowed.join(", ") };
+    if (c.req.method === "OPTIONS") return c.body(null, 204, allow);
+    const message = `Method ${c.req.method} is not allowed on ${c.req.path}: it takes ${allow.Allow}`;
+    return errorJson(c, 405, message, allow);
+  });
   app.onError((error, c) => restError(error, c, logger));
   return app;
 }
+
+/** A CORS preflight: OPTIONS from a browser, naming the method it means to send. */
+const isPreflight = (c: Context) =>
+  c.req.method === "OPTIONS" &&
+  requestHeader(c, "origin") !== undefined &&
+  requestHeader(c, "access-control-request-method") !== undefined;
 
 /** A REST body that is not JSON, in the words of the route's readers (Hono's validators, events). */
 const malformedMessage = (c: Context) =>

@@ -26,10 +26,11 @@ interface TrpcError {
 async function trpc(
   method: "GET" | "POST",
   path: string,
-  init: { body?: string; contentType?: string; query?: string } = {},
+  init: { body?: string; contentType?: string; query?: string; encoding?: string } = {},
 ): Promise<TrpcError> {
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
   if (init.contentType) headers["content-type"] = init.contentType;
+  if (init.encoding) headers["content-encoding"] = init.encoding;
   const res = await fetch(`${server.url}/trpc/${path}${init.query ?? ""}`, {
     method,
     headers,
@@ -381,5 +382,72 @@ describe("no bad input gives a 500", () => {
   it("DELETE and PUT of a slug with a NUL character answer 400", async () => {
     expect((await server.call(key, "DELETE", "/api/journeys/%00")).status).toBe(400);
     expect((await server.call(key, "PUT", "/api/journeys/%00", { displayName: "x" })).status).toBe(400);
+  });
+});
+
+describe("methods and encodings", () => {
+  it("answers 405 with Allow to a documented path asked with a method it does not take", async () => {
+    const cases: [string, string, string][] = [
+      ["PATCH", "/api/journeys/existing", "GET, PUT, DELETE, HEAD, OPTIONS"],
+      ["POST", "/api/journeys/existing", "GET, PUT, DELETE, HEAD, OPTIONS"],
+      ["GET", "/api/events", "POST, OPTIONS"],
+      ["DELETE", "/api/journeys/existing/snapshots", "POST, GET, HEAD, OPTIONS"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await server.call(key, method, path);
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get("allow")?.split(", ").sort(), `${method} ${path}`).toEqual(
+        allow.split(", ").sort(),
+      );
+      expect(await res.json()).toEqual({
+        error: `Method ${method} is not allowed on ${path}: it takes ${res.headers.get("allow")}`,
+      });
+    }
+    const unknown = await server.call(key, "PATCH", "/api/nowhere");
+    expect(unknown.status).toBe(404);
+  });
+
+  it("answers OPTIONS that is no preflight with Allow, and a preflight as CORS says", async () => {
+    const plain = await fetch(`${server.url}/api/journeys/existing`, { method: "OPTIONS" });
+    expect(plain.status).toBe(204);
+    expect(plain.headers.get("allow")?.split(", ").sort()).toEqual(
+      ["GET", "PUT", "DELETE", "HEAD", "OPTIONS"].sort(),
+    );
+    expect((await fetch(`${server.url}/api/nowhere`, { method: "OPTIONS" })).status).toBe(404);
+    const preflight = await fetch(`${server.url}/api/journeys/existing`, {
+      method: "OPTIONS",
+      headers: { origin: "https://elsewhere.example", "access-control-request-method": "PUT" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("refuses a compressed body with 415, on REST and tRPC, and stores nothing", async () => {
+    const body = JSON.stringify({ slug: "compressed", displayName: "C" });
+    for (const encoding of ["gzip", "br", "deflate"]) {
+      const rest = await fetch(`${server.url}/api/journeys/create`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": json, "content-encoding": encoding },
+        body,
+      });
+      expect(rest.status, encoding).toBe(415);
+      expect(await rest.json()).toEqual({
+        error: `Content-Encoding ${encoding} is not accepted: send the body uncompressed`,
+      });
+      expect(
+        await trpc("POST", "journeys.create", {
+          body: JSON.stringify({ json: JSON.parse(body) }),
+          contentType: json,
+          encoding,
+        }),
+      ).toMatchObject({ status: 415, code: "UNSUPPORTED_MEDIA_TYPE" });
+    }
+    expect((await server.call(key, "GET", "/api/journeys/compressed")).status).toBe(404);
+    const identity = await fetch(`${server.url}/api/journeys/create`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": json, "content-encoding": "identity" },
+      body,
+    });
+    expect(identity.status).toBe(201);
   });
 });

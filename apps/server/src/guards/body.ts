@@ -18,6 +18,18 @@ export function declaresBody(c: Context): boolean {
 }
 
 /**
+ * Bodies are taken as sent, never decompressed: a compressed one would be measured and parsed as
+ * its compressed bytes, so any `Content-Encoding` but `identity` is refused (415) up front.
+ */
+export const uncompressedBodies: MiddlewareHandler<RestEnv> = (c, next) => {
+  const encoding = requestHeader(c, "content-encoding")?.trim().toLowerCase();
+  if (encoding === undefined || encoding === "" || encoding === "identity") return next();
+  return Promise.resolve(
+    refuse(c, 415, `Content-Encoding ${encoding} is not accepted: send the body uncompressed`),
+  );
+};
+
+/**
  * Applies `limit` to the request's body: a declared length past it is refused before anything is
  * read; otherwise the limit (the smallest of those applied) goes to `readBody`, which stops
  * reading once a body without a declared length passes it.
