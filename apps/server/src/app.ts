@@ -86,8 +86,13 @@ export function createApp({
   const close = { Connection: "close" };
   const maxBytes = config.maxBodyBytes;
   const bodyLimit = limitBody({ maxBytes, refuse: (c) => refuse(c, 413, tooLarge, close) });
-  app.use("/api/*", uncompressedBodies, bodyLimit);
-  app.use("/trpc/*", uncompressedBodies, bodyLimit, trpcEventsBodyLimit);
+  // The events limit first: a batch past both is told the limit of batches.
+  app.use("/api/*", uncompressedBodies, (c, next) =>
+    isIngestion(c.req.path) ? eventsBodyLimit(c, next) : next(),
+  );
+  app.use("/trpc/*", uncompressedBodies, trpcEventsBodyLimit);
+  app.use("/api/*", bodyLimit);
+  app.use("/trpc/*", bodyLimit);
 
   // The deadline answers without stopping the work: a write may still commit after it.
   const late = `The request took longer than ${config.requestTimeoutMs} ms`;
@@ -105,7 +110,7 @@ export function createApp({
       return refuse(c, 415, notJsonMessage);
     await next();
   });
-  app.use("/api/events", eventsCors, eventsBodyLimit);
+  app.use("/api/events", eventsCors);
 
   const requestContext = (c: Context) => {
     const now = clock();

@@ -422,6 +422,23 @@ describe("methods and encodings", () => {
     expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  it("tells a batch past both body limits the limit of batches, on REST and tRPC", async () => {
+    const message = "An event batch may be at most 524288 bytes (512 KiB)";
+    const padding = "p".repeat(1_200_000);
+    const rest = await fetch(`${server.url}/api/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": json },
+      body: JSON.stringify({ journey: "existing", events: [], padding }),
+    });
+    expect(rest.status).toBe(413);
+    expect(await rest.json()).toEqual({ error: message });
+    const body = JSON.stringify({ json: { journey: "existing", events: [], padding } });
+    expect(await trpc("POST", "events.ingest", { body, contentType: json })).toMatchObject({
+      status: 413,
+      message,
+    });
+  });
+
   it("refuses a compressed body with 415, on REST and tRPC, and stores nothing", async () => {
     const body = JSON.stringify({ slug: "compressed", displayName: "C" });
     for (const encoding of ["gzip", "br", "deflate"]) {

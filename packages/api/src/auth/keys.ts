@@ -18,8 +18,9 @@ export function generateKey(kind: KeyKind): string {
   return `${keyPrefixes[kind]}${randomToken(32)}`;
 }
 
-// The scheme name is case-insensitive (RFC 9110); the key is then looked up exactly.
-const bearer = /^Bearer ([A-Za-z0-9_]{1,200})$/i;
+// The scheme name is case-insensitive and may be followed by several spaces (RFC 9110); the key
+// is then looked up exactly.
+const bearer = /^Bearer +([A-Za-z0-9_]{1,200})$/i;
 
 /** The key in an `Authorization: Bearer …` header; throws 401-kind errors for anything else. */
 export function keyFromAuthorization(header: string | undefined): string {
