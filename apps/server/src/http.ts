@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener, RequestError, type ServerType } from "@hono/node-server";
 import { internalErrorMessage } from "@odyssey/api";
@@ -16,6 +16,18 @@ export interface Essentials {
   isAccepting?: () => boolean;
 }
 
+export interface Listening {
+  server: ServerType;
+  port: number;
+  /**
+   * Stops accepting connections, closes those with no request being answered, and resolves once
+   * the requests in flight have been answered.
+   */
+  close(): Promise<void>;
+}
+
+const notInTime = "The request was not received in time";
+
 /**
  * The HTTP server with its limits on slow and oversized clients: request heads larger than
  * `maxHeaderBytes` get 431, clients that take longer than the timeouts to send their headers
@@ -26,7 +38,8 @@ export function listen(
   config: HttpConfig,
   address: { port: number; host: string },
   { logger, isAccepting = () => true }: Essentials,
-): Promise<{ server: ServerType; port: number }> {
+): Promise<Listening> {
+  const checkEveryMs = Math.min(1000, config.headersTimeoutMs);
   return new Promise((resolve, reject) => {
     const server = createServer(
       {
@@ -34,7 +47,7 @@ export function listen(
         requestTimeout: config.clientRequestTimeoutMs,
         maxHeaderSize: config.maxHeaderBytes,
         // How often Node looks for clients past those timeouts (its default is 30 s).
-        connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+        connectionsCheckingInterval: checkEveryMs,
         // Each answer's request id, security headers, access log line and connection handling.
         ServerResponse: essentialsResponse(logger, isAccepting),
       },
@@ -44,9 +57,48 @@ export function listen(
     server.on("connect", (_request, socket: Socket) =>
       answerRaw(socket, 405, "Method CONNECT is not supported"),
     );
+
+    // The open connections, and how many requests each has handed over and not yet answered.
+    const connections = new Set<Socket>();
+    const answering = new WeakMap<Socket, number>();
+    server.on("connection", (socket: Socket) => {
+      connections.add(socket);
+      socket.once("close", () => connections.delete(socket));
+    });
+    const track = (incoming: IncomingMessage, outgoing: ServerResponse) => {
+      const { socket } = incoming;
+      answering.set(socket, (answering.get(socket) ?? 0) + 1);
+      outgoing.once("close", () => {
+        const left = (answering.get(socket) ?? 1) - 1;
+        if (left > 0) answering.set(socket, left);
+        else answering.delete(socket);
+      });
+    };
+    server.on("request", track);
+
+    // Node closes idle connections, but counts one whose request head is half sent as busy, and
+    // stops timing heads once closed: one stalled head would hold the close until the shutdown
+    // deadline. Such connections get a moment to finish their head (one split in transit
+    // arrives within it), then the 408 and are closed.
+    const close = () =>
+      new Promise<void>((resolve) => {
+        const stalled = setTimeout(() => {
+          for (const socket of connections) {
+            if (answering.has(socket)) continue;
+            if (socket.writable) answerRaw(socket, 408, notInTime);
+            socket.destroySoon();
+          }
+        }, checkEveryMs);
+        server.close(() => {
+          clearTimeout(stalled);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+
     server.once("error", reject);
     server.listen(address.port, address.host, () =>
-      resolve({ server, port: (server.address() as AddressInfo).port }),
+      resolve({ server, port: (server.address() as AddressInfo).port, close }),
     );
   });
 }
@@ -85,7 +137,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket) {
     error.code === "HPE_HEADER_OVERFLOW"
       ? [431, "Request headers are too large"]
       : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? [408, "The request was not received in time"]
+        ? [408, notInTime]
         : [400, "Malformed HTTP request"];
   answerRaw(socket, status, message);
 }

@@ -29,7 +29,7 @@ async function start() {
   const isAccepting = () => accepting;
   const app = createApp({ database, config, logger, isAccepting });
   const address = { port: config.port, host: config.host };
-  const { server, port } = await listen(app.fetch, config, address, { logger, isAccepting });
+  const { port, close } = await listen(app.fetch, config, address, { logger, isAccepting });
   logger.info({ port, host: config.host, database: describeDatabase(config) }, "listening");
   const admin =
     database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;
@@ -50,10 +50,7 @@ async function start() {
     force.unref();
     admin?.close();
     // Stops accepting connections and resolves once requests in flight have been answered.
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-    });
+    await close();
     await database.close();
     logger.info("stopped");
     process.exit(0);

@@ -146,6 +146,42 @@ describe("graceful shutdown of the built server", () => {
     });
   });
 
+  it("closes a connection whose request head stalled halfway, and exits 0 once the requests in flight are answered", async () => {
+    const { server } = await startOnOwnDatabase({ SHUTDOWN_TIMEOUT_MS: "20000" });
+    const key = server.firstKey ?? "";
+    const body = JSON.stringify({ slug: "beside-a-stalled-head", displayName: "B" });
+    let release: () => void = () => {};
+    const released = new Promise<string>((resolve) => {
+      release = () => resolve(body.slice(10));
+    });
+    // A request in flight, and a head that never ends (no request the app is handling).
+    const upload = rawRequest(
+      server.url,
+      [uploadHead(key, Buffer.byteLength(body)), body.slice(0, 10), released],
+      {
+        waitMs: 15_000,
+      },
+    );
+    const stalled = rawRequest(server.url, ["GET /api/journeys HTTP/1.1\r\nHost: x\r\n"], { waitMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const signalledAt = performance.now();
+    server.kill("SIGTERM");
+    await server.waitForLog(/"msg":"shutting down"/);
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    const [answer, head, exit] = await Promise.all([upload, stalled, server.exited]);
+    const exitMs = performance.now() - signalledAt;
+
+    expect(statusOf(answer.response)).toBe(201);
+    expect(head.closedByServer).toBe(true);
+    expect(statusOf(head.response)).toBe(408);
+    expect(bodyOf(head.response)).toEqual({ error: "The request was not received in time" });
+    expect(exit).toEqual({ code: 0, signal: null });
+    // Well before the shutdown deadline: nothing waited on the stalled head.
+    expect(exitMs).toBeLessThan(8000);
+    expect(server.logs()).not.toMatch(/shutdown deadline/);
+  });
+
   it("exits at once, with a failure code, on a second signal while requests still run", async () => {
     const { server } = await startOnOwnDatabase({ SHUTDOWN_TIMEOUT_MS: "30000" });
     // A request that will not finish: its body never comes.
