@@ -40,18 +40,28 @@ export function listen(
   { logger, isAccepting = () => true }: Essentials,
 ): Promise<Listening> {
   const checkEveryMs = Math.min(1000, config.headersTimeoutMs);
+  const serve = getRequestListener(fetch, { hostname: address.host, errorHandler: answerUnusableRequest });
+  // HTTP/1.1 requires Host, and an http URI a host (RFC 9112 3.2, RFC 9110 4.2.1). Node's own
+  // check (requireHostHeader) answers an empty 400 and lets an empty Host through, which the
+  // adapter, like a missing one, replaces with the listening address. HTTP/1.0 does not require
+  // Host: such a request (a health checker's) is served on that address.
+  const handle = (incoming: IncomingMessage, outgoing: ServerResponse) =>
+    !incoming.headers.host && incoming.httpVersion === "1.1"
+      ? answer(outgoing, 400, "Malformed HTTP request: missing host header")
+      : serve(incoming, outgoing);
   return new Promise((resolve, reject) => {
     const server = createServer(
       {
         headersTimeout: Math.min(config.headersTimeoutMs, config.clientRequestTimeoutMs),
         requestTimeout: config.clientRequestTimeoutMs,
         maxHeaderSize: config.maxHeaderBytes,
+        requireHostHeader: false,
         // How often Node looks for clients past those timeouts (its default is 30 s).
         connectionsCheckingInterval: checkEveryMs,
         // Each answer's request id, security headers, access log line and connection handling.
         ServerResponse: essentialsResponse(logger, isAccepting),
       },
-      getRequestListener(fetch, { hostname: address.host, errorHandler: answerUnusableRequest }),
+      handle,
     );
     server.on("clientError", answerClientError);
     server.on("connect", (_request, socket: Socket) =>
@@ -103,10 +113,22 @@ export function listen(
   });
 }
 
+/** An `{"error"}` answer through the app's response (its essentials), closing the connection. */
+function answer(outgoing: ServerResponse, status: number, message: string) {
+  const body = JSON.stringify({ error: message });
+  outgoing
+    .writeHead(status, {
+      "Content-Type": "application/json",
+      "Content-Length": Buffer.byteLength(body),
+      Connection: "close",
+    })
+    .end(body);
+}
+
 /**
- * A request Node parsed but from which no URL can be built (a missing or malformed `Host`, a
- * backslash in the path) gets a 400 `{"error"}` rather than the adapter's empty 400. Anything
- * else thrown this far out is a 500 without details.
+ * A request Node parsed but from which no URL can be built (a malformed `Host`, a backslash in
+ * the path) gets a 400 `{"error"}` rather than the adapter's empty 400. Anything else thrown
+ * this far out is a 500 without details.
  */
 function answerUnusableRequest(error: unknown): Response {
   if (error instanceof RequestError)

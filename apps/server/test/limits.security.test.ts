@@ -351,6 +351,24 @@ describe("request limits", () => {
     expect(bodyOf(response)).toEqual({ error: "Method CONNECT is not supported" });
   });
 
+  it("answers 400 {error} to an HTTP/1.1 request without Host or with an empty one, and serves an HTTP/1.0 one", async () => {
+    const { response } = await rawRequest(server.url, [
+      "GET /api/journeys HTTP/1.1\r\nConnection: close\r\n\r\n",
+    ]);
+    expect(statusOf(response)).toBe(400);
+    expect(response).toMatch(/\r\nContent-Type: application\/json/i);
+    expect(response).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/i);
+    expect(bodyOf(response)).toEqual({ error: "Malformed HTTP request: missing host header" });
+    const empty = await rawRequest(server.url, [
+      "GET /api/journeys HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",
+    ]);
+    expect(statusOf(empty.response)).toBe(400);
+    expect(bodyOf(empty.response)).toEqual({ error: "Malformed HTTP request: missing host header" });
+    // HTTP/1.0 has no Host requirement (health checkers still send such requests).
+    const old = await rawRequest(server.url, ["GET /healthz HTTP/1.0\r\n\r\n"]);
+    expect(statusOf(old.response)).toBe(200);
+  });
+
   it("answers 400 to NUL characters in the path, not a database error", async () => {
     const res = await fetch(`${server.url}/api/journeys/a%00b`, {
       headers: { authorization: `Bearer ${key}` },
