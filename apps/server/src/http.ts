@@ -63,6 +63,10 @@ export function listen(
       },
       handle,
     );
+    // Any other expectation: Node's own answer is an empty 417.
+    server.on("checkExpectation", (_incoming: IncomingMessage, outgoing: ServerResponse) =>
+      answer(outgoing, 417, "Only the expectation 100-continue is supported"),
+    );
     server.on("clientError", answerClientError);
     server.on("connect", (_request, socket: Socket) =>
       answerRaw(socket, 405, "Method CONNECT is not supported"),
@@ -84,7 +88,8 @@ export function listen(
         else answering.delete(socket);
       });
     };
-    server.on("request", track);
+    // Every event that hands this server a request (each has its handler above).
+    for (const event of ["request", "checkExpectation"]) server.on(event, track);
 
     // Node closes idle connections, but counts one whose request head is half sent as busy, and
     // stops timing heads once closed: one stalled head would hold the close until the shutdown

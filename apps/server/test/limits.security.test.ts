@@ -369,6 +369,16 @@ describe("request limits", () => {
     expect(statusOf(old.response)).toBe(200);
   });
 
+  it("answers 417 {error} to an expectation other than 100-continue", async () => {
+    const { response, closedByServer } = await rawRequest(server.url, [
+      `POST /api/journeys/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nExpect: foo\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+    ]);
+    expect(statusOf(response)).toBe(417);
+    expect(response).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/i);
+    expect(bodyOf(response)).toEqual({ error: "Only the expectation 100-continue is supported" });
+    expect(closedByServer).toBe(true);
+  });
+
   it("answers 400 to NUL characters in the path, not a database error", async () => {
     const res = await fetch(`${server.url}/api/journeys/a%00b`, {
       headers: { authorization: `Bearer ${key}` },
