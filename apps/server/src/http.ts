@@ -7,7 +7,10 @@ import { securityHeaders } from "./essential-headers";
 import type { Logger } from "./logger";
 import { essentialsResponse } from "./request-essentials";
 
-type HttpConfig = Pick<Config, "headersTimeoutMs" | "clientRequestTimeoutMs" | "maxHeaderBytes">;
+type HttpConfig = Pick<
+  Config,
+  "headersTimeoutMs" | "clientRequestTimeoutMs" | "maxHeaderBytes" | "maxBodyBytes"
+>;
 
 /** What every answer gets (request-essentials.ts): the access log, and whether to keep connections. */
 export interface Essentials {
@@ -31,7 +34,8 @@ const notInTime = "The request was not received in time";
 /**
  * The HTTP server with its limits on slow and oversized clients: request heads larger than
  * `maxHeaderBytes` get 431, clients that take longer than the timeouts to send their headers
- * or their whole request get 408 and are disconnected.
+ * or their whole request get 408 and are disconnected, a body declared past `maxBodyBytes`
+ * gets 413 before the client is invited to send it.
  */
 export function listen(
   fetch: (request: Request) => Response | Promise<Response>,
@@ -63,6 +67,17 @@ export function listen(
       },
       handle,
     );
+    // Node confirms `Expect: 100-continue` itself, before anything has judged the request: a body
+    // declared past the limit would be invited, then refused. It is refused at once instead, as
+    // the app refuses it (the events routes' lower limit applies later, as the body arrives).
+    server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => {
+      if (Number(incoming.headers["content-length"]) > config.maxBodyBytes)
+        answer(outgoing, 413, `Request body is larger than ${config.maxBodyBytes} bytes`);
+      else {
+        outgoing.writeContinue();
+        handle(incoming, outgoing);
+      }
+    });
     // Any other expectation: Node's own answer is an empty 417.
     server.on("checkExpectation", (_incoming: IncomingMessage, outgoing: ServerResponse) =>
       answer(outgoing, 417, "Only the expectation 100-continue is supported"),
@@ -89,7 +104,7 @@ export function listen(
       });
     };
     // Every event that hands this server a request (each has its handler above).
-    for (const event of ["request", "checkExpectation"]) server.on(event, track);
+    for (const event of ["request", "checkContinue", "checkExpectation"]) server.on(event, track);
 
     // Node closes idle connections, but counts one whose request head is half sent as busy, and
     // stops timing heads once closed: one stalled head would hold the close until the shutdown

@@ -379,6 +379,27 @@ describe("request limits", () => {
     expect(closedByServer).toBe(true);
   });
 
+  it("refuses a body declared past the limit before inviting it with 100 Continue, and invites one within it", async () => {
+    const expecting = (length: number, more = "") =>
+      `POST /api/journeys/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n${more}\r\n`;
+    // The body is never sent: a server that invited it would wait for it.
+    const large = await rawRequest(server.url, [expecting(4097)], { waitMs: 3000 });
+    expect(large.response).not.toMatch(/100 Continue/);
+    expect(statusOf(large.response)).toBe(413);
+    expect(large.response).toMatch(/\r\nConnection: close\r\n/i);
+    expect(bodyOf(large.response)).toEqual({ error: "Request body is larger than 4096 bytes" });
+    expect(large.closedByServer).toBe(true);
+
+    const body = JSON.stringify({ slug: "continued", displayName: "C" });
+    // The body follows a moment later, as from a client that waited for the 100.
+    const later = new Promise<string>((resolve) => setTimeout(() => resolve(body), 200));
+    const { response } = await rawRequest(server.url, [
+      expecting(Buffer.byteLength(body), "Connection: close\r\n"),
+      later,
+    ]);
+    expect(response).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
+  });
+
   it("answers 400 to NUL characters in the path, not a database error", async () => {
     const res = await fetch(`${server.url}/api/journeys/a%00b`, {
       headers: { authorization: `Bearer ${key}` },
