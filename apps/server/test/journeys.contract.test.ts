@@ -358,7 +358,7 @@ describe("PUT /api/journeys/{slug}", () => {
       allowedOrigins: ["https://a.example"],
     });
     const { updatedAt } = (await created.json()) as JourneyBody;
-    for (const body of [{}, { displayName: "Unchanged" }, { allowedOrigins: ["HTTPS://A.EXAMPLE/"] }]) {
+    for (const body of [{ displayName: "Unchanged" }, { allowedOrigins: ["HTTPS://A.EXAMPLE/"] }]) {
       const res = await server.call(key, "PUT", "/api/journeys/unchanged", body);
       expect(res.status).toBe(200);
       expect(((await res.json()) as JourneyBody).updatedAt, JSON.stringify(body)).toBe(updatedAt);
@@ -387,6 +387,33 @@ describe("PUT /api/journeys/{slug}", () => {
       expect(text.status, `${method} text/plain`).toBe(415);
       expect(await text.json()).toEqual({ error: "Content-Type must be application/json" });
     }
+  });
+
+  it("refuses a body that names no field an update changes, and accepts a journey sent back whole", async () => {
+    const message =
+      "Invalid journey data: body must carry at least one of: displayName, environment, sourceSystem, allowedOrigins";
+    for (const body of [{}, { displayname: "typo" }, { slug: "renamed", steps: [] }]) {
+      const res = await server.call(key, "PUT", "/api/journeys/unchanged", body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(await res.json()).toEqual({ error: message });
+    }
+    const trpc = await fetch(`${server.url}/trpc/journeys.update`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ json: { slug: "unchanged", displayname: "typo" } }),
+    });
+    expect(trpc.status).toBe(400);
+    expect(((await trpc.json()) as { error: { json: { message: string } } }).error.json.message).toBe(
+      message,
+    );
+
+    const whole = (await (await server.call(key, "GET", "/api/journeys/unchanged")).json()) as JourneyBody;
+    const sentBack = await server.call(key, "PUT", "/api/journeys/unchanged", {
+      ...whole,
+      displayName: "Sent back whole",
+    });
+    expect(sentBack.status).toBe(200);
+    expect(await sentBack.json()).toMatchObject({ slug: "unchanged", displayName: "Sent back whole" });
   });
 
   it("changes environment and sourceSystem", async () => {

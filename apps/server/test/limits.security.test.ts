@@ -418,12 +418,18 @@ describe("request limits", () => {
     expect(journey).not.toHaveProperty("isAdmin");
     expect(journey.orgId).not.toBe("org_other");
     expect(journey.steps.map((s) => s.index)).toEqual([0]);
-    const update = await fetch(`${server.url}/api/journeys/proto`, {
+    // An update whose only change hides behind __proto__ names no change at all.
+    const hidden = await fetch(`${server.url}/api/journeys/proto`, {
       ...json('{"__proto__":{"displayName":"Hacked"},"constructor":{"name":"x"}}'),
       method: "PUT",
     });
+    expect(hidden.status).toBe(400);
+    const update = await fetch(`${server.url}/api/journeys/proto`, {
+      ...json('{"environment":"staging","__proto__":{"displayName":"Hacked"},"constructor":{"name":"x"}}'),
+      method: "PUT",
+    });
     expect(update.status).toBe(200);
-    expect(((await update.json()) as { displayName: string }).displayName).toBe("Proto");
+    expect(await update.json()).toMatchObject({ displayName: "Proto", environment: "staging" });
     const trpc = await fetch(
       `${server.url}/trpc/journeys.create`,
       json('{"json":{"slug":"proto2","displayName":"P","__proto__":{"x":1}}}'),

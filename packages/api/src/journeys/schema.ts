@@ -75,17 +75,31 @@ export const CreateJourneyInput = z
     });
   });
 
-export const JourneyChanges = z.object({
+const changeFields = {
   displayName: text().trim().min(1).max(255).optional(),
   environment: Environment.optional(),
   sourceSystem: SourceSystem.optional(),
   allowedOrigins: AllowedOrigins.optional(),
-});
+};
+
+/**
+ * An update names at least one field it changes: one that names none (a misspelt
+ * `displayname`, or only fields an update cannot change, such as `steps`) would change nothing
+ * and answer 200 as if it had. Other fields are ignored, so a journey read, edited and sent
+ * back whole is accepted.
+ */
+const namesAChange = <T extends Record<string, unknown>>(input: T) =>
+  Object.keys(changeFields).some((field) => input[field] !== undefined);
+const noChange = {
+  error: `must carry at least one of: ${Object.keys(changeFields).join(", ")}`,
+};
+
+export const JourneyChanges = z.object(changeFields).refine(namesAChange, noChange);
 
 /** A slug that names an existing journey: any text may be asked for, and simply not be found. */
 export const SlugRef = z.object({ slug: text().min(1).max(255) });
 
-export const UpdateJourneyInput = SlugRef.extend(JourneyChanges.shape);
+export const UpdateJourneyInput = SlugRef.extend(changeFields).refine(namesAChange, noChange);
 
 /** Page size and position (`paging.ts`, as every list pages). */
 export const ListJourneysQuery = PageQuery;
