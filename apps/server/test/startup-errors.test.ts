@@ -1,5 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,6 +135,38 @@ onceForBothEngines("an embedded data folder another process holds", () => {
     expect(ownLines(result.stderr)).toEqual([
       `odyssey: ${held()}, which does not answer commands. Stop that process and run this again, or set DATABASE_URL to use Postgres.`,
     ]);
+  });
+});
+
+onceForBothEngines("an embedded data folder that holds other files", () => {
+  let folder: string;
+  let dataDir: string;
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), "odyssey-foreign-"));
+    dataDir = join(folder, "data");
+    writeFileSync(join(folder, "outside.txt"), "out");
+    chmodSync(join(folder, "outside.txt"), 0o644);
+    // The user's own folder: a file and a link to one outside it.
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, "report.txt"), "hi");
+    chmodSync(join(dataDir, "report.txt"), 0o644);
+    symlinkSync(join(folder, "outside.txt"), join(dataDir, "link.txt"));
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  const message = () =>
+    `odyssey: The folder ${dataDir} is not empty and holds no embedded database (no PG_VERSION); set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder`;
+
+  it.each([
+    ["the server", () => runMain({ ODYSSEY_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" })],
+    ["the CLI", () => runCli(["keys", "create", "--org", "acme"], { ODYSSEY_DATA_DIR: dataDir })],
+  ])("stops %s with one line naming ODYSSEY_DATA_DIR, changing nothing", async (_who, run) => {
+    const result = await run();
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(ownLines(result.stderr)).toEqual([message()]);
+    expect(readdirSync(dataDir).sort()).toEqual(["link.txt", "report.txt"]);
+    expect(statSync(join(dataDir, "report.txt")).mode & 0o777).toBe(0o644);
+    expect(statSync(join(folder, "outside.txt")).mode & 0o777).toBe(0o644);
   });
 });
 

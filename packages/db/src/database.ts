@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -9,6 +9,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { keepToOwner, refuseForeignFolder } from "./data-folder";
 import { lockDataDir } from "./lock";
 import * as schema from "./schema";
 
@@ -126,14 +127,18 @@ function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T 
 }
 
 function createPglite(dataDir?: string, template?: string): DatabaseHandle {
+  if (dataDir) refuseForeignFolder(dataDir);
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const isNew = dataDir !== undefined && !existsSync(join(dataDir, "PG_VERSION"));
   const fromTemplate = isNew && template !== undefined && existsSync(template);
+  // What was there before the template (the lock file): not the template's to change.
+  const existing = fromTemplate && dataDir ? new Set(readdirSync(dataDir)) : new Set<string>();
   const client = fromTemplate
     ? new PGlite(dataDir, { loadDataDir: new Blob([readFileSync(template)]) })
     : new PGlite(dataDir);
   // The template's archive gives its files to everyone to write: only their owner may.
-  const ownFiles = fromTemplate && dataDir ? client.waitReady.then(() => keepToOwner(dataDir)) : undefined;
+  const ownFiles =
+    fromTemplate && dataDir ? client.waitReady.then(() => keepToOwner(dataDir, existing)) : undefined;
   ownFiles?.catch(() => {}); // reported by migrate(), which every start runs
   // PGlite is one session and runs its calls in order: set before any other runs. A failure
   // here means the database did not open, which every later call reports.
@@ -161,15 +166,6 @@ function createPglite(dataDir?: string, template?: string): DatabaseHandle {
       }
     },
   };
-}
-
-/** Takes every permission but the owner's from the files and folders under `dir`. */
-function keepToOwner(dir: string): void {
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    const { mode } = statSync(path);
-    if (mode & 0o077) chmodSync(path, mode & 0o700);
-  }
 }
 
 /**

@@ -1,3 +1,4 @@
+export { NotADataDirError } from "./data-folder";
 export * from "./database";
 export * from "./ids";
 export * from "./lock";

@@ -97,7 +97,8 @@ export function lockDataDir(dataDir: string): () => void {
   try {
     // A folder created here is its owner's alone, and so is the admin socket it will hold.
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    writeFileSync(written, mine);
+    // Its owner's alone, like the rest of the folder (the template's permission fix leaves it be).
+    writeFileSync(written, mine, { mode: 0o600 });
   } catch (error) {
     const code = codeOf(error);
     if (code === "EACCES" || code === "EROFS" || code === "EPERM")
