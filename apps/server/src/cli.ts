@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   allScopes,
@@ -9,12 +10,13 @@ import {
   Scope,
   Slug,
 } from "@odyssey/api";
-import { DataDirLockedError, dataDirHolder } from "@odyssey/db";
+import { DataDirLockedError, dataDirHolder, queryRows } from "@odyssey/db";
+import { sql } from "drizzle-orm";
 import { adminSocketPath, sendAdminCommand } from "./admin-socket";
 import { dataDirLockedMessage, describeFailure, messageOf } from "./cli-errors";
 import type { Command, Progress } from "./commands";
 import { runCommand } from "./commands";
-import { openDatabase } from "./database";
+import { describeDatabase, openDatabase } from "./database";
 import { type Config, loadConfig } from "./env";
 import { progressBar } from "./progress";
 
@@ -135,6 +137,18 @@ function print(command: Command, result: unknown): void {
   }
 }
 
+/** Commands that only read or change what exists: on a database made for them they can only fail. */
+const needsData = (command: Command) => command.name === "keys.list" || command.name === "keys.revoke";
+
+/** Whether the database has no Odyssey tables yet (checked before migrating it). */
+async function isEmpty(database: ReturnType<typeof openDatabase>): Promise<boolean> {
+  const [row] = await queryRows<{ t: string | null }>(
+    database.db,
+    sql`select to_regclass('public.organizations')::text as t`,
+  );
+  return row?.t === null;
+}
+
 async function execute(command: Command, progress: Progress): Promise<unknown> {
   const config = loadConfig();
   if (!config.databaseUrl && dataDirHolder(config.dataDir) !== null) {
@@ -142,9 +156,23 @@ async function execute(command: Command, progress: Progress): Promise<unknown> {
       throw new DataDirLockedError(config.dataDir, dataDirHolder(config.dataDir) ?? -1);
     return sendAdminCommand(config.dataDir, command, progress);
   }
+  // Run from another directory, the default ./.odyssey names a folder that is not the server's:
+  // say so rather than answer from (or write to) a database made on the spot.
+  const newFolder = !config.databaseUrl && !existsSync(join(config.dataDir, "PG_VERSION"));
+  if (newFolder && needsData(command))
+    throw new Error(
+      `No embedded database at ${config.dataDir}: start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,
+    );
   const database = openDatabase(config);
   try {
+    const empty = newFolder || (config.databaseUrl !== undefined && (await isEmpty(database)));
     await database.migrate();
+    if (empty)
+      console.error(
+        newFolder
+          ? `Created a new embedded database in ${config.dataDir}.`
+          : `Set up Odyssey's tables in an empty database: ${describeDatabase(config)}.`,
+      );
     return await runCommand(database, command, progress);
   } finally {
     await database.close();

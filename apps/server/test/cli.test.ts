@@ -1,3 +1,6 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { testEngine } from "@odyssey/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -56,6 +59,50 @@ describe("keys create on a fresh database, with no server running", () => {
     expect(result.stdout).toMatch(keyLine("sk"));
     expect(result.stderr).toContain('organization "offline"');
     expect(await db.count("api_keys")).toBe(1);
+  });
+
+  it("says which database it made, the first time only", async () => {
+    const fresh = await freshDatabase();
+    try {
+      const first = await runCli(["keys", "create", "--org", "first"], fresh.env);
+      expect(first.code).toBe(0);
+      expect(first.stderr).toContain(
+        fresh.env.ODYSSEY_DATA_DIR
+          ? `Created a new embedded database in ${fresh.env.ODYSSEY_DATA_DIR}.`
+          : "Set up Odyssey's tables in an empty database: Postgres at 127.0.0.1:",
+      );
+      expect(first.stderr).not.toContain("postgres@");
+      const again = await runCli(["keys", "create", "--org", "first"], fresh.env);
+      expect(again.code).toBe(0);
+      expect(again.stderr).not.toMatch(/Created a new|Set up Odyssey's tables/);
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
+
+describe.runIf(testEngine() === "pglite")("reading commands with no embedded database", () => {
+  let root: string;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), "odyssey-nodb-"));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it.each([
+    [["keys", "list", "--org", "default"], "absent"],
+    [["keys", "revoke", "key_x"], "absent"],
+    [["keys", "list", "--org", "default"], "empty"],
+  ])("%j on an %s folder exits 1, says where it looked, and makes nothing", async (args, state) => {
+    const dataDir = join(root, `${state}-${args[1]}`);
+    if (state === "empty") mkdirSync(dataDir);
+    const result = await runCli(args, { ODYSSEY_DATA_DIR: dataDir });
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(result.stderr).toBe(
+      `odyssey: No embedded database at ${dataDir}: start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL\n`,
+    );
+    expect(state === "empty" ? readdirSync(dataDir) : existsSync(dataDir)).toEqual(
+      state === "empty" ? [] : false,
+    );
   });
 });
 
