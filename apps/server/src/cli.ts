@@ -104,6 +104,7 @@ function print(command: Command, result: unknown): void {
       return;
     case "keys.create": {
       const key = result as CreatedKey;
+      if (key.orgCreated) console.error(`Created organization "${key.orgSlug}".`);
       console.error(
         `Created ${key.kind} key ${key.id} for organization "${key.orgSlug}" (${key.scopes.join(", ")}).`,
       );
@@ -122,15 +123,27 @@ function print(command: Command, result: unknown): void {
       if (keys.length === 0) console.error("No keys.");
       return;
     }
-    case "keys.revoke":
-      console.error(`Revoked ${(result as { id: string }).id}.`);
+    case "keys.revoke": {
+      const revoked = result as { id: string; revokedAt: string; alreadyRevoked: boolean };
+      console.error(
+        revoked.alreadyRevoked
+          ? `${revoked.id} was already revoked (${new Date(revoked.revokedAt).toISOString()}).`
+          : `Revoked ${revoked.id}.`,
+      );
       return;
+    }
     case "seed.demo": {
       const seeded = result as DemoSeedResult;
       console.error(
         `Created journey "${seeded.journey}" in organization "${seeded.orgSlug}": ${seeded.sessions} sessions, ${seeded.events} events.`,
       );
-      console.error(`See its analytics: GET /api/journeys/${seeded.journey}`);
+      // A new organization has no key to read the journey with: say how to make one.
+      if (seeded.orgCreated)
+        console.error(
+          `Organization "${seeded.orgSlug}" is new and has no API key: create one with ` +
+            `pnpm odyssey keys create --org ${seeded.orgSlug}, then see its analytics: GET /api/journeys/${seeded.journey}`,
+        );
+      else console.error(`See its analytics: GET /api/journeys/${seeded.journey}`);
       console.log(seeded.journey);
       return;
     }

@@ -143,6 +143,7 @@ describe("the server and the CLI together", () => {
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(keyLine("sk"));
     const key = created.stdout.trim();
+    expect(created.stderr).toContain('Created organization "acme".');
 
     const made = await api(url, key, "POST", "/api/journeys/create", {
       slug: "from-cli",
@@ -152,6 +153,7 @@ describe("the server and the CLI together", () => {
     expect((await api(url, key, "GET", "/api/journeys/from-cli")).body).toMatchObject({ slug: "from-cli" });
 
     const readOnly = await runCli(["keys", "create", "--org", "acme", "--scopes", "journeys:read"], db.env);
+    expect(readOnly.stderr).not.toContain("Created organization");
     const denied = await api(url, readOnly.stdout.trim(), "PUT", "/api/journeys/from-cli", {
       displayName: "x",
     });
@@ -198,6 +200,23 @@ describe("the server and the CLI together", () => {
     });
     const after = await runCli(["keys", "list", "--org", "acme"], db.env);
     expect(after.stdout).toMatch(new RegExp(`${doomed?.[0]}\\t[^\\n]*\\trevoked `));
+
+    const again = await runCli(["keys", "revoke", doomed?.[0] ?? ""], db.env);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`^${doomed?.[0]} was already revoked \\(\\d{4}-`));
+  });
+
+  it("seeds a new organization and says how to get a key for it", async () => {
+    const result = await runCli(["seed", "--demo", "--org", "brandnew", "--days", "1"], db.env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("demo-small-business-grant\n");
+    expect(result.stderr).toContain(
+      'Organization "brandnew" is new and has no API key: create one with pnpm odyssey keys create --org brandnew, then see its analytics: GET /api/journeys/demo-small-business-grant',
+    );
+    const existing = await runCli(["seed", "--demo", "--org", "acme", "--days", "1"], db.env);
+    expect(existing.code).toBe(0);
+    expect(existing.stderr).toContain("See its analytics: GET /api/journeys/demo-small-business-grant");
+    expect(existing.stderr).not.toContain("no API key");
   });
 
   it("answers an unknown key id or organization with exit 1 and a message", async () => {

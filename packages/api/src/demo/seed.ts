@@ -111,6 +111,8 @@ function arrivals(rng: ReturnType<typeof random>, from: number, to: number): num
 
 export interface DemoSeedResult {
   orgSlug: string;
+  /** The organization was made by this seed, so it has no key yet. */
+  orgCreated: boolean;
   journey: string;
   sessions: number;
   events: number;
@@ -173,5 +175,11 @@ export async function seedDemoJourney(
     // between batches: an embedded database's queries resolve without a turn of the event loop.
     await yieldToEventLoop();
   }
-  return { orgSlug: org.slug, journey: DEMO_SLUG, sessions: starts.length, events: events.length };
+  return {
+    orgSlug: org.slug,
+    orgCreated: org.created,
+    journey: DEMO_SLUG,
+    sessions: starts.length,
+    events: events.length,
+  };
 }

@@ -1,5 +1,5 @@
 import { apiKeys, type Database, newId, organizations } from "@odyssey/db";
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { generateKey, hashKey, type KeyKind } from "../auth/keys";
 import { allScopes, publishableScopes, type Scope } from "../auth/scopes";
 import { NotFoundError, ValidationError } from "../errors";
@@ -8,27 +8,35 @@ import { Slug } from "../journeys/schema";
 // Key management is an operator's job (the CLI), not an API caller's: these take the database
 // directly rather than an organization-scoped context.
 
-export async function ensureOrganization(db: Database, slug: string): Promise<{ id: string; slug: string }> {
+/** The organization with `slug`, created if absent; `created` says whether this call made it. */
+export async function ensureOrganization(
+  db: Database,
+  slug: string,
+): Promise<{ id: string; slug: string; created: boolean }> {
   if (!Slug.safeParse(slug).success)
     throw new ValidationError(
       `Organization slug "${slug}" must contain only lowercase letters, numbers, and hyphens`,
     );
-  await db
+  const [inserted] = await db
     .insert(organizations)
     .values({ id: newId("org"), slug, name: slug })
-    .onConflictDoNothing({ target: organizations.slug });
+    .onConflictDoNothing({ target: organizations.slug })
+    .returning({ id: organizations.id, slug: organizations.slug });
+  if (inserted) return { ...inserted, created: true };
   const [org] = await db
     .select({ id: organizations.id, slug: organizations.slug })
     .from(organizations)
     .where(eq(organizations.slug, slug));
   if (!org) throw new Error(`Organization ${slug} vanished after insert`);
-  return org;
+  return { ...org, created: false };
 }
 
 export interface CreatedKey {
   id: string;
   orgId: string;
   orgSlug: string;
+  /** The organization was made for this key (a typo in its slug would make one silently). */
+  orgCreated: boolean;
   kind: KeyKind;
   scopes: Scope[];
   /** The secret itself: shown once, never stored. */
@@ -55,7 +63,7 @@ export async function createApiKey(
     hash: hashKey(key),
     scopes,
   });
-  return { id, orgId: org.id, orgSlug: org.slug, kind: input.kind, scopes, key };
+  return { id, orgId: org.id, orgSlug: org.slug, orgCreated: org.created, kind: input.kind, scopes, key };
 }
 
 export interface KeySummary {
@@ -86,14 +94,24 @@ export async function listApiKeys(db: Database, orgSlug: string): Promise<KeySum
     .orderBy(asc(apiKeys.createdAt));
 }
 
-export async function revokeApiKey(db: Database, keyId: string): Promise<{ id: string; revokedAt: Date }> {
+/** Revokes the key; `alreadyRevoked` (and the first revocation's time) when it was before. */
+export async function revokeApiKey(
+  db: Database,
+  keyId: string,
+): Promise<{ id: string; revokedAt: Date; alreadyRevoked: boolean }> {
   const [row] = await db
     .update(apiKeys)
-    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
-    .where(eq(apiKeys.id, keyId))
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id, revokedAt: apiKeys.revokedAt });
-  if (!row?.revokedAt) throw new NotFoundError(`API key "${keyId}" not found`);
-  return { id: row.id, revokedAt: row.revokedAt };
+  if (row?.revokedAt) return { id: row.id, revokedAt: row.revokedAt, alreadyRevoked: false };
+  // Not updated: revoked before (revocation is never undone), or no such key.
+  const [before] = await db
+    .select({ id: apiKeys.id, revokedAt: apiKeys.revokedAt })
+    .from(apiKeys)
+    .where(eq(apiKeys.id, keyId));
+  if (!before?.revokedAt) throw new NotFoundError(`API key "${keyId}" not found`);
+  return { id: before.id, revokedAt: before.revokedAt, alreadyRevoked: true };
 }
 
 /**
