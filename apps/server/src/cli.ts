@@ -34,7 +34,7 @@ const usage = `Usage: odyssey <command>
                                             of realistic events (organization default: default);
                                             prints the journey's slug alone on stdout
 
-Scopes: ${allScopes.join(", ")} (default: all). Publishable keys (ody_pk_…) may only write events.
+Scopes: ${allScopes.join(", ")} (default: all; --scopes may be repeated). Publishable keys (ody_pk_…) may only write events.
 The database is DATABASE_URL's, else the embedded one in ODYSSEY_DATA_DIR (default ./.odyssey).`;
 
 class UsageError extends Error {}
@@ -45,7 +45,7 @@ function parseCommand(argv: string[]): Command {
     allowPositionals: true,
     options: {
       org: { type: "string" },
-      scopes: { type: "string" },
+      scopes: { type: "string", multiple: true },
       name: { type: "string" },
       publishable: { type: "boolean", default: false },
       demo: { type: "boolean", default: false },
@@ -53,6 +53,11 @@ function parseCommand(argv: string[]): Command {
     },
   });
   const [group, action, arg] = positionals;
+  /** A command takes `count` words; more are refused, not ignored (a misplaced value, say). */
+  const words = (count: number) => {
+    if (positionals.length > count)
+      throw new UsageError(`Unexpected argument: ${positionals.slice(count).join(" ")}`);
+  };
   const slug = (org: string) => {
     if (!Slug.safeParse(org).success)
       throw new UsageError(
@@ -64,9 +69,16 @@ function parseCommand(argv: string[]): Command {
     if (!values.org) throw new UsageError("--org <org-slug> is required");
     return slug(values.org);
   };
-  if (group === "migrate" && !action) return { name: "migrate" };
+  if (group === "migrate") {
+    words(1);
+    return { name: "migrate" };
+  }
   if (group === "keys" && action === "create") {
-    const scopes = values.scopes?.split(",").map((s) => s.trim());
+    words(2);
+    // Repeated --scopes add up, as a comma-separated list does.
+    const scopes = values.scopes && [
+      ...new Set(values.scopes.flatMap((list) => list.split(",").map((s) => s.trim()))),
+    ];
     for (const scope of scopes ?? [])
       if (!Scope.safeParse(scope).success)
         throw new UsageError(`Unknown scope "${scope}"; scopes are: ${allScopes.join(", ")}`);
@@ -82,12 +94,17 @@ function parseCommand(argv: string[]): Command {
       publishable: values.publishable,
     };
   }
-  if (group === "keys" && action === "list") return { name: "keys.list", org: org() };
+  if (group === "keys" && action === "list") {
+    words(2);
+    return { name: "keys.list", org: org() };
+  }
   if (group === "keys" && action === "revoke") {
     if (!arg) throw new UsageError("<key id> is required (odyssey keys revoke <key id>)");
+    words(3);
     return { name: "keys.revoke", keyId: arg };
   }
-  if (group === "seed" && !action) {
+  if (group === "seed") {
+    words(1);
     if (!values.demo) throw new UsageError("seed needs --demo (the only data it makes is demo data)");
     const days = values.days === undefined ? 21 : Number(values.days);
     if (!Number.isInteger(days) || days < 1 || days > 60)

@@ -163,6 +163,24 @@ describe("the server and the CLI together", () => {
     });
   });
 
+  it("adds up repeated --scopes", async () => {
+    const result = await runCli(
+      [
+        "keys",
+        "create",
+        "--org",
+        "acme",
+        "--scopes",
+        "journeys:read",
+        "--scopes",
+        "events:write,journeys:read",
+      ],
+      db.env,
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("(journeys:read, events:write)");
+  });
+
   it("creates publishable keys", async () => {
     const result = await runCli(
       ["keys", "create", "--org", "acme", "--publishable", "--name", "web"],
@@ -184,7 +202,7 @@ describe("the server and the CLI together", () => {
       .trim()
       .split("\n")
       .map((line) => line.split("\t"));
-    expect(rows).toHaveLength(4);
+    expect(rows).toHaveLength(5);
     for (const row of rows) expect(row[0]).toMatch(/^key_/);
     expect(listed.stdout).not.toContain(key);
     const doomed = rows.find((row) => row[5] === "doomed");
@@ -263,6 +281,10 @@ onceForBothEngines("usage errors", () => {
     [["keys", "create", "--org", "acme", "--bogus"], "Unknown option '--bogus'"],
     [["keys", "create", "--org", "acme", "--name", "n".repeat(256)], "--name must be at most 255 characters"],
     [["frobnicate"], "Unknown command: frobnicate"],
+    [["keys", "list", "--org", "acme", "extra", "junk"], "Unexpected argument: extra junk"],
+    [["keys", "revoke", "key_a", "key_b"], "Unexpected argument: key_b"],
+    [["migrate", "now"], "Unexpected argument: now"],
+    [["seed", "demo"], "Unexpected argument: demo"],
     [[], "Usage: odyssey"],
   ])("%j exits 2 with the usage on stderr", async (args, message) => {
     const result = await runCli(args, {});
