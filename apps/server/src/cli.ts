@@ -184,7 +184,19 @@ async function execute(command: Command, progress: Progress): Promise<unknown> {
   if (!config.databaseUrl && dataDirHolder(config.dataDir) !== null) {
     if (!existsSync(adminSocketPath(config.dataDir)))
       throw new DataDirLockedError(config.dataDir, dataDirHolder(config.dataDir) ?? -1);
-    return sendAdminCommand(config.dataDir, command, progress);
+    // Closing the socket does not stop the command in the server: say so rather than exit silently.
+    const interrupted = () => {
+      console.error(
+        `${process.stderr.isTTY ? "\n" : ""}odyssey: interrupted; the server carries on with the command (Ctrl-C does not cancel it there)`,
+      );
+      process.exit(130);
+    };
+    process.once("SIGINT", interrupted);
+    try {
+      return await sendAdminCommand(config.dataDir, command, progress);
+    } finally {
+      process.off("SIGINT", interrupted);
+    }
   }
   // Run from another directory, the default ./.odyssey names a folder that is not the server's:
   // say so rather than answer from (or write to) a database made on the spot.

@@ -9,6 +9,7 @@ import {
   type RunningServer,
   runCli,
   runMain,
+  spawnCli,
   startServer,
   stopAllServers,
 } from "./support/processes";
@@ -236,6 +237,24 @@ describe("the server and the CLI together", () => {
     expect(existing.stderr).toContain("See its analytics: GET /api/journeys/demo-small-business-grant");
     expect(existing.stderr).not.toContain("no API key");
   });
+
+  it.runIf(testEngine() === "pglite")(
+    "says on Ctrl-C that the server carries on with the command",
+    async () => {
+      const child = spawnCli(["seed", "--demo", "--org", "interrupted", "--days", "60"], db.env);
+      let stderr = "";
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      await new Promise<void>((resolve) =>
+        child.stderr?.on("data", (chunk) => {
+          stderr += chunk;
+          if (stderr.includes("Sending demo events")) resolve();
+        }),
+      );
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(stderr).toContain("odyssey: interrupted; the server carries on with the command");
+    },
+  );
 
   it("answers an unknown key id or organization with exit 1 and a message", async () => {
     const revoke = await runCli(["keys", "revoke", "key_doesnotexist"], db.env);

@@ -47,6 +47,15 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Run
   return run(process.execPath, [cliPath, ...args], processEnv(env));
 }
 
+/** The CLI as a child process the test can signal; its output is piped. */
+export function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [cliPath, ...args], {
+    cwd: root,
+    env: processEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
 export function runMain(env: Record<string, string>): Promise<RunResult> {
   return run(process.execPath, [mainPath], processEnv(env));
 }
