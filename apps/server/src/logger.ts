@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import pino from "pino";
 
 export type Logger = pino.Logger;
@@ -27,17 +28,66 @@ function withoutParameters(value: unknown, depth = 0): unknown {
 
 const errSerializer = (err: unknown) => withoutParameters(pino.stdSerializers.errWithCause(err as Error));
 
+/**
+ * Log lines for a file descriptor, buffered: written in chunks of ~4 KiB, or every 200 ms when
+ * traffic is light, rather than one write per line, and what is pending at exit; each write is
+ * synchronous, so what a line logged before an exit is never lost to it. Best effort:
+ * once a write fails for any reason but a full pipe (EPIPE: whatever read stderr is gone), lines
+ * are dropped, so a signal or process.exit() still ends the process. (pino.destination's
+ * sonic-boom retries such a write at exit every 100 ms, without end.)
+ */
+export function bufferedDestination(
+  fd: number,
+  { minLength = 4096, everyMs = 200, maxPending = 1_048_576 } = {},
+): pino.DestinationStream & { flushSync(): void } {
+  let lines: string[] = [];
+  let length = 0;
+  let unwritten: Buffer | undefined;
+  let broken = false;
+  const flushSync = () => {
+    if (broken || (length === 0 && !unwritten)) return;
+    const fresh = Buffer.from(lines.join(""));
+    const data = unwritten ? Buffer.concat([unwritten, fresh]) : fresh;
+    lines = [];
+    length = 0;
+    unwritten = undefined;
+    let offset = 0;
+    while (offset < data.length) {
+      try {
+        offset += writeSync(fd, data, offset);
+      } catch (error) {
+        // A full non-blocking pipe: keep the rest for the next flush, within bounds.
+        if ((error as NodeJS.ErrnoException).code === "EAGAIN") {
+          if (data.length - offset <= maxPending) unwritten = data.subarray(offset);
+        } else broken = true;
+        return;
+      }
+    }
+  };
+  setInterval(flushSync, everyMs).unref();
+  process.on("exit", flushSync);
+  return {
+    write(line: string) {
+      if (broken) return;
+      lines.push(line);
+      length += line.length;
+      if (length >= minLength) flushSync();
+    },
+    flushSync,
+  };
+}
+
+/** One for stderr, however many loggers the process makes (the tests make several). */
+let stderr: ReturnType<typeof bufferedDestination> | undefined;
+const stderrDestination = () => {
+  stderr ??= bufferedDestination(2);
+  return stderr;
+};
+
 /** Structured logs on stderr, so stdout stays free for what the CLI prints. */
 export function createLogger(
   level: string,
-  // Buffered: lines go out in writes of ~4 KiB, or every 200 ms when traffic is light, rather
-  // than one write per line. pino flushes what is pending when the process exits.
-  destination: pino.DestinationStream = pino.destination({
-    dest: 2,
-    sync: false,
-    minLength: 4096,
-    periodicFlush: 200,
-  }),
+  destination: pino.DestinationStream = stderrDestination(),
 ): Logger {
   return pino(
     {

@@ -10,6 +10,10 @@ import { createLogger } from "./logger";
 /** The configuration, once it has loaded: a failure after that is described in its terms. */
 let loaded: Config | undefined;
 
+// Whatever reads stdout may be gone (`pnpm start | head`): the write then fails with EPIPE, which
+// must not kill the server before it releases its data folder.
+process.stdout.on("error", () => {});
+
 async function start() {
   const config = loadConfig();
   loaded = config;

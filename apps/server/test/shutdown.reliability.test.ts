@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,19 +20,20 @@ afterEach(async () => {
 
 async function startOnOwnDatabase(
   env: Record<string, string> = {},
-): Promise<{ server: ServerProcess; database?: TestDatabase }> {
+  options: { closedStdout?: boolean } = {},
+): Promise<{ server: ServerProcess; database?: TestDatabase; dataDir?: string }> {
   if (testEngine() === "postgres") {
     const database = await createTestDatabase({ maxConnections: 1 });
     cleanups.push(() => database.close());
-    const server = await startServerProcess({ DATABASE_URL: database.url ?? "", ...env });
+    const server = await startServerProcess({ DATABASE_URL: database.url ?? "", ...env }, options);
     cleanups.push(() => server.kill("SIGKILL"));
     return { server, database };
   }
   const dataDir = mkdtempSync(join(tmpdir(), "odyssey-shutdown-"));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const server = await startServerProcess({ ODYSSEY_DATA_DIR: dataDir, ...env });
+  const server = await startServerProcess({ ODYSSEY_DATA_DIR: dataDir, ...env }, options);
   cleanups.push(() => server.kill("SIGKILL"));
-  return { server };
+  return { server, dataDir };
 }
 
 /** One GET on a connection of its own: its status, or how it failed when no answer came. */
@@ -193,6 +194,30 @@ describe("graceful shutdown of the built server", () => {
     expect(await server.exited).toEqual({ code: 1, signal: null });
     expect(server.logs()).toMatch(/second signal/);
     expect((await stuck).closedByServer).toBe(true);
+  });
+});
+
+// Logging is best effort once nothing reads it: a signal still ends the process.
+describe("a server whose output pipes are closed", () => {
+  const exitsWithin = (server: ServerProcess, ms: number) =>
+    Promise.race([server.exited, new Promise((r) => setTimeout(() => r("still running"), ms))]);
+
+  it("exits 0 on SIGTERM after whatever read its stderr and stdout has gone", async () => {
+    const { server } = await startOnOwnDatabase();
+    server.closeOutput();
+    // Lines to log into the closed pipe: a request, then the shutdown's own.
+    expect(await getOnce(server.url)).toBe(200);
+    server.kill("SIGTERM");
+    expect(await exitsWithin(server, 5000)).toEqual({ code: 0, signal: null });
+  });
+
+  it("survives printing the first key into a closed stdout, and releases its data folder on SIGTERM", async () => {
+    const { server, dataDir } = await startOnOwnDatabase({}, { closedStdout: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await getOnce(server.url)).toBe(200);
+    server.kill("SIGTERM");
+    expect(await exitsWithin(server, 5000)).toEqual({ code: 0, signal: null });
+    if (dataDir) expect(existsSync(join(dataDir, "odyssey.pid"))).toBe(false);
   });
 });
 

@@ -20,9 +20,15 @@ export interface ServerProcess {
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): void;
+  /** Closes this end of its stderr and stdout pipes, as when whatever read them has exited. */
+  closeOutput(): void;
 }
 
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+/** `closedStdout`: stdout's reader is gone from the start (`pnpm start | head -c 10`). */
+export async function startServerProcess(
+  env: Record<string, string>,
+  { closedStdout = false } = {},
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [entry], {
     env: {
       PATH: process.env.PATH ?? "",
@@ -43,6 +49,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   child.stderr.on("data", (d) => {
     stderr += d.toString();
   });
+  if (closedStdout) child.stdout.destroy();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
@@ -65,6 +72,10 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     exited,
     kill: (signal = "SIGTERM") => {
       child.kill(signal);
+    },
+    closeOutput: () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
     },
   };
 }
