@@ -21,6 +21,13 @@ async function start() {
   const database = openDatabase(config);
   await database.migrate();
 
+  let accepting = true;
+  const isAccepting = () => accepting;
+  const app = createApp({ database, config, logger, isAccepting });
+  const address = { port: config.port, host: config.host };
+  const { port, close } = await listen(app.fetch, config, address, { logger, isAccepting });
+  // Only once the server listens: a start that fails on a busy PORT or a bad HOST would use up
+  // the key printed into its failure, and later starts print none.
   const firstKey = await bootstrapDefaultKey(database.db);
   if (firstKey) {
     // Shown once, so a new user can call the API at once; only its hash is stored.
@@ -28,12 +35,6 @@ async function start() {
       `\nCreated organization "default" and an API key with every scope. It is shown only once:\n\n    ${firstKey.key}\n\n`,
     );
   }
-
-  let accepting = true;
-  const isAccepting = () => accepting;
-  const app = createApp({ database, config, logger, isAccepting });
-  const address = { port: config.port, host: config.host };
-  const { port, close } = await listen(app.fetch, config, address, { logger, isAccepting });
   logger.info({ port, host: config.host, database: describeDatabase(config) }, "listening");
   const admin =
     database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;

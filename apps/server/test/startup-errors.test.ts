@@ -65,6 +65,9 @@ describe("a port already in use", () => {
       `odyssey: port ${port} on 127.0.0.1 is already in use; set PORT to another port`,
     ]);
     expect(result.stderr).not.toMatch(stackLine);
+    // The one-time first key is left for a start that serves: this one printed none, made none.
+    expect(result.stdout).toBe("");
+    expect(await db.count("api_keys")).toBe(0);
   });
 
   it("adds the stack at LOG_LEVEL=debug", async () => {
