@@ -3,7 +3,21 @@ import { z } from "zod";
 
 // Every setting the server and the CLI read from the environment, validated here and nowhere else.
 
-const Port = z.coerce.number().int().min(0).max(65535);
+/**
+ * A number written in decimal digits, within [min, max]; with `fraction`, digits after a point
+ * too. Not z.coerce: Number() reads " " as 0 (which turned a rate limit off, or PORT to a random
+ * one) and takes `0x1F90` or `1e6`.
+ */
+function decimal(min: number, max: number, { fraction = false } = {}) {
+  const digits = fraction ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  return z
+    .string()
+    .regex(digits, { error: fraction ? "must be a decimal number" : "must be a whole number" })
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+}
+
+const Port = decimal(0, 65535);
 
 const Env = z.object({
   PORT: Port.default(3000),
@@ -13,27 +27,27 @@ const Env = z.object({
     .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// or postgresql:// URL" })
     .optional(),
   ODYSSEY_DATA_DIR: z.string().min(1).default("./.odyssey"),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_POOL_SIZE: decimal(1, 200).default(10),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Largest request body accepted on the journeys API, in bytes. */
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(1_048_576),
+  MAX_BODY_BYTES: decimal(1024, 10_485_760).default(1_048_576),
   /** Longest a request to /api or /trpc may take before it is answered 503. */
-  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  REQUEST_TIMEOUT_MS: decimal(100, 120_000).default(10_000),
   /** How long a graceful shutdown waits for requests in flight. */
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(8_000),
+  SHUTDOWN_TIMEOUT_MS: decimal(0, 60_000).default(8_000),
   /** Slow clients: time allowed to send the request headers, and the whole request. */
-  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  CLIENT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
+  HEADERS_TIMEOUT_MS: decimal(100, 120_000).default(10_000),
+  CLIENT_REQUEST_TIMEOUT_MS: decimal(100, 300_000).default(30_000),
   /** Largest request head (request line and headers) accepted; larger ones get 431. */
-  MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(65_536).default(16_384),
+  MAX_HEADER_BYTES: decimal(1024, 65_536).default(16_384),
   /** JSON bodies: deepest nesting and longest string accepted. */
-  MAX_JSON_DEPTH: z.coerce.number().int().min(4).max(1000).default(32),
-  MAX_JSON_STRING_CHARS: z.coerce.number().int().min(256).max(1_048_576).default(16_384),
+  MAX_JSON_DEPTH: decimal(4, 1000).default(32),
+  MAX_JSON_STRING_CHARS: decimal(256, 1_048_576).default(16_384),
   /** Per-key token buckets: sustained requests a second, and the burst allowed above it. 0 turns a limit off. */
-  RATE_LIMIT_CONTROL_PER_SECOND: z.coerce.number().min(0).max(100_000).default(20),
-  RATE_LIMIT_CONTROL_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
-  RATE_LIMIT_INGEST_PER_SECOND: z.coerce.number().min(0).max(100_000).default(200),
-  RATE_LIMIT_INGEST_BURST: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+  RATE_LIMIT_CONTROL_PER_SECOND: decimal(0, 100_000, { fraction: true }).default(20),
+  RATE_LIMIT_CONTROL_BURST: decimal(1, 1_000_000).default(100),
+  RATE_LIMIT_INGEST_PER_SECOND: decimal(0, 100_000, { fraction: true }).default(200),
+  RATE_LIMIT_INGEST_BURST: decimal(1, 1_000_000).default(1_000),
   /** The admin UI's origin, the only browser origin the control plane answers (CORS); unset: none. */
   ADMIN_ORIGIN: z
     .string()
@@ -74,8 +88,13 @@ export const ADMIN_SOCKET = "admin.sock";
 const MAX_SOCKET_PATH_BYTES = 103;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // An empty variable means "not set", as it does for most tools.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+  // An empty or blank variable means "not set", as it does for most tools; spaces around a value
+  // are not part of it.
+  const present = Object.fromEntries(
+    Object.entries(env)
+      .map(([name, value]) => [name, value?.trim()])
+      .filter(([, value]) => value !== ""),
+  );
   const parsed = Env.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

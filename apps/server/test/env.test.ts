@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/env";
+
+// The configuration as env.ts reads it: what a value means, and the sentence a bad one gets.
+
+const refused = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+};
+
+describe("numeric settings", () => {
+  it("treat a blank value as unset, and ignore spaces around a value", () => {
+    const config = loadConfig({
+      PORT: " ",
+      SHUTDOWN_TIMEOUT_MS: "\t",
+      RATE_LIMIT_CONTROL_PER_SECOND: "  ",
+      MAX_BODY_BYTES: " 2048 ",
+    });
+    expect(config.port).toBe(3000);
+    expect(config.shutdownTimeoutMs).toBe(8000);
+    expect(config.rateLimits.control.perSecond).toBe(20);
+    expect(config.maxBodyBytes).toBe(2048);
+  });
+
+  it.each([
+    ["PORT", "0x1F90"],
+    ["MAX_BODY_BYTES", "1e6"],
+    ["REQUEST_TIMEOUT_MS", "1000.5"],
+    ["RATE_LIMIT_CONTROL_BURST", "-5"],
+    ["DATABASE_POOL_SIZE", "+4"],
+    ["RATE_LIMIT_INGEST_PER_SECOND", "Infinity"],
+  ])("refuse %s=%s, naming it", (name, value) => {
+    const message = refused({ [name]: value });
+    expect(message.startsWith(`Invalid ${name}: `)).toBe(true);
+    expect(message.endsWith(`(got "${value}")`)).toBe(true);
+  });
+
+  it("take a fraction only for a rate a second", () => {
+    expect(loadConfig({ RATE_LIMIT_INGEST_PER_SECOND: "0.5" }).rateLimits.ingest.perSecond).toBe(0.5);
+    expect(refused({ RATE_LIMIT_INGEST_BURST: "1.5" })).toMatch(/^Invalid RATE_LIMIT_INGEST_BURST: /);
+  });
+
+  it("still enforce the ranges", () => {
+    expect(refused({ PORT: "65536" })).toMatch(/^Invalid PORT: /);
+    expect(loadConfig({ PORT: "0" }).port).toBe(0);
+  });
+});
