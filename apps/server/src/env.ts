@@ -19,12 +19,26 @@ function decimal(min: number, max: number, { fraction = false } = {}) {
 
 const Port = decimal(0, 65535);
 
+/** A host (or a socket folder as `?host=`) and a non-empty database path. */
+function namesHostAndDatabase(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.hostname !== "" || url.searchParams.has("host")) && url.pathname.length > 1;
+  } catch {
+    return false;
+  }
+}
+
 const Env = z.object({
   PORT: Port.default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// or postgresql:// URL" })
+    // The driver would fill in what is missing: the user's name as the database, or root.
+    .refine(namesHostAndDatabase, {
+      error: "name the database (postgres://user@host:5432/<database>)",
+    })
     .optional(),
   ODYSSEY_DATA_DIR: z.string().min(1).default("./.odyssey"),
   DATABASE_POOL_SIZE: decimal(1, 200).default(10),
@@ -99,9 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? "environment");
-    throw new ConfigError(
-      `Invalid ${name}: ${issue?.message ?? "invalid value"} (got ${JSON.stringify(env[name])})`,
-    );
+    // A database URL may hold a password: not repeated in a message that may reach a log.
+    const got = name === "DATABASE_URL" ? "" : ` (got ${JSON.stringify(env[name])})`;
+    throw new ConfigError(`Invalid ${name}: ${issue?.message ?? "invalid value"}${got}`);
   }
   const e = parsed.data;
   const dataDir = resolve(e.ODYSSEY_DATA_DIR);

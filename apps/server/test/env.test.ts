@@ -50,3 +50,29 @@ describe("numeric settings", () => {
     expect(loadConfig({ PORT: "0" }).port).toBe(0);
   });
 });
+
+describe("DATABASE_URL", () => {
+  it.each([
+    "postgres://postgres@127.0.0.1:5432",
+    "postgres://postgres@127.0.0.1:5432/",
+    "postgres://",
+    "postgres://127.0.0.1",
+    "postgresql:///odyssey",
+  ])("refuses %s, which names no host or no database", (url) => {
+    expect(refused({ DATABASE_URL: url })).toMatch(
+      /^Invalid DATABASE_URL: name the database \(postgres:\/\/user@host:5432\/<database>\)/,
+    );
+  });
+
+  it("does not repeat the URL, which may hold a password", () => {
+    expect(refused({ DATABASE_URL: "postgres://u:secret@db.internal" })).not.toContain("secret");
+  });
+
+  it.each([
+    "postgres://postgres@127.0.0.1:5432/odyssey",
+    "postgresql://u:p@db.internal/odyssey?sslmode=require",
+    "postgres:///odyssey?host=/var/run/postgresql",
+  ])("accepts %s", (url) => {
+    expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+  });
+});
