@@ -31,7 +31,8 @@ function namesHostAndDatabase(value: string): boolean {
 
 const Env = z.object({
   PORT: Port.default(3000),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  // This machine only: a first start prints a key with every scope. 0.0.0.0 serves the network.
+  HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// or postgresql:// URL" })

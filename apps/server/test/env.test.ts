@@ -76,3 +76,10 @@ describe("DATABASE_URL", () => {
     expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
   });
 });
+
+describe("HOST", () => {
+  it("serves this machine only unless set: a first start prints a key with every scope", () => {
+    expect(loadConfig({}).host).toBe("127.0.0.1");
+    expect(loadConfig({ HOST: "0.0.0.0" }).host).toBe("0.0.0.0");
+  });
+});
