@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/env";
 
@@ -81,5 +83,39 @@ describe("HOST", () => {
   it("serves this machine only unless set: a first start prints a key with every scope", () => {
     expect(loadConfig({}).host).toBe("127.0.0.1");
     expect(loadConfig({ HOST: "0.0.0.0" }).host).toBe("0.0.0.0");
+  });
+});
+
+describe("README's configuration table", () => {
+  const readme = readFileSync(fileURLToPath(new URL("../../../README.md", import.meta.url)), "utf8");
+  const rows = readme.split("\n").filter((line) => /^\| `[A-Z_]+`/.test(line));
+  // Each variable of a row, with the range the row gives it (ranges in the order of the names).
+  const variables = rows.flatMap((row) => {
+    const [names = "", , meaning = ""] = row.split("|").slice(1);
+    const ranges = [...meaning.matchAll(/(\d+)–(\d+)/g)].map(([, low, high]) => [Number(low), Number(high)]);
+    return [...names.matchAll(/`([A-Z_]+)`/g)].map(([, name = ""], i) => ({ name, range: ranges[i] }));
+  });
+  const loads = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // Numeric: takes some number (within its range) and refuses a word.
+  const numeric = variables.filter(
+    ({ name }) => !loads({ [name]: "many" }) && ["4", "2000"].some((n) => loads({ [name]: n })),
+  );
+
+  it("gives every numeric variable the range env.ts enforces", () => {
+    expect(numeric.map(({ name }) => name)).toContain("RATE_LIMIT_INGEST_BURST");
+    expect(numeric.length).toBe(14);
+    for (const { name, range } of numeric) {
+      expect(range, name).toBeDefined();
+      const [low = 0, high = 0] = range ?? [];
+      const at = (value: number) => loads({ [name]: String(value) });
+      expect([at(low - 1), at(low), at(high), at(high + 1)], name).toEqual([false, true, true, false]);
+    }
   });
 });
