@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -28,7 +29,7 @@ export function lockFilePath(dataDir: string): string {
 }
 
 /** A lock's holder: its pid and, where /proc tells it, when that process started. */
-interface Holder {
+export interface Holder {
   pid: number;
   startedAt: string | undefined;
   /** The lock file's text, to tell this lock from one written after it. */
@@ -81,19 +82,21 @@ export function dataDirHolder(dataDir: string): number | null {
 
 const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code;
 
+/** Blocks this thread for `ms` (the lock is taken synchronously, before anything else runs). */
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
 /**
  * PGlite is a single-process database: two processes opening one data folder corrupt it, and
  * one loses what it wrote. The lock file makes the second one fail with a clear error instead.
  * The file is created whole or not at all (written aside, then hard-linked into place, which
  * fails if it exists), so no process reads a half-written lock as stale. A stale lock (its
- * process gone) is moved aside, which only one process can do, and taken over only if what was
- * moved is the stale lock that was judged, not one another process wrote meanwhile.
+ * process gone) is removed by one process only (`takeOver`), and the folder then goes to
+ * whichever process links its lock first.
  */
 export function lockDataDir(dataDir: string): () => void {
   const path = lockFilePath(dataDir);
   const mine = `${process.pid} ${startedAt(process.pid) ?? ""}`.trim();
   const written = `${path}.${process.pid}.new`;
-  const aside = `${path}.${process.pid}.stale`;
   try {
     // A folder created here is its owner's alone, and so is the admin socket it will hold.
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -106,7 +109,9 @@ export function lockDataDir(dataDir: string): () => void {
     throw error;
   }
   try {
-    for (let attempt = 0; attempt < 10; attempt++) {
+    // Long enough for another process to finish taking over a stale lock on a loaded machine.
+    const giveUpAt = Date.now() + 5000;
+    while (Date.now() < giveUpAt) {
       try {
         linkSync(written, path);
         return () => {
@@ -118,22 +123,55 @@ export function lockDataDir(dataDir: string): () => void {
       const holder = readHolder(path);
       if (!holder) continue; // released meanwhile
       if (isAlive(holder)) throw new DataDirLockedError(dataDir, holder.pid);
-      try {
-        renameSync(path, aside);
-      } catch (error) {
-        if (codeOf(error) === "ENOENT") continue; // another process moved it first
-        throw error;
-      }
-      if (readHolder(aside)?.text !== holder.text) {
-        // Another process took the folder between the judgement and the move: put its lock back.
-        try {
-          linkSync(aside, path);
-        } catch {}
-      }
-      unlinkSync(aside);
+      if (!takeOver(path, holder, written)) pause(5);
     }
     throw new DataDirLockedError(dataDir, dataDirHolder(dataDir) ?? -1);
   } finally {
     rmSync(written, { force: true });
   }
+}
+
+/**
+ * Removes the stale lock `stale` from `path`, unless another process is already doing so
+ * (then answers false). Only the process that creates the takeover claim named after that
+ * lock's text (whole, by hard link, so exactly one can) removes it, and only while `path` still
+ * holds that text, which no live process can write: a lock linked in since is never removed.
+ */
+export function takeOver(path: string, stale: Holder, written: string): boolean {
+  const claim = `${path}.takeover-${createHash("sha256").update(stale.text).digest("hex").slice(0, 16)}`;
+  try {
+    linkSync(written, claim);
+  } catch (error) {
+    if (codeOf(error) !== "EEXIST") throw error;
+    // A claimant that died while taking over left its claim: that claim is stale in turn.
+    const claimant = readHolder(claim);
+    if (claimant && !isAlive(claimant)) removeStaleClaim(claim, claimant);
+    return false;
+  }
+  try {
+    if (readHolder(path)?.text === stale.text) unlinkSync(path);
+  } finally {
+    rmSync(claim, { force: true });
+  }
+  return true;
+}
+
+/**
+ * A takeover claim left by a process that died while holding it: moved aside (only one process
+ * can move it) and removed if it is the claim that was judged, else put back.
+ */
+function removeStaleClaim(claim: string, claimant: Holder): void {
+  const aside = `${claim}.${process.pid}.stale`;
+  try {
+    renameSync(claim, aside);
+  } catch (error) {
+    if (codeOf(error) === "ENOENT") return; // another process moved it first
+    throw error;
+  }
+  if (readHolder(aside)?.text !== claimant.text) {
+    try {
+      linkSync(aside, claim);
+    } catch {}
+  }
+  unlinkSync(aside);
 }
