@@ -68,15 +68,13 @@ export function listen(
       handle,
     );
     // Node confirms `Expect: 100-continue` itself, before anything has judged the request: a body
-    // declared past the limit would be invited, then refused. It is refused at once instead, as
-    // the app refuses it (the events routes' lower limit applies later, as the body arrives).
+    // declared past the limit would be invited, then refused. Such a request goes to the app
+    // uninvited instead, which refuses it by its declared length (413, with the events routes'
+    // own limit and message) without reading it. A body within the events routes' lower limit's
+    // reach is still invited, then refused.
     server.on("checkContinue", (incoming: IncomingMessage, outgoing: ServerResponse) => {
-      if (Number(incoming.headers["content-length"]) > config.maxBodyBytes)
-        answer(outgoing, 413, `Request body is larger than ${config.maxBodyBytes} bytes`);
-      else {
-        outgoing.writeContinue();
-        handle(incoming, outgoing);
-      }
+      if (!(Number(incoming.headers["content-length"]) > config.maxBodyBytes)) outgoing.writeContinue();
+      handle(incoming, outgoing);
     });
     // Any other expectation: Node's own answer is an empty 417.
     server.on("checkExpectation", (_incoming: IncomingMessage, outgoing: ServerResponse) =>

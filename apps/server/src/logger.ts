@@ -28,24 +28,36 @@ function withoutParameters(value: unknown, depth = 0): unknown {
 
 const errSerializer = (err: unknown) => withoutParameters(pino.stdSerializers.errWithCause(err as Error));
 
+/** Blocks this thread for `ms`: the exit path cannot wait for the event loop. */
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
 /**
  * Log lines for a file descriptor, buffered: written in chunks of ~4 KiB, or every 200 ms when
- * traffic is light, rather than one write per line, and what is pending at exit; each write is
- * synchronous, so what a line logged before an exit is never lost to it. Best effort:
- * once a write fails for any reason but a full pipe (EPIPE: whatever read stderr is gone), lines
- * are dropped, so a signal or process.exit() still ends the process. (pino.destination's
- * sonic-boom retries such a write at exit every 100 ms, without end.)
+ * traffic is light, rather than one write per line. A full pipe (EAGAIN: its reader is slow)
+ * keeps the rest for the next flush, up to `maxPending` bytes, past which lines are dropped and
+ * counted in a line of their own. At exit what is pending is written, waiting for a slow reader
+ * up to `exitWaitMs`. Once a write fails otherwise (EPIPE: whatever read the pipe is gone), lines
+ * are dropped, so a signal or process.exit() still ends the process (pino.destination's
+ * sonic-boom retries such a write at exit every 100 ms, without end).
  */
 export function bufferedDestination(
   fd: number,
-  { minLength = 4096, everyMs = 200, maxPending = 1_048_576 } = {},
+  { minLength = 4096, everyMs = 200, maxPending = 1_048_576, exitWaitMs = 5000 } = {},
 ): pino.DestinationStream & { flushSync(): void } {
   let lines: string[] = [];
   let length = 0;
   let unwritten: Buffer | undefined;
+  let droppedBytes = 0;
   let broken = false;
-  const flushSync = () => {
-    if (broken || (length === 0 && !unwritten)) return;
+  /** Writes what is pending; answers false when a full pipe left some of it for later. */
+  const flushSync = (): boolean => {
+    if (broken || (length === 0 && !unwritten)) return true;
+    if (droppedBytes > 0) {
+      lines.unshift(
+        `${JSON.stringify({ level: 40, time: Date.now(), msg: `${droppedBytes} bytes of log lines dropped: stderr's reader was too slow` })}\n`,
+      );
+      droppedBytes = 0;
+    }
     const fresh = Buffer.from(lines.join(""));
     const data = unwritten ? Buffer.concat([unwritten, fresh]) : fresh;
     lines = [];
@@ -56,16 +68,28 @@ export function bufferedDestination(
       try {
         offset += writeSync(fd, data, offset);
       } catch (error) {
-        // A full non-blocking pipe: keep the rest for the next flush, within bounds.
-        if ((error as NodeJS.ErrnoException).code === "EAGAIN") {
-          if (data.length - offset <= maxPending) unwritten = data.subarray(offset);
-        } else broken = true;
-        return;
+        if ((error as NodeJS.ErrnoException).code !== "EAGAIN") {
+          broken = true;
+          return true;
+        }
+        if (data.length - offset <= maxPending) unwritten = data.subarray(offset);
+        else {
+          // Kept: the rest of a line already begun, so that no line is cut short.
+          const lineEnd = data.indexOf(10, offset) + 1 || data.length;
+          unwritten = data.subarray(offset, lineEnd);
+          droppedBytes += data.length - lineEnd;
+        }
+        return false;
       }
     }
+    return true;
+  };
+  const flushAtExit = () => {
+    const giveUpAt = Date.now() + exitWaitMs;
+    while (!flushSync() && Date.now() < giveUpAt) pause(5);
   };
   setInterval(flushSync, everyMs).unref();
-  process.on("exit", flushSync);
+  process.on("exit", flushAtExit);
   return {
     write(line: string) {
       if (broken) return;
@@ -73,7 +97,7 @@ export function bufferedDestination(
       length += line.length;
       if (length >= minLength) flushSync();
     },
-    flushSync,
+    flushSync: flushAtExit,
   };
 }
 

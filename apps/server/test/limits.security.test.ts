@@ -389,6 +389,15 @@ describe("request limits", () => {
     expect(large.response).toMatch(/\r\nConnection: close\r\n/i);
     expect(bodyOf(large.response)).toEqual({ error: "Request body is larger than 4096 bytes" });
     expect(large.closedByServer).toBe(true);
+    // A batch past both limits is told the limit of batches, as without Expect.
+    const batch = await rawRequest(
+      server.url,
+      [expecting(600_000).replace("/api/journeys/create", "/api/events")],
+      { waitMs: 3000 },
+    );
+    expect(batch.response).not.toMatch(/100 Continue/);
+    expect(statusOf(batch.response)).toBe(413);
+    expect(bodyOf(batch.response)).toEqual({ error: "An event batch may be at most 524288 bytes (512 KiB)" });
 
     const body = JSON.stringify({ slug: "continued", displayName: "C" });
     // The body follows a moment later, as from a client that waited for the 100.

@@ -11,8 +11,12 @@ export class NotADataDirError extends Error {
   }
 }
 
-/** What Odyssey itself leaves in a data folder before (or without) a database: its lock and socket. */
-const isOwnLeftover = (name: string) => name.startsWith("odyssey.pid") || name === "admin.sock";
+/**
+ * What an empty folder may still hold: Odyssey's own lock and socket (left before, or without, a
+ * database), a fresh volume's `lost+found`, and hidden files such as `.DS_Store`.
+ */
+const isOwnLeftover = (name: string) =>
+  name.startsWith("odyssey.pid") || name === "admin.sock" || name === "lost+found" || name.startsWith(".");
 
 /**
  * A new database is created in a folder only when the folder is absent, empty or holds only

@@ -44,10 +44,11 @@ describe.skipIf(testEngine() !== "pglite")("an embedded data folder that holds o
     expect(modeOf(join(root, "outside.txt"))).toBe(0o644);
   });
 
-  it("is accepted when it holds only a lock file a gone process left", async () => {
+  it("is accepted when it holds only a lock file a gone process left, a fresh volume's lost+found or hidden files", async () => {
     const dataDir = join(root, "data");
-    mkdirSync(dataDir);
+    mkdirSync(join(dataDir, "lost+found"), { recursive: true });
     writeFileSync(join(dataDir, "odyssey.pid"), "999999999");
+    writeFileSync(join(dataDir, ".DS_Store"), "");
     const database = createDatabase({ dataDir });
     try {
       await database.migrate();

@@ -73,7 +73,8 @@ export async function listSnapshots({
   const ofJourney = and(eq(snapshots.orgId, ctx.orgId), eq(snapshots.journeyId, journey.id));
   const newestFirst = [desc(snapshots.createdAt), desc(snapshots.seq)];
   // A row comparison, so that the position is a bound of the index scan, not a filter on it. A
-  // cursor whose snapshot is gone matches nothing: snapshots go only with their journey.
+  // cursor naming no snapshot of the journey (snapshots go only with their journey, so only a
+  // made-up one) pages on from its time alone.
   const candidates = await ctx.db
     .select({ id: snapshots.id, createdAt: snapshots.createdAt, jsonBytes: snapshots.jsonBytes })
     .from(snapshots)
