@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   allScopes,
@@ -10,7 +9,7 @@ import {
   Scope,
   Slug,
 } from "@odyssey/api";
-import { DataDirLockedError, dataDirHolder, queryRows } from "@odyssey/db";
+import { DataDirLockedError, dataDirHolder, holdsEmbeddedDatabase, queryRows } from "@odyssey/db";
 import { sql } from "drizzle-orm";
 import { adminSocketPath, sendAdminCommand } from "./admin-socket";
 import { dataDirLockedMessage, describeFailure, messageOf } from "./cli-errors";
@@ -200,7 +199,7 @@ async function execute(command: Command, progress: Progress): Promise<unknown> {
   }
   // Run from another directory, the default ./.odyssey names a folder that is not the server's:
   // say so rather than answer from (or write to) a database made on the spot.
-  const newFolder = !config.databaseUrl && !existsSync(join(config.dataDir, "PG_VERSION"));
+  const newFolder = !config.databaseUrl && !holdsEmbeddedDatabase(config.dataDir);
   if (newFolder && needsData(command))
     throw new Error(
       `No embedded database at ${config.dataDir}: start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,

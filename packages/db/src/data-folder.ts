@@ -18,13 +18,16 @@ export class NotADataDirError extends Error {
 const isOwnLeftover = (name: string) =>
   name.startsWith("odyssey.pid") || name === "admin.sock" || name === "lost+found" || name.startsWith(".");
 
+/** Whether `dataDir` holds an embedded database (PGlite's data folder has its PG_VERSION). */
+export const holdsEmbeddedDatabase = (dataDir: string) => existsSync(join(dataDir, "PG_VERSION"));
+
 /**
  * A new database is created in a folder only when the folder is absent, empty or holds only
  * Odyssey's own leftovers: anywhere else it would mix a cluster into the user's files (and the
  * template's permission fix would reach them).
  */
 export function refuseForeignFolder(dataDir: string): void {
-  if (existsSync(join(dataDir, "PG_VERSION"))) return;
+  if (holdsEmbeddedDatabase(dataDir)) return;
   let names: string[];
   try {
     names = readdirSync(dataDir);

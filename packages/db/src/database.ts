@@ -9,7 +9,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
-import { keepToOwner, refuseForeignFolder } from "./data-folder";
+import { holdsEmbeddedDatabase, keepToOwner, refuseForeignFolder } from "./data-folder";
 import { lockDataDir } from "./lock";
 import * as schema from "./schema";
 
@@ -129,7 +129,7 @@ function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T 
 function createPglite(dataDir?: string, template?: string): DatabaseHandle {
   if (dataDir) refuseForeignFolder(dataDir);
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
-  const isNew = dataDir !== undefined && !existsSync(join(dataDir, "PG_VERSION"));
+  const isNew = dataDir !== undefined && !holdsEmbeddedDatabase(dataDir);
   const fromTemplate = isNew && template !== undefined && existsSync(template);
   // What was there before the template (the lock file): not the template's to change.
   const existing = fromTemplate && dataDir ? new Set(readdirSync(dataDir)) : new Set<string>();

@@ -21,11 +21,22 @@ const trpcCodes = {
 
 export type RefusalStatus = keyof typeof trpcCodes;
 
-const isTrpc = (c: Context) => c.req.path.startsWith("/trpc/");
+/** One error answer in the caller's transport: tRPC's error shape under /trpc, `{"error"}` elsewhere. */
+function inTransport(
+  c: Context,
+  code: TRPC_ERROR_CODE_KEY,
+  status: ContentfulStatusCode,
+  message: string,
+  headers?: Record<string, string>,
+): Response {
+  return c.req.path.startsWith("/trpc/")
+    ? trpcErrorJson(c, code, status, message, headers)
+    : errorJson(c, status, message, headers);
+}
 
 /**
- * A refusal in the caller's transport, for what is refused before any procedure runs: tRPC's
- * error shape under /trpc, `{"error"}` elsewhere, with the same message in both.
+ * A refusal in the caller's transport, for what is refused before any procedure runs, with the
+ * same message in both.
  */
 export function refuse(
   c: Context,
@@ -33,16 +44,12 @@ export function refuse(
   message: string,
   headers?: Record<string, string>,
 ): Response {
-  return isTrpc(c)
-    ? trpcErrorJson(c, trpcCodes[status], status, message, headers)
-    : errorJson(c, status, message, headers);
+  return inTransport(c, trpcCodes[status], status, message, headers);
 }
 
 /** A known error of the domain (a key refused, the database unreachable), answered like `refuse`. */
 export function refuseWithError(c: Context, error: TRPCError): Response {
   const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
   const headers = status === 503 ? { "Retry-After": "1" } : undefined;
-  return isTrpc(c)
-    ? trpcErrorJson(c, error.code, status, error.message, headers)
-    : errorJson(c, status, error.message, headers);
+  return inTransport(c, error.code, status, error.message, headers);
 }
