@@ -8,12 +8,25 @@ import { isStorableTime, type Subject } from "./validation";
 // row a page ended at, and keyset positions newest first by creation time (each list breaks ties
 // between rows created in the same millisecond its own way).
 
+// A REST query string carries limit as text: only decimal digits are read as a number, so `0x10`,
+// `1e1`, ` 5` or an empty value are refused rather than read as something the caller never wrote.
+const decimalText = /^-?\d+$/;
+
 /**
- * Page size and position. limit arrives as text in a REST query string, hence the coercion; its
- * input is typed as a number, so tRPC callers (and the client) must send one.
+ * Page size and position. Its input is typed as a number, so tRPC callers (and the client) must
+ * send one; REST's text is read by `decimalText`.
  */
 export const PageQuery = z.object({
-  limit: z.coerce.number<number>().int().min(1).max(100).default(20),
+  limit: z
+    .preprocess<unknown, z.ZodNumber, number>(
+      (value) => (typeof value === "string" && decimalText.test(value) ? Number(value) : value),
+      z
+        .number({ error: (issue) => (issue.code === "invalid_type" ? "must be a whole number" : undefined) })
+        .int()
+        .min(1)
+        .max(100),
+    )
+    .default(20),
   cursor: text().max(500).optional(),
 });
 
