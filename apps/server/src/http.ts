@@ -48,11 +48,15 @@ export function listen(
   // HTTP/1.1 requires Host, and an http URI a host (RFC 9112 3.2, RFC 9110 4.2.1). Node's own
   // check (requireHostHeader) answers an empty 400 and lets an empty Host through, which the
   // adapter, like a missing one, replaces with the listening address. HTTP/1.0 does not require
-  // Host: such a request (a health checker's) is served on that address.
+  // Host: such a request (a health checker's) is served on that address. Node keeps the first of
+  // several Host lines, where a proxy in front may have routed by another: RFC 9112 3.2 asks for a
+  // 400 to any request with more than one.
   const handle = (incoming: IncomingMessage, outgoing: ServerResponse) =>
     !incoming.headers.host && incoming.httpVersion === "1.1"
       ? answer(outgoing, 400, "Malformed HTTP request: missing host header")
-      : serve(incoming, outgoing);
+      : hostLines(incoming.rawHeaders) > 1
+        ? answer(outgoing, 400, "Malformed HTTP request: more than one host header")
+        : serve(incoming, outgoing);
   return new Promise((resolve, reject) => {
     const server = createServer(
       {
@@ -194,4 +198,14 @@ function answerRaw(socket: Socket, status: number, message: string) {
       body,
     ].join("\r\n"),
   );
+}
+
+/** How many Host lines a request's head holds (rawHeaders alternates names and values). */
+function hostLines(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") count++;
+  }
+  return count;
 }

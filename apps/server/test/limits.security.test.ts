@@ -351,7 +351,7 @@ describe("request limits", () => {
     expect(bodyOf(response)).toEqual({ error: "Method CONNECT is not supported" });
   });
 
-  it("answers 400 {error} to an HTTP/1.1 request without Host or with an empty one, and serves an HTTP/1.0 one", async () => {
+  it("answers 400 {error} to an HTTP/1.1 request without Host, with an empty one or with several, and serves an HTTP/1.0 one", async () => {
     const { response } = await rawRequest(server.url, [
       "GET /api/journeys HTTP/1.1\r\nConnection: close\r\n\r\n",
     ]);
@@ -364,6 +364,16 @@ describe("request limits", () => {
     ]);
     expect(statusOf(empty.response)).toBe(400);
     expect(bodyOf(empty.response)).toEqual({ error: "Malformed HTTP request: missing host header" });
+    // More than one Host line (RFC 9112 3.2), whatever their case and values.
+    for (const hosts of ["Host: a\r\nHost: b", "Host: a\r\nhost: a", "HOST: a\r\nX-Other: 1\r\nhost: b"]) {
+      const several = await rawRequest(server.url, [
+        `GET /api/journeys HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n`,
+      ]);
+      expect(statusOf(several.response), hosts).toBe(400);
+      expect(bodyOf(several.response)).toEqual({
+        error: "Malformed HTTP request: more than one host header",
+      });
+    }
     // HTTP/1.0 has no Host requirement (health checkers still send such requests).
     const old = await rawRequest(server.url, ["GET /healthz HTTP/1.0\r\n\r\n"]);
     expect(statusOf(old.response)).toBe(200);
