@@ -7,6 +7,7 @@ import {
   type KeySummary,
   publishableScopes,
   Scope,
+  SeedInterruptedError,
   Slug,
 } from "@odyssey/api";
 import { DataDirLockedError, dataDirHolder, holdsEmbeddedDatabase, queryRows } from "@odyssey/db";
@@ -28,9 +29,10 @@ const usage = `Usage: odyssey <command>
                                             prints the key alone on stdout
   keys list --org <org-slug>                list an organization's keys
   keys revoke <key id>                      revoke a key at once
-  seed --demo [--org <org-slug>] [--days <n>]
+  seed --demo [--org <org-slug>] [--days <n>] [--replace]
                                             create a sample journey with <n> days (default 21)
                                             of realistic events (organization default: default);
+                                            --replace deletes an existing one first;
                                             prints the journey's slug alone on stdout
 
 Scopes: ${allScopes.join(", ")} (default: all; --scopes may be repeated). Publishable keys (ody_pk_…) may only write events.
@@ -49,6 +51,7 @@ function parseCommand(argv: string[]): Command {
       publishable: { type: "boolean", default: false },
       demo: { type: "boolean", default: false },
       days: { type: "string" },
+      replace: { type: "boolean", default: false },
     },
   });
   const [group, action, arg] = positionals;
@@ -105,10 +108,12 @@ function parseCommand(argv: string[]): Command {
   if (group === "seed") {
     words(1);
     if (!values.demo) throw new UsageError("seed needs --demo (the only data it makes is demo data)");
-    const days = values.days === undefined ? 21 : Number(values.days);
+    // Decimal digits only: Number() would also read "0x10", "1e1" or a blank.
+    const days =
+      values.days === undefined ? 21 : /^\d+$/.test(values.days) ? Number(values.days) : Number.NaN;
     if (!Number.isInteger(days) || days < 1 || days > 60)
       throw new UsageError("--days must be a whole number from 1 to 60");
-    return { name: "seed.demo", org: slug(values.org ?? "default"), days };
+    return { name: "seed.demo", org: slug(values.org ?? "default"), days, replace: values.replace };
   }
   throw new UsageError(group ? `Unknown command: ${positionals.join(" ")}` : "No command given");
 }
@@ -151,7 +156,7 @@ function print(command: Command, result: unknown): void {
     case "seed.demo": {
       const seeded = result as DemoSeedResult;
       console.error(
-        `Created journey "${seeded.journey}" in organization "${seeded.orgSlug}": ${seeded.sessions} sessions, ${seeded.events} events.`,
+        `${seeded.replaced ? "Replaced" : "Created"} journey "${seeded.journey}" in organization "${seeded.orgSlug}": ${seeded.sessions} sessions, ${seeded.events} events.`,
       );
       // A new organization has no key to read the journey with: say how to make one.
       if (seeded.orgCreated)
@@ -214,7 +219,19 @@ async function execute(command: Command, progress: Progress): Promise<unknown> {
           ? `Created a new embedded database in ${config.dataDir}.`
           : `Set up Odyssey's tables in an empty database: ${describeDatabase(config)}.`,
       );
-    return await runCommand(database, command, progress);
+    // Ctrl-C stops a long command where it can stop cleanly (the seed, between batches), so the
+    // database is closed, not cut off; a second Ctrl-C exits at once.
+    const stop = new AbortController();
+    const interrupted = () => {
+      process.once("SIGINT", () => process.exit(130));
+      stop.abort();
+    };
+    process.once("SIGINT", interrupted);
+    try {
+      return await runCommand(database, command, progress, stop.signal);
+    } finally {
+      process.off("SIGINT", interrupted);
+    }
   } finally {
     await database.close();
   }
@@ -248,6 +265,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || badArguments) {
       console.error(`odyssey: ${error.message}\n\n${usage}`);
       return 2;
+    }
+    if (error instanceof SeedInterruptedError) {
+      console.error(`${process.stderr.isTTY ? "\n" : ""}odyssey: ${error.message}`);
+      return 130;
     }
     const message =
       error instanceof DataDirLockedError

@@ -20,6 +20,7 @@ export const Command = z.discriminatedUnion("name", [
     name: z.literal("seed.demo"),
     org: z.string().default("default"),
     days: z.int().min(1).max(60).default(21),
+    replace: z.boolean().default(false),
   }),
 ]);
 export type Command = z.infer<typeof Command>;
@@ -30,6 +31,8 @@ export async function runCommand(
   database: DatabaseHandle,
   command: Command,
   progress: Progress,
+  /** Stops a long command where it can stop cleanly (the demo seed, between batches). */
+  signal?: AbortSignal,
 ): Promise<unknown> {
   const { db } = database;
   switch (command.name) {
@@ -48,6 +51,12 @@ export async function runCommand(
     case "keys.revoke":
       return revokeApiKey(db, command.keyId);
     case "seed.demo":
-      return seedDemoJourney(db, { orgSlug: command.org, days: command.days, progress });
+      return seedDemoJourney(db, {
+        orgSlug: command.org,
+        days: command.days,
+        replace: command.replace,
+        progress,
+        signal,
+      });
   }
 }

@@ -266,6 +266,45 @@ describe("the server and the CLI together", () => {
   });
 });
 
+describe("seed --demo with no server running", () => {
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it("stops cleanly on Ctrl-C, deleting the partly seeded journey, so a new seed runs", async () => {
+    const child = spawnCli(["seed", "--demo", "--org", "stopped", "--days", "60"], db.env);
+    let stderr = "";
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk;
+        if (stderr.includes("Sending demo events")) resolve();
+      }),
+    );
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).toContain("odyssey: Seeding was interrupted; the partly seeded demo journey was deleted");
+    expect(await db.count("events")).toBe(0);
+    expect(await db.count("journeys")).toBe(0);
+
+    const seeded = await runCli(["seed", "--demo", "--org", "stopped", "--days", "1"], db.env);
+    expect(seeded.code).toBe(0);
+    expect(seeded.stderr).toMatch(/^Created journey "demo-small-business-grant"/m);
+  });
+
+  it("refuses to seed twice unless told to replace, and then replaces", async () => {
+    await runCli(["seed", "--demo", "--org", "twice", "--days", "1"], db.env);
+    const again = await runCli(["seed", "--demo", "--org", "twice", "--days", "1"], db.env);
+    expect(again).toMatchObject({ code: 1, stdout: "" });
+    expect(again.stderr).toContain("to seed it again, replace it (odyssey seed --demo --replace");
+    const replaced = await runCli(["seed", "--demo", "--org", "twice", "--days", "1", "--replace"], db.env);
+    expect(replaced.code).toBe(0);
+    expect(replaced.stderr).toMatch(/^Replaced journey "demo-small-business-grant" in organization "twice"/m);
+  });
+});
+
 describe.runIf(testEngine() === "postgres")("two servers starting together on one empty database", () => {
   let db: FreshDatabase;
   beforeAll(async () => {
@@ -337,6 +376,8 @@ describe("rejected arguments", () => {
     [["keys", "list", "--org", "Bad!"], 'Organization slug "Bad!" must be'],
     [["seed", "--demo", "--org", "Bad!"], 'Organization slug "Bad!" must be'],
     [["seed", "--demo", "--days", "61"], "--days must be a whole number from 1 to 60"],
+    [["seed", "--demo", "--days", "0x10"], "--days must be a whole number from 1 to 60"],
+    [["seed", "--demo", "--days", "1e1"], "--days must be a whole number from 1 to 60"],
     [
       ["keys", "create", "--org", "acme", "--publishable", "--scopes", "journeys:read"],
       "Publishable keys may only have the scopes: events:write",

@@ -1,4 +1,6 @@
-import { createApiKey } from "@odyssey/api";
+import { createApiKey, DEMO_SLUG, type DemoSeedResult, SeedInterruptedError } from "@odyssey/api";
+import { queryRows } from "@odyssey/db";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../src/commands";
 import { startTestServer, type TestServer } from "./support/server";
@@ -12,12 +14,21 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+/** Events stored for an organization, whichever journey they belonged to. */
+async function storedEvents(orgSlug: string): Promise<number> {
+  const [row] = await queryRows<{ n: number }>(
+    server.database.db,
+    sql`select count(*)::int as n from events e join organizations o on o.id = e.org_id where o.slug = ${orgSlug}`,
+  );
+  return row?.n ?? -1;
+}
+
 describe("seed --demo", () => {
   it("creates a journey with sessions across devices and drop-offs, reporting progress", async () => {
     const progress: [number, number][] = [];
     const result = (await runCommand(
       server.database,
-      { name: "seed.demo", org: "demo-org", days: 3 },
+      { name: "seed.demo", org: "demo-org", days: 3, replace: false },
       (done, total) => progress.push([done, total]),
     )) as { journey: string; sessions: number; events: number };
     expect(result.sessions).toBeGreaterThan(30);
@@ -49,10 +60,57 @@ describe("seed --demo", () => {
 
   it("refuses to seed the same organization twice, saying how to seed it again", async () => {
     await expect(
-      runCommand(server.database, { name: "seed.demo", org: "demo-org", days: 1 }, () => {}),
+      runCommand(server.database, { name: "seed.demo", org: "demo-org", days: 1, replace: false }, () => {}),
     ).rejects.toThrow(
-      /already exists .*; to seed it again, delete it first \(DELETE \/api\/journeys\/demo-small-business-grant\)$/,
+      /already exists .*; to seed it again, replace it \(odyssey seed --demo --replace deletes it and its events first\)$/,
     );
+  });
+
+  it("replaces an existing demo journey with a fresh history when asked", async () => {
+    const { key } = await createApiKey(server.database.db, { orgSlug: "demo-replaced", kind: "secret" });
+    const seed = (days: number, replace: boolean) =>
+      runCommand(
+        server.database,
+        { name: "seed.demo", org: "demo-replaced", days, replace },
+        () => {},
+      ) as Promise<DemoSeedResult>;
+    const first = await seed(4, false);
+    expect(first.replaced).toBe(false);
+    const second = await seed(1, true);
+    expect(second.replaced).toBe(true);
+    expect(second.sessions).toBeLessThan(first.sessions);
+    // Only the second history is left: the first's sessions and events went with its journey.
+    const res = await server.call(key, "GET", `/api/journeys/${second.journey}`);
+    const body = (await res.json()) as { healthMetrics: { sessionCount: number } };
+    expect(body.healthMetrics.sessionCount).toBe(second.sessions);
+    expect(await storedEvents("demo-replaced")).toBe(second.events);
+  });
+
+  it("stops between batches when its signal aborts, deleting the partly seeded journey", async () => {
+    const stop = new AbortController();
+    let batches = 0;
+    await expect(
+      runCommand(
+        server.database,
+        { name: "seed.demo", org: "demo-stopped", days: 5, replace: false },
+        () => {
+          batches++;
+          if (batches === 2) stop.abort();
+        },
+        stop.signal,
+      ),
+    ).rejects.toBeInstanceOf(SeedInterruptedError);
+    expect(batches).toBe(2);
+    const { key } = await createApiKey(server.database.db, { orgSlug: "demo-stopped", kind: "secret" });
+    expect((await server.call(key, "GET", `/api/journeys/${DEMO_SLUG}`)).status).toBe(404);
+    expect(await storedEvents("demo-stopped")).toBe(0);
+    // Nothing is left in the way of seeding it again.
+    const again = (await runCommand(
+      server.database,
+      { name: "seed.demo", org: "demo-stopped", days: 1, replace: false },
+      () => {},
+    )) as DemoSeedResult;
+    expect(again.replaced).toBe(false);
   });
 
   it("lets the server answer requests between its batches", async () => {
@@ -67,10 +125,14 @@ describe("seed --demo", () => {
         answeredAt.push(sent);
       }
     })();
-    await runCommand(server.database, { name: "seed.demo", org: "demo-probes", days: 5 }, (done, of) => {
-      sent = done;
-      total = of;
-    });
+    await runCommand(
+      server.database,
+      { name: "seed.demo", org: "demo-probes", days: 5, replace: false },
+      (done, of) => {
+        sent = done;
+        total = of;
+      },
+    );
     seeding = false;
     await probing;
     expect(total).toBeGreaterThan(1000);

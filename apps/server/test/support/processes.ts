@@ -139,7 +139,7 @@ export interface FreshDatabase {
   /** DATABASE_URL or ODYSSEY_DATA_DIR, whichever the engine needs. */
   env: Record<string, string>;
   /** Rows in `table`; on the embedded engine only while no process holds the folder. */
-  count(table: "organizations" | "api_keys" | "journeys"): Promise<number>;
+  count(table: "organizations" | "api_keys" | "journeys" | "events"): Promise<number>;
   /** Whether the migrations have created the schema. */
   migrated(): Promise<boolean>;
   drop(): Promise<void>;

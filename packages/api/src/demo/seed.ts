@@ -6,7 +6,7 @@ import type { OrgContext } from "../context";
 import { ConflictError } from "../errors";
 import { ingestEvents } from "../events/ingest";
 import type { Device } from "../events/schema";
-import { createJourney, findJourney } from "../journeys/operations";
+import { createJourney, deleteJourney, findJourney } from "../journeys/operations";
 import { ensureOrganization } from "../keys/operations";
 
 // A sample journey with weeks of plausible sessions, sent through the same ingestion operation
@@ -109,11 +109,20 @@ function arrivals(rng: ReturnType<typeof random>, from: number, to: number): num
   return starts.sort((a, b) => a - b);
 }
 
+/** The seed was stopped (its signal) and the partly seeded journey deleted. */
+export class SeedInterruptedError extends Error {
+  constructor() {
+    super("Seeding was interrupted; the partly seeded demo journey was deleted");
+  }
+}
+
 export interface DemoSeedResult {
   orgSlug: string;
   /** The organization was made by this seed, so it has no key yet. */
   orgCreated: boolean;
   journey: string;
+  /** An existing demo journey was deleted first (`replace`). */
+  replaced: boolean;
   sessions: number;
   events: number;
 }
@@ -124,7 +133,11 @@ export async function seedDemoJourney(
     orgSlug: string;
     days?: number;
     now?: Date;
+    /** Delete an existing demo journey, with its events, and seed it afresh. */
+    replace?: boolean;
     progress?: (done: number, total: number, label: string) => void;
+    /** Stops the seed between two batches; the partly seeded journey is then deleted. */
+    signal?: AbortSignal;
   },
 ): Promise<DemoSeedResult> {
   const org = await ensureOrganization(db, options.orgSlug);
@@ -137,11 +150,12 @@ export async function seedDemoJourney(
     () => true,
     () => false,
   );
-  if (exists)
+  if (exists && !options.replace)
     throw new ConflictError(
       `Journey with slug "${DEMO_SLUG}" already exists in organization "${org.slug}"; ` +
-        `to seed it again, delete it first (DELETE /api/journeys/${DEMO_SLUG})`,
+        "to seed it again, replace it (odyssey seed --demo --replace deletes it and its events first)",
     );
+  if (exists) await deleteJourney({ ctx, input: { slug: DEMO_SLUG } });
   await createJourney({
     ctx,
     input: {
@@ -164,6 +178,11 @@ export async function seedDemoJourney(
     .filter((e) => Date.parse(e.timestamp) <= now);
   events.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
   for (let i = 0; i < events.length; i += 500) {
+    if (options.signal?.aborted) {
+      // Half a history would show figures that tell nothing: take it away, so a new seed can run.
+      await deleteJourney({ ctx, input: { slug: DEMO_SLUG } });
+      throw new SeedInterruptedError();
+    }
     const batch = events.slice(i, i + 500);
     const newest = Date.parse(batch.at(-1)?.timestamp ?? new Date(now).toISOString());
     await ingestEvents({
@@ -179,6 +198,7 @@ export async function seedDemoJourney(
     orgSlug: org.slug,
     orgCreated: org.created,
     journey: DEMO_SLUG,
+    replaced: exists,
     sessions: starts.length,
     events: events.length,
   };
