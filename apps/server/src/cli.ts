@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import {
   allScopes,
@@ -183,8 +184,36 @@ async function isEmpty(database: ReturnType<typeof openDatabase>): Promise<boole
   return row?.t === null;
 }
 
+/** How long a command waits for a server that is starting on the embedded database. */
+const SERVER_START_WAIT_MS = 5000;
+
+/**
+ * A server starting on the embedded database holds its folder a moment before its admin socket
+ * listens, and a killed server leaves its socket file behind: until the new one listens, the
+ * folder is held (or being taken over) and the socket refuses. Nothing has run then, so the
+ * command is tried again, for a few seconds, before the error is shown.
+ */
 async function execute(command: Command, progress: Progress): Promise<unknown> {
   const config = loadConfig();
+  const deadline = Date.now() + SERVER_START_WAIT_MS;
+  for (;;) {
+    try {
+      return await executeOnce(config, command, progress);
+    } catch (error) {
+      if (config.databaseUrl || !isServerStarting(error) || Date.now() >= deadline) throw error;
+      await sleep(200);
+    }
+  }
+}
+
+/** The folder is held, or its admin socket refused the connection (nothing was sent). */
+function isServerStarting(error: unknown): boolean {
+  if (error instanceof DataDirLockedError) return true;
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  return syscall === "connect" && (code === "ECONNREFUSED" || code === "ENOENT");
+}
+
+async function executeOnce(config: Config, command: Command, progress: Progress): Promise<unknown> {
   if (!config.databaseUrl && dataDirHolder(config.dataDir) !== null) {
     if (!existsSync(adminSocketPath(config.dataDir)))
       throw new DataDirLockedError(config.dataDir, dataDirHolder(config.dataDir) ?? -1);

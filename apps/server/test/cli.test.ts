@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { lockFilePath } from "@odyssey/db";
 import { testEngine } from "@odyssey/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -263,6 +264,40 @@ describe("the server and the CLI together", () => {
     const list = await runCli(["keys", "list", "--org", "nobody"], db.env);
     expect(list).toMatchObject({ code: 1, stdout: "" });
     expect(list.stderr).toContain('Organization "nobody" not found');
+  });
+});
+
+describe.runIf(testEngine() === "pglite")("a command while the server restarts after a crash", () => {
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(async () => {
+    await stopAllServers();
+    await db.drop();
+  });
+
+  it("waits for the new server's admin socket instead of failing on the old one", async () => {
+    const dataDir = db.env.ODYSSEY_DATA_DIR ?? "";
+    const crashed = await startServer(db.env);
+    await crashed.kill();
+    // The killed server's socket file is left behind; the new server holds the folder (its lock
+    // names it) a moment before its own socket listens.
+    expect(existsSync(join(dataDir, "admin.sock"))).toBe(true);
+    const holder = () => {
+      try {
+        return readFileSync(lockFilePath(dataDir), "utf8");
+      } catch {
+        return ""; // between the stale lock's removal and the new one
+      }
+    };
+    const stale = holder();
+    const restarting = startServer(db.env);
+    while (holder() === stale || holder() === "") await new Promise((resolve) => setTimeout(resolve, 5));
+    const listed = await runCli(["keys", "list", "--org", "default"], db.env);
+    expect(listed.stderr).toBe("");
+    expect(listed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^key_\w+\t/) });
+    await restarting;
   });
 });
 

@@ -85,6 +85,8 @@ export interface RunningServer {
   stdout(): string;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL, as a crash would end it; resolves once it is gone. */
+  kill(): Promise<void>;
 }
 
 const running = new Set<RunningServer>();
@@ -123,6 +125,12 @@ export function startServer(env: Record<string, string>): Promise<RunningServer>
           clearTimeout(killer);
           running.delete(server);
           return code;
+        },
+        async kill() {
+          child.kill("SIGKILL");
+          await exited;
+          clearTimeout(killer);
+          running.delete(server);
         },
       };
       running.add(server);
