@@ -18,4 +18,11 @@ if (build.status !== 0) {
   process.exit(build.status ?? 1);
 }
 const { main } = await import("../dist/cli.js");
-process.exitCode = await main(process.argv.slice(2));
+// Exit once the command is done (its database closed): an embedded database that failed to open
+// can leave handles behind that would keep the process alive. What was printed is flushed first
+// (writes to a pipe may be queued).
+const code = await main(process.argv.slice(2));
+await Promise.all(
+  [process.stdout, process.stderr].map((stream) => new Promise((done) => stream.write("", done))),
+);
+process.exit(code);

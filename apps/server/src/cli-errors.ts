@@ -1,4 +1,4 @@
-import { DataDirLockedError, DataDirNotWritableError, NotADataDirError } from "@odyssey/db";
+import { DataDirFullError, DataDirLockedError, DataDirNotWritableError, NotADataDirError } from "@odyssey/db";
 import { type Config, ConfigError } from "./env";
 import { queryParametersLine, redactParameters } from "./logger";
 
@@ -47,7 +47,12 @@ function postgresAt(url: URL | undefined): string {
 export function describeFailure(error: unknown, where?: Where): string | undefined {
   if (error instanceof ConfigError) return error.message;
   if (error instanceof DataDirLockedError) return dataDirLockedMessage(error);
-  if (error instanceof DataDirNotWritableError || error instanceof NotADataDirError) return error.message;
+  if (
+    error instanceof DataDirNotWritableError ||
+    error instanceof NotADataDirError ||
+    error instanceof DataDirFullError
+  )
+    return error.message;
   const databaseUrl = urlOf(where?.databaseUrl);
   for (const e of chain(error)) {
     const code = typeof e.code === "string" ? e.code : undefined;

@@ -1,10 +1,14 @@
-import { randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
 import {
   chmodSync,
+  chownSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   rmSync,
+  statfsSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -17,7 +21,14 @@ import { testEngine, testServerUrl } from "@odyssey/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeFailure, messageOf } from "../src/cli-errors";
 import { ConfigError } from "../src/env";
-import { type FreshDatabase, freshDatabase, runCli, runMain } from "./support/processes";
+import {
+  type FreshDatabase,
+  freshDatabase,
+  runCli,
+  runMain,
+  spawnMain,
+  startServer,
+} from "./support/processes";
 
 // A server that cannot start says why in one line naming the setting to change, and exits
 // non-zero, without a stack trace (LOG_LEVEL debug or trace adds it).
@@ -172,6 +183,167 @@ onceForBothEngines("an embedded data folder that holds other files", () => {
     expect(statSync(join(folder, "outside.txt")).mode & 0o777).toBe(0o644);
   });
 });
+
+onceForBothEngines("a first start on the embedded database cut short", () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), "odyssey-cut-short-"));
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it("leaves a folder the next start recognizes as its own and creates again", async () => {
+    // Killed while the new database is being unpacked: retried until one kill lands in that window.
+    let dataDir = "";
+    for (let attempt = 0; attempt < 5 && !dataDir; attempt++) {
+      const candidate = join(folder, `data-${attempt}`);
+      const child = spawnMain({ ODYSSEY_DATA_DIR: candidate, PORT: "0", HOST: "127.0.0.1" });
+      const exited = new Promise((resolve) => child.on("close", resolve));
+      while (!existsSync(join(candidate, "base")) && child.exitCode === null)
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      child.kill("SIGKILL");
+      await exited;
+      if (!existsSync(join(candidate, "PG_VERSION")) || existsSync(join(candidate, ".odyssey-creating")))
+        dataDir = candidate;
+    }
+    expect(dataDir).not.toBe("");
+
+    const cli = await runCli(["keys", "list", "--org", "default"], { ODYSSEY_DATA_DIR: dataDir });
+    expect(ownLines(cli.stderr)).toEqual([
+      `odyssey: No embedded database at ${dataDir}: start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,
+    ]);
+    const server = await startServer({ ODYSSEY_DATA_DIR: dataDir });
+    try {
+      expect(server.stdout()).toMatch(/ody_sk_/);
+    } finally {
+      await server.stop();
+    }
+    expect(existsSync(join(dataDir, "PG_VERSION"))).toBe(true);
+    expect(existsSync(join(dataDir, ".odyssey-creating"))).toBe(false);
+    const listed = await runCli(["keys", "list", "--org", "default"], { ODYSSEY_DATA_DIR: dataDir });
+    expect(listed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^key_\w+\t/) });
+  });
+});
+
+/** Whether this process may mount a small tmpfs (root on Linux, as in CI). */
+function canMount(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = mkdtempSync(join(tmpdir(), "odyssey-mount-probe-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], { stdio: "ignore" });
+    execFileSync("umount", [probe], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+
+describe.runIf(testEngine() === "postgres" && canMount())("an embedded database on a full disk", () => {
+  let disk: string;
+  beforeAll(() => {
+    disk = mkdtempSync(join(tmpdir(), "odyssey-full-disk-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", disk]);
+  });
+  afterAll(() => {
+    execFileSync("umount", [disk]);
+    rmSync(disk, { recursive: true, force: true });
+  });
+
+  it("stops the server and the CLI with one line saying how much space is free", async () => {
+    const dataDir = join(disk, "data");
+    const fill = (leaveBytes: number) => {
+      rmSync(join(disk, "filler"), { force: true });
+      const { bavail, bsize } = statfsSync(disk);
+      writeFileSync(join(disk, "filler"), Buffer.alloc(Math.max(0, bavail * bsize - leaveBytes)));
+    };
+    // A server that ran out of space while storing events: its write-ahead log needs a new
+    // segment (16 MiB) to open the database again.
+    const server = await startServer({ ODYSSEY_DATA_DIR: dataDir });
+    const key = /ody_sk_\w+/.exec(server.stdout())?.[0] ?? "";
+    const call = (path: string, body: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    await call("/api/journeys/create", { slug: "j", displayName: "J", steps: [{ stepKey: "a", index: 0 }] });
+    fill(12 * 1024 * 1024);
+    let status = 200;
+    for (let batch = 0; batch < 200 && status === 200; batch++) {
+      const events = Array.from({ length: 500 }, (_, i) => ({
+        id: randomUUID(),
+        type: "field_focus",
+        sessionId: `s-${batch}-${i % 50}`,
+        stepKey: "a",
+        field: "f".repeat(200),
+        timestamp: new Date().toISOString(),
+      }));
+      status = (await call("/api/events", { journey: "j", events })).status;
+    }
+    expect(status).toBe(500);
+    await server.stop();
+    fill(5 * 1024 * 1024);
+    const full =
+      /^odyssey: The disk holding the embedded database folder .* has \d+\.\d MiB free; the database needs at least 32 MiB to open\. Free some space or set ODYSSEY_DATA_DIR$/;
+
+    const restarted = await runMain({ ODYSSEY_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
+    expect(restarted.code).toBe(1);
+    expect(ownLines(restarted.stderr)).toEqual([expect.stringMatching(full)]);
+    const cli = await runCli(["keys", "list", "--org", "default"], { ODYSSEY_DATA_DIR: dataDir });
+    expect(cli).toMatchObject({ code: 1, stdout: "" });
+    expect(ownLines(cli.stderr)).toEqual([expect.stringMatching(full)]);
+
+    // Nothing was lost: with room again, it opens.
+    rmSync(join(disk, "filler"));
+    const listed = await runCli(["keys", "list", "--org", "default"], { ODYSSEY_DATA_DIR: dataDir });
+    expect(listed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^key_\w+\t/) });
+  });
+});
+
+/** Whether this process may run another as the user nobody (root, with util-linux's setpriv). */
+const canRunAsNobody = () => {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "true"], {
+      stdio: "ignore",
+    });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe.runIf(testEngine() === "postgres" && canRunAsNobody())(
+  "an embedded data folder holding a file the server may not write",
+  () => {
+    let folder: string;
+    beforeAll(() => {
+      folder = mkdtempSync(join(tmpdir(), "odyssey-not-writable-"));
+      chmodSync(folder, 0o755);
+      chownSync(folder, 65534, 65534);
+    });
+    afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+    it("stops the server with one line naming the file", async () => {
+      const dataDir = join(folder, "data");
+      const nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+      const made = await startServer({ ODYSSEY_DATA_DIR: dataDir }, { as: nobody });
+      await made.stop();
+      // As a command run once by another user (root) leaves it.
+      chownSync(join(dataDir, "global/pg_control"), 0, 0);
+      chmodSync(join(dataDir, "global/pg_control"), 0o600);
+      const result = await runMain(
+        { ODYSSEY_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" },
+        { as: nobody },
+      );
+      expect(result.code).toBe(1);
+      expect(ownLines(result.stderr)).toEqual([
+        `odyssey: The embedded database folder ${dataDir} is not writable (EACCES: global/pg_control); make it writable or set ODYSSEY_DATA_DIR`,
+      ]);
+    });
+  },
+);
 
 describe("describeFailure", () => {
   const where = { port: 3000, host: "0.0.0.0", databaseUrl: "postgres://u:secret@db.internal:6543/odyssey" };

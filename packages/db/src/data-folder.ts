@@ -1,5 +1,17 @@
-import { chmodSync, existsSync, lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from "node:fs";
+import { join, relative } from "node:path";
+import { DataDirNotWritableError } from "./lock";
 
 export class NotADataDirError extends Error {
   constructor(readonly dataDir: string) {
@@ -18,8 +30,46 @@ export class NotADataDirError extends Error {
 const isOwnLeftover = (name: string) =>
   name.startsWith("odyssey.pid") || name === "admin.sock" || name === "lost+found" || name.startsWith(".");
 
-/** Whether `dataDir` holds an embedded database (PGlite's data folder has its PG_VERSION). */
-export const holdsEmbeddedDatabase = (dataDir: string) => existsSync(join(dataDir, "PG_VERSION"));
+/**
+ * Present in a folder while a new database is being created in it, and listing what the folder
+ * held before: a first start that is interrupted (Ctrl-C, a crash, a full disk) leaves a partial
+ * database behind, which the next start recognizes as its own and creates again.
+ */
+const CREATING = ".odyssey-creating";
+
+/**
+ * Whether `dataDir` holds an embedded database: PGlite's data folder has its PG_VERSION, and no
+ * creation of it was left unfinished.
+ */
+export const holdsEmbeddedDatabase = (dataDir: string) =>
+  existsSync(join(dataDir, "PG_VERSION")) && !existsSync(join(dataDir, CREATING));
+
+/** Marks `dataDir` as holding a database being created; `before` is what it held until now. */
+export function beginCreating(dataDir: string, before: ReadonlySet<string>): void {
+  writeFileSync(join(dataDir, CREATING), JSON.stringify([...before]), { mode: 0o600 });
+}
+
+/** The database in `dataDir` is whole: it opened. */
+export function finishCreating(dataDir: string): void {
+  rmSync(join(dataDir, CREATING), { force: true });
+}
+
+/**
+ * Removes what an unfinished creation left in `dataDir`: every entry but those the folder held
+ * before it (and the lock). Only under the folder's lock, so no other process is creating it.
+ */
+export function clearUnfinishedCreation(dataDir: string): void {
+  let before: string[];
+  try {
+    before = JSON.parse(readFileSync(join(dataDir, CREATING), "utf8")) as string[];
+  } catch {
+    return; // no creation was left unfinished
+  }
+  const kept = new Set([...before, CREATING]);
+  for (const name of readdirSync(dataDir))
+    if (!kept.has(name) && !name.startsWith("odyssey.pid"))
+      rmSync(join(dataDir, name), { recursive: true, force: true });
+}
 
 /**
  * A new database is created in a folder only when the folder is absent, empty or holds only
@@ -27,7 +77,7 @@ export const holdsEmbeddedDatabase = (dataDir: string) => existsSync(join(dataDi
  * template's permission fix would reach them).
  */
 export function refuseForeignFolder(dataDir: string): void {
-  if (holdsEmbeddedDatabase(dataDir)) return;
+  if (existsSync(join(dataDir, "PG_VERSION")) || existsSync(join(dataDir, CREATING))) return;
   let names: string[];
   try {
     names = readdirSync(dataDir);
@@ -49,4 +99,60 @@ export function keepToOwner(dir: string, existing: ReadonlySet<string>): void {
     if (stats.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
   };
   for (const name of readdirSync(dir)) if (!existing.has(name)) walk(join(dir, name));
+}
+
+/** Below this much free space PGlite cannot open a database: it writes a new 16 MiB WAL segment. */
+const MIN_FREE_BYTES = 32 * 1024 * 1024;
+
+export class DataDirFullError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly freeBytes: number,
+  ) {
+    super(
+      `The disk holding the embedded database folder ${dataDir} has ${(freeBytes / 1024 / 1024).toFixed(1)} MiB free; ` +
+        `the database needs at least ${MIN_FREE_BYTES / 1024 / 1024} MiB to open. Free some space or set ODYSSEY_DATA_DIR`,
+    );
+    this.name = "DataDirFullError";
+  }
+}
+
+/**
+ * Why the embedded database in `dataDir` may have failed to open, when the folder shows it: too
+ * little free space, or a file this process may not write (left by a command run as another
+ * user). Undefined when neither.
+ */
+export function explainOpenFailure(dataDir: string): Error | undefined {
+  try {
+    const { bavail, bsize } = statfsSync(dataDir);
+    if (bavail * bsize < MIN_FREE_BYTES) return new DataDirFullError(dataDir, bavail * bsize);
+  } catch {}
+  const unwritable = firstUnwritable(dataDir);
+  return unwritable === undefined
+    ? undefined
+    : new DataDirNotWritableError(dataDir, "EACCES", relative(dataDir, unwritable) || undefined);
+}
+
+/** The first file or folder under `dir` (itself included) this process may not write. */
+function firstUnwritable(dir: string): string | undefined {
+  const walk = (path: string): string | undefined => {
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (!stats || stats.isSymbolicLink()) return undefined;
+    try {
+      accessSync(path, constants.W_OK);
+    } catch {
+      return path;
+    }
+    if (!stats.isDirectory()) return undefined;
+    for (const name of readdirSync(path)) {
+      const found = walk(join(path, name));
+      if (found) return found;
+    }
+    return undefined;
+  };
+  try {
+    return walk(dir);
+  } catch {
+    return undefined;
+  }
 }

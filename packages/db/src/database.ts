@@ -9,7 +9,15 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
-import { holdsEmbeddedDatabase, keepToOwner, refuseForeignFolder } from "./data-folder";
+import {
+  beginCreating,
+  clearUnfinishedCreation,
+  explainOpenFailure,
+  finishCreating,
+  holdsEmbeddedDatabase,
+  keepToOwner,
+  refuseForeignFolder,
+} from "./data-folder";
 import { lockDataDir } from "./lock";
 import * as schema from "./schema";
 
@@ -128,18 +136,22 @@ function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T 
 
 function createPglite(dataDir?: string, template?: string): DatabaseHandle {
   if (dataDir) refuseForeignFolder(dataDir);
-  const unlock = dataDir ? lockDataDir(dataDir) : () => {};
+  const unlock = dataDir ? takeFolder(dataDir) : () => {};
   const isNew = dataDir !== undefined && !holdsEmbeddedDatabase(dataDir);
   const fromTemplate = isNew && template !== undefined && existsSync(template);
-  // What was there before the template (the lock file): not the template's to change.
-  const existing = fromTemplate && dataDir ? new Set(readdirSync(dataDir)) : new Set<string>();
+  // What was there before the database (the lock file): not the template's to change.
+  const existing = isNew && dataDir ? new Set(readdirSync(dataDir)) : new Set<string>();
+  if (isNew && dataDir) beginCreating(dataDir, existing);
   const client = fromTemplate
     ? new PGlite(dataDir, { loadDataDir: new Blob([readFileSync(template)]) })
     : new PGlite(dataDir);
-  // The template's archive gives its files to everyone to write: only their owner may.
-  const ownFiles =
-    fromTemplate && dataDir ? client.waitReady.then(() => keepToOwner(dataDir, existing)) : undefined;
-  ownFiles?.catch(() => {}); // reported by migrate(), which every start runs
+  const opened = client.waitReady.then(() => {
+    if (!isNew || !dataDir) return;
+    // The template's archive gives its files to everyone to write: only their owner may.
+    if (fromTemplate) keepToOwner(dataDir, existing);
+    finishCreating(dataDir);
+  });
+  opened.catch(() => {}); // reported by migrate(), which every start runs
   // PGlite is one session and runs its calls in order: set before any other runs. A failure
   // here means the database did not open, which every later call reports.
   client
@@ -154,18 +166,50 @@ function createPglite(dataDir?: string, template?: string): DatabaseHandle {
     db,
     kind: "pglite",
     async migrate() {
-      await ownFiles;
-      await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder });
+      try {
+        await opened;
+        await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder });
+      } catch (error) {
+        // PGlite reports a full disk or a file it may not write only as "Aborted()" or "failed to
+        // initialize": say which, when the folder shows it.
+        throw (dataDir && explainOpenFailure(dataDir)) || error;
+      }
     },
     ping: (timeoutMs) => ping(db, timeoutMs),
     async close() {
       try {
-        await client.close();
+        // A database that never opened has nothing to close, and closing it would throw in
+        // place of the error that says why it did not open.
+        const didOpen = await opened.then(
+          () => true,
+          () => false,
+        );
+        if (didOpen) await client.close();
       } finally {
         unlock();
       }
     },
   };
+}
+
+/**
+ * Takes the folder's lock and clears what an unfinished creation left there; a full disk is
+ * said as such rather than as the write that failed.
+ */
+function takeFolder(dataDir: string): () => void {
+  try {
+    const unlock = lockDataDir(dataDir);
+    try {
+      clearUnfinishedCreation(dataDir);
+      return unlock;
+    } catch (error) {
+      unlock();
+      throw error;
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOSPC") throw explainOpenFailure(dataDir) ?? error;
+    throw error;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-export { holdsEmbeddedDatabase, NotADataDirError } from "./data-folder";
+export { DataDirFullError, holdsEmbeddedDatabase, NotADataDirError } from "./data-folder";
 export * from "./database";
 export * from "./ids";
 export * from "./lock";

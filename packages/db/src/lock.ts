@@ -16,9 +16,11 @@ export class DataDirNotWritableError extends Error {
   constructor(
     readonly dataDir: string,
     readonly code: string,
+    /** The file or folder under `dataDir` that may not be written, when it is not the folder itself. */
+    readonly entry?: string,
   ) {
     super(
-      `The embedded database folder ${dataDir} is not writable (${code}); make it writable or set ODYSSEY_DATA_DIR`,
+      `The embedded database folder ${dataDir} is not writable (${code}${entry ? `: ${entry}` : ""}); make it writable or set ODYSSEY_DATA_DIR`,
     );
     this.name = "DataDirNotWritableError";
   }

@@ -56,8 +56,28 @@ export function spawnCli(args: string[], env: Record<string, string>): ChildProc
   });
 }
 
-export function runMain(env: Record<string, string>): Promise<RunResult> {
-  return run(process.execPath, [mainPath], processEnv(env));
+/** How to run a process as someone else: a command that runs the rest, such as setpriv's. */
+interface RunAs {
+  as?: string[];
+}
+
+/** The command and arguments that start `args` with node, through `as` when given. */
+function node(args: string[], { as = [] }: RunAs = {}): [string, string[]] {
+  const [command, ...prefix] = [...as, process.execPath];
+  return [command as string, [...prefix, ...args]];
+}
+
+export function runMain(env: Record<string, string>, options?: RunAs): Promise<RunResult> {
+  return run(...node([mainPath], options), processEnv(env));
+}
+
+/** The server as a child process the test can signal, without waiting for it to listen. */
+export function spawnMain(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [mainPath], {
+    cwd: root,
+    env: processEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
@@ -97,8 +117,8 @@ export async function stopAllServers(): Promise<void> {
 }
 
 /** Starts `node apps/server/dist/main.js` on a port the OS picks; resolves once it listens. */
-export function startServer(env: Record<string, string>): Promise<RunningServer> {
-  const child: ChildProcess = spawn(process.execPath, [mainPath], {
+export function startServer(env: Record<string, string>, options?: RunAs): Promise<RunningServer> {
+  const child: ChildProcess = spawn(...node([mainPath], options), {
     cwd: root,
     env: processEnv({ PORT: "0", HOST: "127.0.0.1", ...env }),
     stdio: ["ignore", "pipe", "pipe"],
