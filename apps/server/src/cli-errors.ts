@@ -91,13 +91,28 @@ export function describeFailure(error: unknown, where?: Where): string | undefin
  * parameters (drizzle: "Failed query: … params: …"), which may be a key's hash.
  */
 export function messageOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) return plainMessageOf(error);
   const message = error.message
     .replace(queryParametersLine, "")
     .replace(/\s*\n\s*/g, " ")
     .trim();
   const cause = error.cause instanceof Error ? messageOf(error.cause) : "";
   return cause && !message.includes(cause) ? `${message}: ${cause}` : message;
+}
+
+/**
+ * What a thrown non-Error says: its `message` when it has one (the embedded database's runtime
+ * throws such objects, such as its exit status), else its JSON, never "[object Object]".
+ */
+function plainMessageOf(thrown: unknown): string {
+  if (typeof thrown !== "object" || thrown === null) return String(thrown);
+  const { message } = thrown as { message?: unknown };
+  if (typeof message === "string" && message !== "") return messageOf(new Error(message));
+  try {
+    return JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    return String(thrown);
+  }
 }
 
 /** The stack, for LOG_LEVEL debug or trace, with query parameters cut as in messageOf. */

@@ -417,4 +417,12 @@ describe("describeFailure", () => {
     expect(describeFailure(error, where)).toBeUndefined();
     expect(messageOf(error)).toBe('Failed query: insert into "api_keys" values ($1, $2): disk full');
   });
+
+  it("says what a thrown object that is not an Error says, never [object Object]", () => {
+    expect(messageOf({ name: "ExitStatus", message: "Program terminated with exit(1)", status: 1 })).toBe(
+      "Program terminated with exit(1)",
+    );
+    expect(messageOf({ status: 1 })).toBe('{"status":1}');
+    expect(messageOf("plain text")).toBe("plain text");
+  });
 });
