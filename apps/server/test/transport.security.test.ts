@@ -1,5 +1,6 @@
 import { MAX_TRPC_BATCH_CALLS } from "@odyssey/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bodyOf, rawRequest, statusOf } from "./support/raw-http";
 import { startTestServer, type TestServer } from "./support/server";
 
 // Bad input at the transport level, on tRPC as on REST: a clear 4xx with the same words,
@@ -466,5 +467,32 @@ describe("methods and encodings", () => {
       body,
     });
     expect(identity.status).toBe(201);
+  });
+
+  it("judges Content-Encoding only on a request that carries a body, on REST and tRPC", async () => {
+    const gzip = { authorization: `Bearer ${key}`, "content-encoding": "gzip" };
+    // No body: nothing is encoded, whatever the header says.
+    expect((await fetch(`${server.url}/api/journeys/existing`, { headers: gzip })).status).toBe(200);
+    expect((await fetch(`${server.url}/api/journeys?limit=1`, { headers: gzip })).status).toBe(200);
+    const snapshot = await fetch(`${server.url}/api/journeys/existing/snapshots`, {
+      method: "POST",
+      headers: gzip,
+    });
+    expect(snapshot.status).toBe(201);
+    const input = encodeURIComponent(JSON.stringify({ json: { slug: "existing" } }));
+    const query = await fetch(`${server.url}/trpc/journeys.get?input=${input}`, { headers: gzip });
+    expect(query.status).toBe(200);
+    // Any request with a body is judged, a GET's included (Content-Length or chunked).
+    const head = `GET /api/journeys/existing HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Encoding: gzip\r\n`;
+    for (const framing of [
+      "Content-Length: 2\r\n\r\n{}",
+      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    ]) {
+      const { response } = await rawRequest(server.url, [head + framing], { waitMs: 2000 });
+      expect(statusOf(response), framing).toBe(415);
+      expect(bodyOf(response)).toEqual({
+        error: "Content-Encoding gzip is not accepted: send the body uncompressed",
+      });
+    }
   });
 });

@@ -19,11 +19,12 @@ export function declaresBody(c: Context): boolean {
 
 /**
  * Bodies are taken as sent, never decompressed: a compressed one would be measured and parsed as
- * its compressed bytes, so any `Content-Encoding` but `identity` is refused (415) up front.
+ * its compressed bytes, so a body with any `Content-Encoding` but `identity` is refused (415) up
+ * front. A request without a body has nothing encoded, so the header alone refuses nothing.
  */
 export const uncompressedBodies: MiddlewareHandler<RestEnv> = (c, next) => {
   const encoding = requestHeader(c, "content-encoding")?.trim().toLowerCase();
-  if (encoding === undefined || encoding === "" || encoding === "identity") return next();
+  if (encoding === undefined || encoding === "" || encoding === "identity" || !declaresBody(c)) return next();
   return Promise.resolve(
     refuse(c, 415, `Content-Encoding ${encoding} is not accepted: send the body uncompressed`),
   );
