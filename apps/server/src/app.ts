@@ -196,7 +196,7 @@ export function createApp({
     info: {
       title: "Odyssey API",
       version: "1.0.0",
-      description: "Multi-step form journeys: their configuration, steps, events and analytics.",
+      description: apiDescription,
     },
   });
   app.get("/docs", documentHeaders, Scalar({ url: "/api/openapi.json", pageTitle: "Odyssey API reference" }));
@@ -213,6 +213,21 @@ export function createApp({
   app.onError((error, c) => restError(error, c, logger));
   return app;
 }
+
+/**
+ * Each operation lists the statuses the app answers it with; the HTTP server (http.ts) answers
+ * some requests itself, on any path, before an operation is chosen.
+ */
+const apiDescription = [
+  "Multi-step form journeys: their configuration, steps, events and analytics.",
+  "",
+  "Each operation lists every status it answers. Before any operation is chosen, the HTTP server " +
+    'itself answers, on every path alike and with the same `{"error"}` JSON, a request it cannot ' +
+    "take: `400` for malformed HTTP (a missing or repeated `Host` included), `408` for a client " +
+    "too slow to send its headers or its whole request, `417` for an `Expect` other than " +
+    "`100-continue`, and `431` for a request head past the size limit; such an answer closes " +
+    "the connection.",
+].join("\n");
 
 /** A CORS preflight: OPTIONS from a browser, naming the method it means to send. */
 const isPreflight = (c: Context) =>

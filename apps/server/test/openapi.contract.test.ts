@@ -1,6 +1,8 @@
+import { request } from "node:http";
 import { EventType } from "@odyssey/api";
 import { validate } from "@readme/openapi-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openApiCheck } from "./support/openapi-validator";
 import { startTestServer, type TestServer } from "./support/server";
 
 // The published OpenAPI document: valid 3.1, every route, every status each route can answer.
@@ -24,7 +26,8 @@ let server: TestServer;
 let doc: Document;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // A small body limit, so a body past it is cheap to send.
+  server = await startTestServer({ MAX_BODY_BYTES: "1024" });
   const res = await fetch(`${server.url}/api/openapi.json`);
   expect(res.status).toBe(200);
   doc = (await res.json()) as Document;
@@ -59,19 +62,19 @@ describe("/api/openapi.json", () => {
   it("gives every route every status it can answer, errors in the { error } shape", () => {
     for (const { name, path, op } of operations()) {
       const creates = ["POST /api/journeys/create", "POST /api/journeys/{slug}/snapshots"];
-      // Any request can carry a body too large to read, GET included; one on a route that may take
-      // a body (or ignores it: snapshots, DELETE) must be JSON.
+      // Any request can carry a body too large to read (413) or compressed (415), GET included; one
+      // on a route that may take a body (or ignores it: snapshots, DELETE) must also be JSON (415).
       const expected = [
         creates.includes(name) ? "201" : "200",
         "400",
         "401",
         "403",
         "413",
+        "415",
         "429",
         "500",
         "503",
       ];
-      if (!name.startsWith("GET ")) expected.push("415");
       // Events name their journey in the body.
       if (path.includes("{slug}") || path === "/api/events") expected.push("404");
       if (name === "POST /api/journeys/create") expected.push("409", "422");
@@ -103,6 +106,112 @@ describe("/api/openapi.json", () => {
       "GET /api/journeys": [{ bearerAuth: ["journeys:read"] }],
       "DELETE /api/journeys/{slug}": [{ bearerAuth: ["journeys:write"] }],
     });
+  });
+});
+
+/** One request through node:http, which (unlike fetch) sends a body with any method, GET included. */
+function send(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const length = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) };
+    const outgoing = request(
+      `${server.url}${path}`,
+      { method, headers: { ...headers, ...length } },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+        incoming.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({ status: incoming.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
+}
+
+describe("the statuses the server answers", () => {
+  it("are documented for the operation, with the body the document gives them", async () => {
+    const check = openApiCheck(doc);
+    const writer = await server.key("statuses");
+    const reader = await server.key("statuses", ["journeys:read"]);
+    const created = await server.call(writer, "POST", "/api/journeys/create", {
+      slug: "documented",
+      displayName: "Documented",
+    });
+    expect(created.status).toBe(201);
+    const json = { "content-type": "application/json" };
+    const bodies: Record<string, string> = {
+      "POST /api/journeys/create": JSON.stringify({ slug: "documented-2", displayName: "D" }),
+      "PUT /api/journeys/{slug}": JSON.stringify({ displayName: "Renamed" }),
+      "POST /api/events": JSON.stringify({ journey: "documented", events: [] }),
+    };
+    // The ways a request is bent at the transport: its headers, and its body given the sound one
+    // (none for an operation that takes none).
+    const asSent = (sound: string | undefined) => sound;
+    const bends: {
+      name: string;
+      key: string | undefined;
+      headers: Record<string, string>;
+      body: (sound: string | undefined) => string | undefined;
+    }[] = [
+      { name: "sound", key: writer, headers: json, body: asSent },
+      { name: "no key", key: undefined, headers: json, body: asSent },
+      { name: "read-only key", key: reader, headers: json, body: asSent },
+      {
+        name: "encoded, no body",
+        key: writer,
+        headers: { "content-encoding": "gzip" },
+        body: () => undefined,
+      },
+      {
+        name: "compressed body",
+        key: writer,
+        headers: { ...json, "content-encoding": "gzip" },
+        body: () => "{}",
+      },
+      { name: "not JSON", key: writer, headers: { "content-type": "text/html" }, body: () => "<p>" },
+      { name: "malformed JSON", key: writer, headers: json, body: () => "{" },
+      { name: "past the limit", key: writer, headers: json, body: () => `"${"x".repeat(2000)}"` },
+    ];
+    const seen = new Set<string>();
+    // DELETE last, so the journey the others name is there for them.
+    const deleteLast = operations().sort(
+      (a, b) => Number(a.name.startsWith("DELETE")) - Number(b.name.startsWith("DELETE")),
+    );
+    for (const { name, path } of deleteLast) {
+      const method = name.slice(0, name.indexOf(" "));
+      for (const slug of ["documented", "missing-journey"])
+        for (const bend of bends) {
+          const headers = { ...bend.headers, ...(bend.key ? { authorization: `Bearer ${bend.key}` } : {}) };
+          const concrete = path.replace("{slug}", slug);
+          const answer = await send(method, concrete, headers, bend.body(bodies[name]));
+          seen.add(`${name} ${answer.status}`);
+          const problem = check.problem(method, concrete, answer.status, answer.body);
+          expect(problem, `${name} on ${slug}, ${bend.name}`).toBeUndefined();
+        }
+    }
+    // The bends reach what they aim at: a compressed body is refused even on GET.
+    expect(seen).toContain("GET /api/journeys/{slug} 415");
+    expect(seen).toContain("GET /api/journeys/{slug} 200");
+    expect(seen).toContain("GET /api/journeys 413");
+  });
+});
+
+describe("answers given before any operation is chosen", () => {
+  it("are named in the document's description, as the server sends them on a documented path", async () => {
+    const description = (doc as unknown as { info: { description: string } }).info.description;
+    const path = "/api/journeys/documented";
+    const expectation = await send("GET", path, { expect: "something-else" });
+    const head = await send("GET", path, { "x-padding": "x".repeat(20_000) });
+    expect([expectation.status, head.status]).toEqual([417, 431]);
+    for (const status of [400, 408, 417, 431]) expect(description).toContain(`\`${status}\``);
+    expect(description).toMatch(/`100-continue`/);
   });
 });
 

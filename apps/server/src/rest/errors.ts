@@ -18,25 +18,31 @@ const describe: Record<number, string> = {
   404: "No such journey in the caller's organization.",
   409: "The slug is taken in this organization, or a request with the same Idempotency-Key is still in progress.",
   413: "The body is larger than the limit.",
-  415: "The body is not JSON.",
+  415: "The body is not JSON, or is compressed (a Content-Encoding other than identity).",
   422: "The Idempotency-Key was already used with a different request.",
   429: "Too many requests for this key; retry after the Retry-After delay.",
   500: "An unexpected error; details are logged, never sent.",
   503: "The database is unreachable; retry after the Retry-After delay.",
 };
 
+/** The 415 of an operation that reads no body: only a compressed one is refused. */
+export const compressedBodyRefused =
+  "The request carries a body compressed with a Content-Encoding other than identity (this operation reads no body).";
+
 /**
  * OpenAPI `responses` entries for the error statuses a route can answer; every route can also
- * answer 413 (a body past the limit, whatever the method) and 429 (rate limits).
+ * answer 413 (a body past the limit), 415 (a compressed body), whatever the method, and 429
+ * (rate limits). `descriptions` replaces the usual words of a status where the route's differ.
  */
-export function errorResponses(statuses: number[]) {
+export function errorResponses(statuses: number[], descriptions: Record<number, string> = {}) {
   return Object.fromEntries(
-    [...new Set([...statuses, 413, 429])]
-      .sort()
-      .map((status) => [
-        status,
-        { description: describe[status] ?? "Error", content: { "application/json": { schema: ErrorBody } } },
-      ]),
+    [...new Set([...statuses, 413, 415, 429])].sort().map((status) => [
+      status,
+      {
+        description: descriptions[status] ?? describe[status] ?? "Error",
+        content: { "application/json": { schema: ErrorBody } },
+      },
+    ]),
   );
 }
 

@@ -76,7 +76,9 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
         description: "The batch is committed.",
         content: { "application/json": { schema: IngestResult } },
       },
-      ...errorResponses([400, 401, 403, 404, 415, 500, 503]),
+      ...errorResponses([400, 401, 403, 404, 415, 500, 503], {
+        415: "The body is neither JSON nor text/plain, or is compressed (a Content-Encoding other than identity).",
+      }),
     },
   });
   app.post("/api/events", async (c) => {

@@ -9,7 +9,7 @@ import {
   ListJourneysQuery,
 } from "@odyssey/api";
 import type { Caller, RestEnv } from "./context";
-import { errorResponses, validationHook } from "./errors";
+import { compressedBodyRefused, errorResponses, validationHook } from "./errors";
 import { bodyRequired, json, jsonBody, SlugParam } from "./route-parts";
 import { bearerWithScopeOf } from "./security";
 import { wire } from "./wire";
@@ -53,7 +53,7 @@ const retrieve = createRoute({
   request: { params: SlugParam },
   responses: {
     200: json(JourneyDetailJson, "The journey with its steps and analytics."),
-    ...errorResponses([400, 401, 403, 404, 500, 503]),
+    ...errorResponses([400, 401, 403, 404, 500, 503], { 415: compressedBodyRefused }),
   },
 });
 
@@ -80,7 +80,7 @@ const list = createRoute({
   request: { query: ListJourneysQuery },
   responses: {
     200: json(JourneyListJson, "A page of journeys and the cursor of the next page (null on the last)."),
-    ...errorResponses([400, 401, 403, 500, 503]),
+    ...errorResponses([400, 401, 403, 500, 503], { 415: compressedBodyRefused }),
   },
 });
 

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { ListSnapshotsQuery, Snapshot, SnapshotList } from "@odyssey/api";
 import type { Caller, RestEnv } from "./context";
-import { errorResponses, validationHook } from "./errors";
+import { compressedBodyRefused, errorResponses, validationHook } from "./errors";
 import { json, SlugParam } from "./route-parts";
 import { bearerWithScopeOf } from "./security";
 import { wire } from "./wire";
@@ -35,7 +35,7 @@ const list = createRoute({
   request: { params: SlugParam, query: ListSnapshotsQuery },
   responses: {
     200: json(SnapshotListJson, "A page of snapshots and the cursor of the next page (null on the last)."),
-    ...errorResponses([400, 401, 403, 404, 500, 503]),
+    ...errorResponses([400, 401, 403, 404, 500, 503], { 415: compressedBodyRefused }),
   },
 });
 
