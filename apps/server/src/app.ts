@@ -18,7 +18,7 @@ import { refuse } from "./guards/refuse";
 import type { Logger } from "./logger";
 import { documentHeaders, requestHeader, requestIdOf, setResponseHeader } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
-import { errorJson, restError } from "./rest/errors";
+import { errorJson, responseHeaderComponents, restError } from "./rest/errors";
 import {
   eventBodyTypes,
   eventRoutes,
@@ -186,6 +186,8 @@ export function createApp({
     return c.json({ ready }, ready ? 200 : 503);
   });
 
+  for (const [name, header] of Object.entries(responseHeaderComponents))
+    app.openAPIRegistry.registerComponent("headers", name, header);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",

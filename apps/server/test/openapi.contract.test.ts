@@ -7,10 +7,17 @@ import { startTestServer, type TestServer } from "./support/server";
 
 // The published OpenAPI document: valid 3.1, every route, every status each route can answer.
 
+interface Header {
+  $ref?: string;
+  required?: boolean;
+}
 interface Operation {
   security?: Record<string, string[]>[];
   requestBody?: unknown;
-  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+  responses: Record<
+    string,
+    { headers?: Record<string, Header>; content?: Record<string, { schema: unknown }> }
+  >;
 }
 interface Schema {
   properties?: Record<string, Schema>;
@@ -19,20 +26,45 @@ interface Schema {
 interface Document {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
-  components: { securitySchemes: Record<string, unknown> };
+  components: { securitySchemes: Record<string, unknown>; headers?: Record<string, Header> };
 }
 
 let server: TestServer;
 let doc: Document;
 
 beforeAll(async () => {
-  // A small body limit, so a body past it is cheap to send.
-  server = await startTestServer({ MAX_BODY_BYTES: "1024" });
+  // A small body limit, so a body past it is cheap to send; rate limits on, with room to spare.
+  server = await startTestServer({
+    MAX_BODY_BYTES: "1024",
+    RATE_LIMIT_CONTROL_PER_SECOND: "1000",
+    RATE_LIMIT_CONTROL_BURST: "100000",
+    RATE_LIMIT_INGEST_PER_SECOND: "1000",
+    RATE_LIMIT_INGEST_BURST: "100000",
+  });
   const res = await fetch(`${server.url}/api/openapi.json`);
   expect(res.status).toBe(200);
   doc = (await res.json()) as Document;
 });
 afterAll(() => server.close());
+
+/** The headers the document declares for an answer, lower-cased, `$ref`s resolved. */
+function declaredHeaders(op: Operation, status: number): Map<string, Header> {
+  const headers = Object.entries(op.responses[String(status)]?.headers ?? {});
+  return new Map(
+    headers.map(([name, header]) => {
+      const ref = header.$ref?.replace("#/components/headers/", "");
+      return [name.toLowerCase(), ref === undefined ? header : (doc.components.headers?.[ref] ?? {})];
+    }),
+  );
+}
+
+/** The headers of the rate limit and its refusals. */
+const limitHeaders = ["ratelimit-limit", "ratelimit-policy", "ratelimit-remaining", "ratelimit-reset"];
+const limitFamily = [...limitHeaders, "retry-after"];
+
+/** Those of `sent` in the rate limit's family, lower-cased. */
+const limitHeadersOf = (sent: Headers | Record<string, unknown>) =>
+  limitFamily.filter((name) => (sent instanceof Headers ? sent.has(name) : sent[name] !== undefined));
 
 const operations = () =>
   Object.entries(doc.paths).flatMap(([path, ops]) =>
@@ -115,7 +147,7 @@ function send(
   path: string,
   headers: Record<string, string>,
   body?: string,
-): Promise<{ status: number; body: unknown }> {
+): Promise<{ status: number; headers: Record<string, unknown>; body: unknown }> {
   return new Promise((resolve, reject) => {
     const length = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) };
     const outgoing = request(
@@ -126,7 +158,8 @@ function send(
         incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
         incoming.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          resolve({ status: incoming.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+          const status = incoming.statusCode ?? 0;
+          resolve({ status, headers: incoming.headers, body: text ? JSON.parse(text) : undefined });
         });
       },
     );
@@ -184,7 +217,7 @@ describe("the statuses the server answers", () => {
     const deleteLast = operations().sort(
       (a, b) => Number(a.name.startsWith("DELETE")) - Number(b.name.startsWith("DELETE")),
     );
-    for (const { name, path } of deleteLast) {
+    for (const { name, path, op } of deleteLast) {
       const method = name.slice(0, name.indexOf(" "));
       for (const slug of ["documented", "missing-journey"])
         for (const bend of bends) {
@@ -194,12 +227,63 @@ describe("the statuses the server answers", () => {
           seen.add(`${name} ${answer.status}`);
           const problem = check.problem(method, concrete, answer.status, answer.body);
           expect(problem, `${name} on ${slug}, ${bend.name}`).toBeUndefined();
+          // With the limit on, every answer carries the limit's headers, each declared.
+          const declared = [...declaredHeaders(op, answer.status).keys()];
+          expect(limitHeadersOf(answer.headers), `${name} ${answer.status}`).toEqual(
+            limitFamily.filter((header) => declared.includes(header)),
+          );
         }
     }
     // The bends reach what they aim at: a compressed body is refused even on GET.
     expect(seen).toContain("GET /api/journeys/{slug} 415");
     expect(seen).toContain("GET /api/journeys/{slug} 200");
     expect(seen).toContain("GET /api/journeys 413");
+  });
+});
+
+describe("the headers of the rate limit", () => {
+  it("are declared on every answer of every operation, Retry-After as required on 429 and 503", () => {
+    for (const { name, op } of operations())
+      for (const status of Object.keys(op.responses).map(Number)) {
+        const declared = declaredHeaders(op, status);
+        const expected = status === 429 || status === 503 ? limitFamily : limitHeaders;
+        expect([...declared.keys()].sort(), `${name} ${status}`).toEqual([...expected].sort());
+        for (const header of limitHeaders) expect(declared.get(header)?.required).toBeFalsy();
+        if (status === 429 || status === 503) expect(declared.get("retry-after")?.required).toBe(true);
+      }
+  });
+
+  it("are sent as declared on a 429, Retry-After alone on one for invalid keys", async () => {
+    const limited = await startTestServer({
+      RATE_LIMIT_CONTROL_PER_SECOND: "0.01",
+      RATE_LIMIT_CONTROL_BURST: "2",
+      RATE_LIMIT_INGEST_PER_SECOND: "0.01",
+      RATE_LIMIT_INGEST_BURST: "2",
+    });
+    try {
+      const retrieve = doc.paths["/api/journeys/{slug}"]?.get as Operation;
+      const events = doc.paths["/api/events"]?.post as Operation;
+      const key = await limited.key("limited");
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push(await limited.call(key, "GET", "/api/journeys/some"));
+      expect(answers.map((answer) => answer.status)).toEqual([404, 404, 429]);
+      for (const answer of answers)
+        expect(limitHeadersOf(answer.headers)).toEqual([...declaredHeaders(retrieve, answer.status).keys()]);
+      // Made-up keys spend their address's bucket of failures, then are refused before any lookup.
+      const madeUp = [];
+      for (let i = 0; i < 3; i++)
+        madeUp.push(
+          await limited.call(`ody_sk_madeup${i}`, "POST", "/api/events", { journey: "x", events: [] }),
+        );
+      expect(madeUp.map((answer) => answer.status)).toEqual([401, 401, 429]);
+      const refused = madeUp[2] as Response;
+      expect(await refused.json()).toMatchObject({ error: expect.stringMatching(/invalid API keys/) });
+      expect(limitHeadersOf(refused.headers)).toEqual(["retry-after"]);
+      const declared = declaredHeaders(events, 429);
+      for (const header of limitHeadersOf(refused.headers)) expect(declared.has(header)).toBe(true);
+    } finally {
+      await limited.close();
+    }
   });
 });
 

@@ -20,10 +20,56 @@ const describe: Record<number, string> = {
   413: "The body is larger than the limit.",
   415: "The body is not JSON, or is compressed (a Content-Encoding other than identity).",
   422: "The Idempotency-Key was already used with a different request.",
-  429: "Too many requests for this key; retry after the Retry-After delay.",
+  429: "Too many requests from this caller (the key in Authorization, else the client address), or too many with keys that failed from this address; retry after the Retry-After delay.",
   500: "An unexpected error; details are logged, never sent.",
-  503: "The database is unreachable; retry after the Retry-After delay.",
+  503: "The database is unreachable, or the request outlived the server's deadline (a write may still take effect); retry after the Retry-After delay.",
 };
+
+/**
+ * The headers of the answers, as `components.headers` (app.ts registers them): the rate limit's
+ * (guards/rate-limit.ts) on every answer of an operation while its limit is on, and
+ * `Retry-After` on every 429 and 503.
+ */
+export const responseHeaderComponents = {
+  "RateLimit-Limit": {
+    description:
+      "The caller's bucket size (the burst). Sent on every answer while the route's rate limit is on, except a 429 for invalid keys.",
+    schema: { type: "integer", minimum: 1 },
+  },
+  "RateLimit-Policy": {
+    description:
+      'The bucket as `<burst>;w=<seconds to refill an empty bucket>;name="<control or ingest>"`. Sent with RateLimit-Limit.',
+    schema: { type: "string" },
+  },
+  "RateLimit-Remaining": {
+    description: "Requests left in the caller's bucket after this one. Sent with RateLimit-Limit.",
+    schema: { type: "integer", minimum: 0 },
+  },
+  "RateLimit-Reset": {
+    description: "Seconds until the caller's bucket is full again. Sent with RateLimit-Limit.",
+    schema: { type: "integer", minimum: 0 },
+  },
+  "Retry-After": {
+    description: "Seconds to wait before sending the request again.",
+    required: true,
+    schema: { type: "integer", minimum: 1 },
+  },
+} as const;
+
+const headerRef = (name: keyof typeof responseHeaderComponents) => ({
+  $ref: `#/components/headers/${name}`,
+});
+
+/** The headers every answer of an operation may carry: those of the rate limit. */
+export const answerHeaders = {
+  "RateLimit-Limit": headerRef("RateLimit-Limit"),
+  "RateLimit-Policy": headerRef("RateLimit-Policy"),
+  "RateLimit-Remaining": headerRef("RateLimit-Remaining"),
+  "RateLimit-Reset": headerRef("RateLimit-Reset"),
+};
+
+/** 429 and 503 also say when to come back. */
+const retryHeaders = { ...answerHeaders, "Retry-After": headerRef("Retry-After") };
 
 /** The 415 of an operation that reads no body: only a compressed one is refused. */
 export const compressedBodyRefused =
@@ -40,6 +86,7 @@ export function errorResponses(statuses: number[], descriptions: Record<number, 
       status,
       {
         description: descriptions[status] ?? describe[status] ?? "Error",
+        headers: status === 429 || status === 503 ? retryHeaders : answerHeaders,
         content: { "application/json": { schema: ErrorBody } },
       },
     ]),

@@ -6,6 +6,7 @@ import { refuse } from "../guards/refuse";
 import { requestHeader, setResponseHeader } from "../request-essentials";
 import type { RestEnv } from "./context";
 import { errorJson, errorResponses } from "./errors";
+import { json } from "./route-parts";
 import { bearerWithScopeOf } from "./security";
 
 export const malformedEventsMessage = "Invalid event data: the body is not valid JSON";
@@ -72,10 +73,7 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       },
     },
     responses: {
-      200: {
-        description: "The batch is committed.",
-        content: { "application/json": { schema: IngestResult } },
-      },
+      200: json(IngestResult, "The batch is committed."),
       ...errorResponses([400, 401, 403, 404, 415, 500, 503], {
         415: "The body is neither JSON nor text/plain, or is compressed (a Content-Encoding other than identity).",
       }),

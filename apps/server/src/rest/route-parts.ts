@@ -3,7 +3,7 @@ import type { Subject } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { declaresBody } from "../guards/body";
 import { requestHeader } from "../request-essentials";
-import { errorJson } from "./errors";
+import { answerHeaders, errorJson } from "./errors";
 
 // Pieces every REST route declaration shares.
 
@@ -13,6 +13,7 @@ export const SlugParam = z.object({
 
 export const json = <T>(schema: T, description: string) => ({
   description,
+  headers: answerHeaders,
   content: { "application/json": { schema } },
 });
 
