@@ -1,5 +1,5 @@
 import { request } from "node:http";
-import { EventType } from "@odyssey/api";
+import { createApiKey, EventType } from "@odyssey/api";
 import { validate } from "@readme/openapi-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiCheck } from "./support/openapi-validator";
@@ -137,7 +137,45 @@ describe("/api/openapi.json", () => {
       "PUT /api/journeys/{slug}": [{ bearerAuth: ["journeys:write"] }],
       "GET /api/journeys": [{ bearerAuth: ["journeys:read"] }],
       "DELETE /api/journeys/{slug}": [{ bearerAuth: ["journeys:write"] }],
+      // A publishable key in the body needs no header: the empty requirement.
+      "POST /api/events": [{ bearerAuth: ["events:write"] }, {}],
     });
+  });
+
+  it("lets events go with a publishable key in the body and no header, and says so", async () => {
+    const events = doc.paths["/api/events"]?.post as Operation & { description: string };
+    expect(events.description).toContain('`"key"` in the body');
+    const batch = (
+      doc.components as unknown as { schemas: Record<string, Schema & { description?: string }> }
+    ).schemas.EventBatch;
+    expect((batch?.properties?.key as { description?: string })?.description).toMatch(/publishable key/);
+    expect(events.responses["403"]).toMatchObject({ description: expect.stringMatching(/allowedOrigins/) });
+
+    const check = openApiCheck(doc);
+    const owner = await server.key("beacons");
+    const created = await server.call(owner, "POST", "/api/journeys/create", {
+      slug: "sbg",
+      displayName: "SBG",
+      allowedOrigins: ["https://grants.example.com"],
+    });
+    expect(created.status).toBe(201);
+    const { key } = await createApiKey(server.database.db, { orgSlug: "beacons", kind: "publishable" });
+    const beacon = (origin: string) =>
+      fetch(`${server.url}/api/events`, {
+        method: "POST",
+        headers: { "content-type": "text/plain", origin },
+        body: JSON.stringify({ journey: "sbg", key, events: [] }),
+      });
+    const allowed = await beacon("https://grants.example.com");
+    expect(allowed.status).toBe(200);
+    expect(check.problem("POST", "/api/events", 200, await allowed.json())).toBeUndefined();
+    const refused = await beacon("https://evil.example.com");
+    const body = await refused.json();
+    expect([refused.status, body]).toEqual([
+      403,
+      { error: 'Origin https://evil.example.com is not allowed to send events for journey "sbg"' },
+    ]);
+    expect(check.problem("POST", "/api/events", 403, body)).toBeUndefined();
   });
 });
 

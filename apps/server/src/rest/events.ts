@@ -61,11 +61,12 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
     summary: "Send a batch of events",
     description:
       "At most 500 events and 512 KiB. Authenticate with a secret key (scope `events:write`) in " +
-      '`Authorization: Bearer`, or a publishable key as `"key"` in the body. A JSON body sent as ' +
+      '`Authorization: Bearer`, or, with no Authorization header, a publishable key (`ody_pk_…`) as `"key"` in the body (hence the empty security requirement). A JSON body sent as ' +
       "`text/plain` is accepted. Answers after the events are committed; invalid events are listed " +
       "by index in `rejected` and do not sink the batch.",
-    // A publishable key may ride in the body instead (`"key"`), for beacons.
-    security: bearerWithScopeOf("events.ingest"),
+    // Or no header at all: a publishable key rides in the body (`"key"`), for beacons. An empty
+    // requirement is how OpenAPI says a request may go without any of the declared schemes.
+    security: [...bearerWithScopeOf("events.ingest"), {}],
     request: {
       body: {
         required: true,
@@ -75,6 +76,8 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
     responses: {
       200: json(IngestResult, "The batch is committed."),
       ...errorResponses([400, 401, 403, 404, 415, 500, 503], {
+        401: 'No key (neither in Authorization nor as `"key"` in the body), a malformed Authorization header, an unknown or revoked key, or a secret key sent in the body.',
+        403: "The key lacks the scope `events:write`, or the request's Origin is not one of the journey's `allowedOrigins` (when that list is not empty); the answer then carries no Access-Control-Allow-Origin and nothing is stored.",
         415: "The body is neither JSON nor text/plain, or is compressed (a Content-Encoding other than identity).",
       }),
     },

@@ -43,7 +43,10 @@ export const IngestInput = z.object({
   journey: text().min(1).max(255),
   sentAt: Instant.optional(),
   /** A publishable key (`ody_pk_…`), for browsers that cannot set headers. */
-  key: text().max(200).optional(),
+  key: text().max(200).optional().meta({
+    description:
+      "A publishable key (`ody_pk_…`), for browsers that cannot set headers: the batch then needs no Authorization header. Only a publishable key may be sent here; any other is refused (401).",
+  }),
   // Typed as events for callers; checked one by one by the operation (z.custom checks nothing).
   events: z.array(z.custom<z.input<typeof EventInput>>()),
 });
