@@ -1,6 +1,8 @@
 import { request } from "node:http";
 import { createApiKey, EventType } from "@odyssey/api";
 import { validate } from "@readme/openapi-parser";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiCheck } from "./support/openapi-validator";
 import { startTestServer, type TestServer } from "./support/server";
@@ -322,6 +324,145 @@ describe("the headers of the rate limit", () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe("the documented requests", () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  /** Whether the document's schema at `pointer` (a JSON pointer into it) accepts `value`. */
+  const accepts = (pointer: string, value: unknown) =>
+    ajv.validate({ $ref: `#${pointer}`, paths: doc.paths, components: doc.components }, value);
+  /** The part of the document at `pointer`. */
+  const at = (pointer: string): unknown =>
+    pointer
+      .split("/")
+      .slice(1)
+      .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"))
+      .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc);
+  const body = (path: string, method: string) =>
+    `/paths/${path.replaceAll("/", "~1")}/${method}/requestBody/content/application~1json/schema`;
+  const update = body("/api/journeys/{slug}", "put");
+  const create = body("/api/journeys/create", "post");
+  const event = "/components/schemas/EventBatch/properties/events/items";
+  let key: string;
+
+  beforeAll(async () => {
+    key = await server.key("requests");
+    const created = await server.call(key, "POST", "/api/journeys/create", {
+      slug: "requests",
+      displayName: "Requests",
+    });
+    expect(created.status).toBe(201);
+  });
+
+  it("refuse the update bodies the server refuses, and take those it takes", async () => {
+    const refused: [unknown, string][] = [
+      [{}, "body must carry at least one of: displayName, environment, sourceSystem, allowedOrigins"],
+      [{ steps: [{ stepKey: "a", index: 0 }] }, "body must carry at least one of"],
+      [{ displayName: "   " }, "displayName must not be empty"],
+      [{ allowedOrigins: ["grants.example.com"] }, "allowedOrigins[0] must be an origin URL"],
+      [{ allowedOrigins: ["https://grants.example.com/apply"] }, "must be an origin URL"],
+      [{ allowedOrigins: ["https://grants.example.com?x=1"] }, "must be an origin URL"],
+      [{ allowedOrigins: ["https://user@grants.example.com"] }, "must be an origin URL"],
+      [{ allowedOrigins: ["ftp://grants.example.com"] }, "must be an origin URL"],
+    ];
+    for (const [changes, message] of refused) {
+      const answer = await server.call(key, "PUT", "/api/journeys/requests", changes);
+      expect(answer.status, JSON.stringify(changes)).toBe(400);
+      expect((await answer.json()).error).toContain(message);
+      expect(accepts(update, changes), JSON.stringify(changes)).toBe(false);
+    }
+    const taken = [
+      { displayName: " Renamed ", steps: [] },
+      { environment: "staging", id: "ignored" },
+      {
+        allowedOrigins: [
+          "HTTPS://Grants.Example.com:443/",
+          "http://[::1]:8080",
+          "https://xn--bcher-kva.example",
+        ],
+      },
+    ];
+    for (const changes of taken) {
+      expect((await server.call(key, "PUT", "/api/journeys/requests", changes)).status).toBe(200);
+      expect(accepts(update, changes), JSON.stringify(changes)).toBe(true);
+    }
+  });
+
+  it("refuse a blank display name on create, and describe what JSON Schema cannot say", async () => {
+    const blank = { slug: "blank", displayName: " \t " };
+    const answer = await server.call(key, "POST", "/api/journeys/create", blank);
+    expect([answer.status, (await answer.json()).error]).toEqual([
+      400,
+      "Invalid journey data: displayName must not be empty",
+    ]);
+    expect(accepts(create, blank)).toBe(false);
+    // Steps repeating a stepKey or an index: refused, and said in words.
+    const repeated = {
+      slug: "repeated",
+      displayName: "R",
+      steps: [
+        { stepKey: "a", index: 0 },
+        { stepKey: "a", index: 0 },
+      ],
+    };
+    expect((await server.call(key, "POST", "/api/journeys/create", repeated)).status).toBe(400);
+    const described = (pointer: string) =>
+      (at(`${create}${pointer}`) as { description?: string }).description;
+    expect(described("/properties/steps")).toMatch(/`stepKey`.*`index`.*once/);
+    expect(described("/properties/steps/items/properties/stepKey")).toMatch(/[Uu]nique within the journey/);
+    expect(described("/properties/steps/items/properties/index")).toMatch(/[Uu]nique within the journey/);
+  });
+
+  it("refuse the Idempotency-Keys the server refuses", async () => {
+    const parameters = doc.paths["/api/journeys/create"]?.post as unknown as {
+      parameters: { name: string; in: string }[];
+    };
+    const at = parameters.parameters.findIndex((p) => p.in === "header" && p.name === "idempotency-key");
+    const header = `${body("/api/journeys/create", "post").replace(/\/requestBody.*$/, "")}/parameters/${at}/schema`;
+    const message = "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces";
+    const journey = JSON.stringify({ slug: "idempotent", displayName: "I" });
+    for (const value of ["", "has space", "x".repeat(256), "cl\u00e9"]) {
+      const answer = await send(
+        "POST",
+        "/api/journeys/create",
+        { authorization: `Bearer ${key}`, "content-type": "application/json", "idempotency-key": value },
+        journey,
+      );
+      expect([answer.status, answer.body], value).toEqual([400, { error: message }]);
+      expect(accepts(header, value), value).toBe(false);
+    }
+    const good = `retry-1_~!${"x".repeat(245)}`;
+    const answer = await send(
+      "POST",
+      "/api/journeys/create",
+      { authorization: `Bearer ${key}`, "content-type": "application/json", "idempotency-key": good },
+      journey,
+    );
+    expect(answer.status).toBe(201);
+    expect(accepts(header, good)).toBe(true);
+  });
+
+  it("refuse a step_view without stepKey, which the server rejects on its own", async () => {
+    const at = new Date().toISOString();
+    const base = { id: "0193a0c2-7d1e-7c4b-9a51-3f1e2b8c9d00", sessionId: "s", timestamp: at };
+    const events = [
+      { ...base, type: "step_view" },
+      { ...base, id: "0193a0c2-7d1e-7c4b-9a51-3f1e2b8c9d01", type: "step_view", stepKey: null },
+      { ...base, id: "0193a0c2-7d1e-7c4b-9a51-3f1e2b8c9d02", type: "step_view", stepKey: "a" },
+      { ...base, id: "0193a0c2-7d1e-7c4b-9a51-3f1e2b8c9d03", type: "session_start" },
+    ];
+    const answer = await server.call(key, "POST", "/api/events", { journey: "requests", events });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({
+      accepted: 2,
+      rejected: [
+        { index: 0, error: expect.stringContaining("stepKey is required for step_view events") },
+        { index: 1, error: expect.stringContaining("stepKey is required for step_view events") },
+      ],
+    });
+    expect(events.map((e) => accepts(event, e))).toEqual([false, false, true, true]);
   });
 });
 

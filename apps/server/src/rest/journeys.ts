@@ -21,8 +21,12 @@ const JourneyListJson = wire(JourneyList).openapi("JourneyList");
 const IdempotencyHeader = z.object({
   "idempotency-key": z.string().optional().openapi({
     description:
-      "Makes retries safe: a retry with the same key and body replays the first answer; the same key with another body is 422; while the first request runs, 409.",
+      "Makes retries safe: a retry with the same key and body replays the first answer; the same key with another body is 422; while the first request runs, 409. 1 to 255 printable ASCII characters without spaces (else 400).",
     example: "6f1c2d4e-create-grant",
+    // What the operation checks (400 otherwise); the header is read as any text here.
+    minLength: 1,
+    maxLength: 255,
+    pattern: "^[!-~]+$",
   }),
 });
 

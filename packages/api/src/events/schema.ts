@@ -32,6 +32,14 @@ export const EventInput = z
   .refine((event) => event.type !== "step_view" || event.stepKey, {
     path: ["stepKey"],
     error: "is required for step_view events",
+  })
+  // The refinement, as JSON Schema says it, for the OpenAPI document.
+  .meta({
+    description:
+      "One event. A `step_view` names its step (`stepKey`). An invalid event is rejected on its own, listed by index in the answer's `rejected`; the rest of the batch is stored.",
+    if: { properties: { type: { const: "step_view" } }, required: ["type"] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then; this object is never awaited.
+    then: { properties: { stepKey: { type: "string" } }, required: ["stepKey"] },
   });
 export type EventInput = z.infer<typeof EventInput>;
 

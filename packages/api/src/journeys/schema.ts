@@ -27,7 +27,13 @@ export const Origin = z
   .refine((value) => webOrigin(value) !== null, {
     error: "must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
   })
-  .transform((value) => webOrigin(value) as string);
+  .transform((value) => webOrigin(value) as string)
+  // The refinement, as far as a JSON Schema pattern can say it, for the OpenAPI document.
+  .meta({
+    description:
+      "An origin URL, `scheme://host[:port]`: http or https, no path, query, fragment or credentials (e.g. https://app.example.com). Stored as browsers send it in the Origin header: lower-case, without a default port.",
+    pattern: "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\\s]+/?$",
+  });
 
 /** Each origin once, in the order given. */
 const AllowedOrigins = z
@@ -36,8 +42,8 @@ const AllowedOrigins = z
   .transform((origins) => [...new Set(origins)]);
 
 export const StepInput = z.object({
-  stepKey: text().min(1).max(100),
-  index: z.int().min(0).max(10_000),
+  stepKey: text().min(1).max(100).meta({ description: "Unique within the journey." }),
+  index: z.int().min(0).max(10_000).meta({ description: "Unique within the journey." }),
   name: text().max(255).nullish(),
   stepType: text().max(100).nullish(),
   readingLevel: z.number().min(0).max(100).nullish(),
@@ -45,14 +51,27 @@ export const StepInput = z.object({
   requiredArtifacts: z.array(text().min(1).max(255)).max(100).optional(),
 });
 
+/** Trimmed, then 1–255 characters: a blank name is refused ("must not be empty"). */
+const DisplayName = text()
+  .trim()
+  .min(1)
+  .max(255)
+  .meta({ description: "1 to 255 characters once trimmed: not blank.", pattern: "\\S" });
+
+/** The refinement below, which JSON Schema cannot say, described for the OpenAPI document. */
+const Steps = z.array(StepInput).max(200).meta({
+  description:
+    "The journey's steps. Each `stepKey` and each `index` may appear once: a repeat is refused (400).",
+});
+
 export const CreateJourneyInput = z
   .object({
     slug: Slug,
-    displayName: text().trim().min(1).max(255),
+    displayName: DisplayName,
     sourceSystem: SourceSystem.default("unknown"),
     environment: Environment.default("production"),
     allowedOrigins: AllowedOrigins.default([]),
-    steps: z.array(StepInput).max(200).default([]),
+    steps: Steps.default([]),
   })
   .superRefine((journey, ctx) => {
     const keys = new Set<string>();
@@ -76,7 +95,7 @@ export const CreateJourneyInput = z
   });
 
 const changeFields = {
-  displayName: text().trim().min(1).max(255).optional(),
+  displayName: DisplayName.optional(),
   environment: Environment.optional(),
   sourceSystem: SourceSystem.optional(),
   allowedOrigins: AllowedOrigins.optional(),
@@ -94,7 +113,15 @@ const noChange = {
   error: `must carry at least one of: ${Object.keys(changeFields).join(", ")}`,
 };
 
-export const JourneyChanges = z.object(changeFields).refine(namesAChange, noChange);
+export const JourneyChanges = z
+  .object(changeFields)
+  .refine(namesAChange, noChange)
+  // The refinement, as JSON Schema says it, for the OpenAPI document. Inside `allOf`, so that types
+  // generated from the document (openapi-typescript) keep the object's fields.
+  .meta({
+    description: `Names at least one of ${Object.keys(changeFields).join(", ")}; other fields are ignored.`,
+    allOf: [{ anyOf: Object.keys(changeFields).map((field) => ({ required: [field] })) }],
+  });
 
 /** A slug that names an existing journey: any text may be asked for, and simply not be found. */
 export const SlugRef = z.object({ slug: text().min(1).max(255) });
