@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiCheck } from "./support/openapi-validator";
 import { startTestServer, type TestServer } from "./support/server";
 
-// The published OpenAPI document: valid 3.1, every route, every status each route can answer.
+// The published OpenAPI document: valid 3.1, every route, every status each route answers (those
+// the server sends, bent requests included, checked against it), the headers of those answers,
+// request schemas that refuse what the server refuses, and each route's security.
 
 interface Header {
   $ref?: string;
