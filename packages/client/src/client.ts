@@ -1,5 +1,13 @@
 import type { AppRouter } from "@odyssey/api";
-import { createTRPCClient, httpBatchLink, retryLink, type TRPCClient, type TRPCLink } from "@trpc/client";
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  retryLink,
+  splitLink,
+  type TRPCClient,
+  type TRPCLink,
+} from "@trpc/client";
 import { observable } from "@trpc/server/observable";
 import { deserialize, serialize } from "superjson";
 import { toOdysseyError } from "./errors";
@@ -37,6 +45,17 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
   const timeoutMs = nonNegative(options.timeoutMs ?? defaultTimeoutMs, "timeoutMs");
   const retries = Math.floor(nonNegative(options.retries ?? defaultRetries, "retries"));
   const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const transport = {
+    url,
+    // Named functions rather than the default export: CommonJS builds load the ESM-only
+    // superjson through require(esm), which hands back its namespace.
+    transformer: { serialize, deserialize },
+    fetch: boundedFetch(fetchImpl, timeoutMs),
+    async headers() {
+      const extra = typeof headers === "function" ? await headers() : headers;
+      return { ...extra, authorization: `Bearer ${apiKey}` };
+    },
+  };
 
   return createTRPCClient<AppRouter>({
     links: [
@@ -50,18 +69,18 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
           toOdysseyError(error).retryable,
         retryDelayMs: backoff,
       }),
-      httpBatchLink({
-        url,
-        // The server's MAX_TRPC_BATCH_CALLS: a larger batch would be refused whole.
-        maxItems: 10,
-        // Named functions rather than the default export: CommonJS builds load the ESM-only
-        // superjson through require(esm), which hands back its namespace.
-        transformer: { serialize, deserialize },
-        fetch: boundedFetch(fetchImpl, timeoutMs),
-        async headers() {
-          const extra = typeof headers === "function" ? await headers() : headers;
-          return { ...extra, authorization: `Bearer ${apiKey}` };
-        },
+      // Queries made in the same tick share one request; each mutation has a request of its
+      // own. The server bounds a request as a whole (1 MiB, 512 KiB with events.ingest), so
+      // batched mutations that are each within the limits could be refused together, and one
+      // mutation's refusal would fail the others.
+      splitLink({
+        condition: (op) => op.type === "query",
+        true: httpBatchLink({
+          ...transport,
+          // The server's MAX_TRPC_BATCH_CALLS: a larger batch would be refused whole.
+          maxItems: 10,
+        }),
+        false: httpLink(transport),
       }),
     ],
   });

@@ -46,6 +46,20 @@ describe("requests", () => {
     expect(fake.requests[0]?.path).toMatch(/^\/trpc\/journeys\.get,journeys\.get\?batch=1/);
   });
 
+  it("sends each mutation in a request of its own, even when made together", async () => {
+    const c = client();
+    await Promise.all([
+      c.journeys.create.mutate({ slug: "a", displayName: "A" }),
+      c.journeys.create.mutate({ slug: "b", displayName: "B" }),
+      c.journeys.get.query({ slug: "a" }),
+    ]);
+    expect(fake.requests.map((r) => `${r.method} ${r.path.split("?")[0]}`).sort()).toEqual([
+      "GET /trpc/journeys.get",
+      "POST /trpc/journeys.create",
+      "POST /trpc/journeys.create",
+    ]);
+  });
+
   it("sends at most the server's MAX_TRPC_BATCH_CALLS calls per request", async () => {
     const c = client();
     const slugs = Array.from({ length: MAX_TRPC_BATCH_CALLS * 2 + 1 }, (_, i) => `s${i}`);
@@ -63,7 +77,7 @@ describe("requests", () => {
       },
     }).journeys.create.mutate({ slug: "b", displayName: "B" });
     expect(result.slug).toBe("b");
-    expect(seen).toEqual([`${fake.url}/trpc/journeys.create?batch=1`]);
+    expect(seen).toEqual([`${fake.url}/trpc/journeys.create`]);
   });
 
   it("rejects unusable options at once", () => {
