@@ -1,16 +1,57 @@
+import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createOdysseyClient,
   type OdysseyClientOptions,
+  OdysseyError,
   type TrackedEvent,
 } from "../../../packages/client/src";
 import { uuid } from "./support/events";
 import { startTestServer, type TestServer } from "./support/server";
 
-// @odyssey/client (its source) against the live server: what only real requests show.
+// @odyssey/client (its source) against the live server, and a stalled one: what only real
+// requests show.
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function failure(promise: Promise<unknown>): Promise<OdysseyError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(OdysseyError);
+  return error as OdysseyError;
+}
 
 /** Bytes of the JSON the client sends for `value` (superjson adds little to plain data). */
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+
+/** A TCP listener that takes connections and never answers: a stalled server. */
+async function startStalledServer(): Promise<{
+  url: string;
+  requests: () => number;
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<Socket>();
+  let requests = 0;
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on("data", (chunk) => {
+      requests += (chunk.toString("latin1").match(/^(GET|POST) /gm) ?? []).length;
+    });
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 describe("@odyssey/client against the live server", () => {
   let server: TestServer;
@@ -88,6 +129,60 @@ describe("@odyssey/client against the live server", () => {
         code: "PAYLOAD_TOO_LARGE",
       });
       expect(created.status === "fulfilled" && created.value.slug).toBe("beside-a-failure");
+    });
+  });
+
+  describe("aborts", () => {
+    it("rejects an aborted query with ABORTED though another call shares its request", async () => {
+      const odyssey = client();
+      await odyssey.journeys.create.mutate({ slug: "abort-me", displayName: "Abort me" });
+      const controller = new AbortController();
+      const aborted = odyssey.journeys.get.query({ slug: "abort-me" }, { signal: controller.signal });
+      const other = odyssey.journeys.get.query({ slug: "abort-me" });
+      controller.abort();
+      expect(await failure(aborted)).toMatchObject({ status: 0, code: "ABORTED", retryable: false });
+      expect((await other).slug).toBe("abort-me");
+    });
+
+    it("rejects at once against a stalled server, while the call batched with it waits on", async () => {
+      const stalled = await startStalledServer();
+      try {
+        const odyssey = createOdysseyClient({
+          baseUrl: stalled.url,
+          apiKey: key,
+          timeoutMs: 1500,
+          retries: 0,
+        });
+        const controller = new AbortController();
+        const aborted = odyssey.journeys.get.query({ slug: "a" }, { signal: controller.signal });
+        // Its failure is awaited last: caught from the start.
+        const other = failure(odyssey.journeys.get.query({ slug: "b" }));
+        while (stalled.requests() === 0) await sleep(5);
+        const abortedAt = performance.now();
+        controller.abort();
+        expect(await failure(aborted)).toMatchObject({ status: 0, code: "ABORTED" });
+        expect(performance.now() - abortedAt).toBeLessThan(500);
+        expect(await other).toMatchObject({ status: 0, code: "TIMEOUT" });
+        expect(stalled.requests()).toBe(1);
+      } finally {
+        await stalled.close();
+      }
+    });
+
+    it("rejects a call whose signal is already aborted, batched or not, without waiting", async () => {
+      const odyssey = client();
+      const signal = AbortSignal.abort();
+      const results = await Promise.allSettled([
+        odyssey.journeys.get.query({ slug: "abort-me" }, { signal }),
+        odyssey.journeys.list.query({ limit: 1 }),
+        odyssey.journeys.create.mutate({ slug: "never-created", displayName: "Never" }, { signal }),
+      ]);
+      expect(results[0].status === "rejected" && results[0].reason).toMatchObject({ code: "ABORTED" });
+      expect(results[1].status).toBe("fulfilled");
+      expect(results[2].status === "rejected" && results[2].reason).toMatchObject({ code: "ABORTED" });
+      expect(await failure(odyssey.journeys.get.query({ slug: "never-created" }))).toMatchObject({
+        code: "NOT_FOUND",
+      });
     });
   });
 });

@@ -10,7 +10,7 @@ import {
 } from "@trpc/client";
 import { observable } from "@trpc/server/observable";
 import { deserialize, serialize } from "superjson";
-import { toOdysseyError } from "./errors";
+import { abortedError, toOdysseyError } from "./errors";
 import { boundedFetch, type FetchLike } from "./fetch";
 
 export interface OdysseyClientOptions {
@@ -86,17 +86,33 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
   });
 }
 
-/** Every failure leaves the client as an `OdysseyError`. */
+/**
+ * Every failure leaves the client as an `OdysseyError`, and a call rejects as soon as its signal
+ * aborts. tRPC cancels a batched request only once every call in it is aborted, so without this
+ * an aborted query would wait for the queries batched with it (and resolve).
+ */
 const errorLink: TRPCLink<AppRouter> =
   () =>
   ({ op, next }) =>
     observable((observer) => {
+      const { signal } = op;
+      if (signal?.aborted) {
+        observer.error(abortedError());
+        return () => {};
+      }
       const subscription = next(op).subscribe({
         next: (value) => observer.next(value),
         error: (error) => observer.error(toOdysseyError(error)),
         complete: () => observer.complete(),
       });
-      return () => subscription.unsubscribe();
+      // Erroring tears this down, which unsubscribes: the call leaves its batch (and its
+      // request is cancelled when it was alone in it).
+      const onAbort = () => observer.error(abortedError());
+      signal?.addEventListener("abort", onAbort, { once: true });
+      return () => {
+        signal?.removeEventListener("abort", onAbort);
+        subscription.unsubscribe();
+      };
     });
 
 /** Exponential backoff with jitter: about 200 ms, 400 ms, 800 ms …, at most 5 s. */

@@ -66,6 +66,11 @@ export function toOdysseyError(error: unknown): OdysseyError {
   return new OdysseyError(TRPCClientError.from(error instanceof Error ? error : new Error(String(error))));
 }
 
+/** The error of a call whose signal was aborted. */
+export function abortedError(): OdysseyError {
+  return toOdysseyError(new DOMException("The call was aborted", "AbortError"));
+}
+
 function classify(error: TRPCClientError<AppRouter>): { status: number; code: OdysseyErrorCode } {
   if (error.data) return { status: error.data.httpStatus, code: error.data.code };
   const cause = error.cause;
