@@ -10,7 +10,7 @@ import { uuid } from "./support/events";
 import { startTestServer, type TestServer } from "./support/server";
 
 // @odyssey/client (its source) against the live server, and a stalled one: what only real
-// requests show.
+// requests show, the rate limit's 429 included.
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -184,5 +184,65 @@ describe("@odyssey/client against the live server", () => {
         code: "NOT_FOUND",
       });
     });
+  });
+});
+
+describe("@odyssey/client and the server's rate limit", () => {
+  let server: TestServer;
+  // One call a second, two at once: a third call in the same second is answered 429, Retry-After: 1.
+  beforeAll(async () => {
+    server = await startTestServer({ RATE_LIMIT_CONTROL_PER_SECOND: "1", RATE_LIMIT_CONTROL_BURST: "2" });
+    const key = await server.key("rate-limited");
+    await createOdysseyClient({ baseUrl: server.url, apiKey: key }).journeys.create.mutate({
+      slug: "limited",
+      displayName: "Limited",
+    });
+  });
+  afterAll(() => server?.close());
+
+  /** A client on a key of its own whose bucket is empty: its next call is refused. */
+  async function exhaustedClient(options: Partial<OdysseyClientOptions> = {}) {
+    const key = await server.key("rate-limited");
+    for (let i = 0; i < 2; i++) await server.call(key, "GET", "/api/journeys?limit=1");
+    return createOdysseyClient({ baseUrl: server.url, apiKey: key, ...options });
+  }
+
+  it("marks a 429 retryable and carries the server's Retry-After", async () => {
+    const odyssey = await exhaustedClient({ retries: 0 });
+    const error = await failure(odyssey.journeys.get.query({ slug: "limited" }));
+    expect(error).toMatchObject({
+      status: 429,
+      code: "TOO_MANY_REQUESTS",
+      retryable: true,
+      retryAfterMs: 1000,
+    });
+    expect(error.message).toBe("Rate limit exceeded: retry in 1 s");
+  });
+
+  it("sends a query again once the Retry-After delay has passed, and it succeeds", async () => {
+    const odyssey = await exhaustedClient({ retries: 2 });
+    const started = performance.now();
+    const journey = await odyssey.journeys.get.query({ slug: "limited" });
+    expect(journey.slug).toBe("limited");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+  });
+
+  it("does not wait longer than timeoutMs for a retry: the 429 is the answer", async () => {
+    const odyssey = await exhaustedClient({ retries: 2, timeoutMs: 500 });
+    const started = performance.now();
+    const error = await failure(odyssey.journeys.get.query({ slug: "limited" }));
+    expect(error).toMatchObject({ status: 429, retryAfterMs: 1000 });
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it("never sends a mutation again after a 429", async () => {
+    const odyssey = await exhaustedClient({ retries: 2 });
+    const error = await failure(
+      odyssey.journeys.create.mutate({ slug: "not-retried", displayName: "Not retried" }),
+    );
+    expect(error).toMatchObject({ status: 429, retryable: true, retryAfterMs: 1000 });
+    await sleep(1500);
+    const check = await failure(odyssey.journeys.get.query({ slug: "not-retried" }));
+    expect(check.code).toBe("NOT_FOUND");
   });
 });

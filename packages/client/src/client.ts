@@ -3,14 +3,13 @@ import {
   createTRPCClient,
   httpBatchLink,
   httpLink,
-  retryLink,
   splitLink,
   type TRPCClient,
   type TRPCLink,
 } from "@trpc/client";
-import { observable } from "@trpc/server/observable";
+import { observable, type Unsubscribable } from "@trpc/server/observable";
 import { deserialize, serialize } from "superjson";
-import { abortedError, toOdysseyError } from "./errors";
+import { abortedError, type OdysseyError, toOdysseyError } from "./errors";
 import { boundedFetch, type FetchLike } from "./fetch";
 
 export interface OdysseyClientOptions {
@@ -25,8 +24,9 @@ export interface OdysseyClientOptions {
   /** Longest one HTTP request may take, body included, in ms; 0 turns the bound off. Default 30 000. */
   timeoutMs?: number;
   /**
-   * How many times a query is sent again after a network error, a timeout or a 5xx answer.
-   * Mutations and 4xx answers are never retried. Default 2.
+   * How many times a query is sent again after a network error, a timeout, a 429 or a 5xx
+   * answer (after the answer's `Retry-After` when it has one). Mutations and other 4xx answers
+   * are never retried. Default 2.
    */
   retries?: number;
 }
@@ -36,6 +36,8 @@ export type OdysseyClient = TRPCClient<AppRouter>;
 
 const defaultTimeoutMs = 30_000;
 const defaultRetries = 2;
+/** The longest `Retry-After` a query waits out before a retry when `timeoutMs` is 0. */
+const maxRetryAfterWithoutTimeoutMs = 60_000;
 
 export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClient {
   const { apiKey, headers } = options;
@@ -60,15 +62,7 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
   return createTRPCClient<AppRouter>({
     links: [
       errorLink,
-      retryLink({
-        // Only queries are safe to send twice; a mutation may have taken effect before the failure.
-        retry: ({ op, error, attempts }) =>
-          op.type === "query" &&
-          attempts <= retries &&
-          !op.signal?.aborted &&
-          toOdysseyError(error).retryable,
-        retryDelayMs: backoff,
-      }),
+      retryQueries(retries, timeoutMs > 0 ? timeoutMs : maxRetryAfterWithoutTimeoutMs),
       // Queries made in the same tick share one request; each mutation has a request of its
       // own. The server bounds a request as a whole (1 MiB, 512 KiB with events.ingest), so
       // batched mutations that are each within the limits could be refused together, and one
@@ -114,6 +108,53 @@ const errorLink: TRPCLink<AppRouter> =
         subscription.unsubscribe();
       };
     });
+
+/**
+ * Sends a failed query again, up to `retries` times, when its failure is retryable. Mutations
+ * are never sent twice: one whose answer was lost may have taken effect.
+ */
+function retryQueries(retries: number, maxRetryAfterMs: number): TRPCLink<AppRouter> {
+  return () =>
+    ({ op, next }) =>
+      observable((observer) => {
+        let attempts = 0;
+        let current: Unsubscribable | undefined;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const attempt = () => {
+          attempts++;
+          current = next(op).subscribe({
+            next: (value) => observer.next(value),
+            complete: () => observer.complete(),
+            error: (cause) => {
+              const error = toOdysseyError(cause);
+              const delayMs =
+                op.type === "query" && attempts <= retries && !op.signal?.aborted
+                  ? retryDelayMs(error, attempts, maxRetryAfterMs)
+                  : undefined;
+              if (delayMs === undefined) observer.error(error);
+              else timer = setTimeout(attempt, delayMs);
+            },
+          });
+        };
+        attempt();
+        return () => {
+          clearTimeout(timer);
+          current?.unsubscribe();
+        };
+      });
+}
+
+/**
+ * How long to wait before sending a failed query again; undefined when it should not be. The
+ * server's `Retry-After` is waited out (sooner would be refused again) unless it is longer than
+ * `maxRetryAfterMs`: then the caller gets the error, and its `retryAfterMs`, at once.
+ */
+function retryDelayMs(error: OdysseyError, attempt: number, maxRetryAfterMs: number): number | undefined {
+  if (!error.retryable) return undefined;
+  const backoffMs = backoff(attempt);
+  if (error.retryAfterMs === undefined) return backoffMs;
+  return error.retryAfterMs <= maxRetryAfterMs ? Math.max(backoffMs, error.retryAfterMs) : undefined;
+}
 
 /** Exponential backoff with jitter: about 200 ms, 400 ms, 800 ms …, at most 5 s. */
 function backoff(attempt: number): number {

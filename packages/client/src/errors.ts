@@ -21,6 +21,8 @@ export class HttpStatusError extends Error {
   constructor(
     readonly status: number,
     message = `The server answered HTTP ${status}`,
+    /** The answer's `Retry-After` header, if any. */
+    readonly retryAfter: string | null = null,
   ) {
     super(message);
     this.name = "HttpStatusError";
@@ -35,6 +37,11 @@ export class OdysseyError extends TRPCClientError<AppRouter> {
   /** The HTTP status of the answer, or 0 when none arrived (network error, timeout, abort). */
   readonly status: number;
   readonly code: OdysseyErrorCode;
+  /**
+   * How long the server asked the caller to wait before trying again (its `Retry-After`, sent
+   * with 429 and 503 answers), in ms; undefined when the answer named no delay.
+   */
+  readonly retryAfterMs: number | undefined;
 
   constructor(from: TRPCClientError<AppRouter>) {
     super(from.message, {
@@ -48,11 +55,17 @@ export class OdysseyError extends TRPCClientError<AppRouter> {
     const { status, code } = classify(from);
     this.status = status;
     this.code = code;
+    this.retryAfterMs = parseRetryAfter(retryAfterOf(from));
   }
 
-  /** Whether the same call may succeed if sent again: no answer, or a server-side (5xx) failure. */
+  /**
+   * Whether the same call may succeed if sent again: no answer, too many requests (429), or a
+   * server-side (5xx) failure.
+   */
   get retryable(): boolean {
-    return this.code === "NETWORK_ERROR" || this.code === "TIMEOUT" || this.status >= 500;
+    return (
+      this.code === "NETWORK_ERROR" || this.code === "TIMEOUT" || this.status === 429 || this.status >= 500
+    );
   }
 
   /** `instanceof` that also holds across copies of this package (ESM and CommonJS in one app). */
@@ -81,6 +94,24 @@ function classify(error: TRPCClientError<AppRouter>): { status: number; code: Od
   if (typeof response?.status === "number" && response.status >= 400)
     return { status: response.status, code: codeOfStatus(response.status) };
   return { status: 0, code: "NETWORK_ERROR" };
+}
+
+/** The `Retry-After` of the answer behind an error, if an answer arrived and carried one. */
+function retryAfterOf(error: TRPCClientError<AppRouter>): string | null {
+  if (error.cause instanceof HttpStatusError) return error.cause.retryAfter;
+  const response = error.meta?.response as { headers?: { get?: unknown } } | undefined;
+  const headers = response?.headers;
+  return typeof headers?.get === "function" ? (headers as Headers).get("retry-after") : null;
+}
+
+const httpDate = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/i;
+
+/** `Retry-After` in ms: delay-seconds or an HTTP date (RFC 9110 10.2.3); undefined if unreadable. */
+function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  const text = value?.trim() ?? "";
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = httpDate.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 const codeByStatus: Record<number, TRPC_ERROR_CODE_KEY> = {

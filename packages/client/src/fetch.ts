@@ -25,7 +25,7 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
       const body = await response.text();
       const { status, statusText, headers } = response;
       if (!response.ok && !isTrpcError(headers.get("content-type"), body))
-        throw new HttpStatusError(status, restErrorMessage(body));
+        throw new HttpStatusError(status, restErrorMessage(body), headers.get("retry-after"));
       return new Response(nullBodyStatuses.has(status) ? null : body, { status, statusText, headers });
     } catch (error) {
       // fetch rejects with the abort reason, which may be anything: name the two causes.

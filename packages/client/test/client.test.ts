@@ -134,6 +134,20 @@ describe("retries", () => {
     expect(fake.requests).toHaveLength(3);
   });
 
+  it("waits out a Retry-After given as a date before sending a query again", async () => {
+    fake.script("proxy-429-retry-after-date", "proxy-429-retry-after-date");
+    const refused = await failure(client({ retries: 0 }).journeys.get.query({ slug: "a" }));
+    expect(refused).toMatchObject({ status: 429, code: "TOO_MANY_REQUESTS", retryable: true });
+    // The date has whole seconds: between 1 and 2 s from now.
+    expect(refused.retryAfterMs).toBeGreaterThan(900);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(2000);
+    const started = performance.now();
+    const result = await client({ retries: 1 }).journeys.get.query({ slug: "a" });
+    expect(result.slug).toBe("a");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    expect(fake.requests).toHaveLength(3);
+  });
+
   it.each(["BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT"] as const)(
     "never retries a %s answer",
     async (code) => {

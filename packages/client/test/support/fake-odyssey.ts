@@ -10,7 +10,14 @@ import superjson from "superjson";
 // request at a time. The live server is exercised by the consumer test in apps/server.
 
 /** What the next HTTP request gets: a normal answer, a tRPC error, or a failure below tRPC. */
-export type Behaviour = "ok" | TRPC_ERROR_CODE_KEY | "hang" | "drop" | "html-502" | "json-413";
+export type Behaviour =
+  | "ok"
+  | TRPC_ERROR_CODE_KEY
+  | "hang"
+  | "drop"
+  | "html-502"
+  | "json-413"
+  | "proxy-429-retry-after-date";
 
 export interface SeenRequest {
   method: string;
@@ -64,6 +71,12 @@ export async function startFakeOdyssey(): Promise<FakeOdyssey> {
       // What the real server's body limit answers, in front of tRPC.
       res.writeHead(413, { "content-type": "application/json" });
       return res.end(JSON.stringify({ error: "Request body is larger than 1048576 bytes" }));
+    }
+    if (behaviour === "proxy-429-retry-after-date") {
+      // A proxy's rate limit, which names the time to come back rather than a delay.
+      const at = new Date(Date.now() + 2000).toUTCString();
+      res.writeHead(429, { "content-type": "text/plain", "retry-after": at });
+      return res.end("Too Many Requests");
     }
     if (behaviour === "html-502") {
       res.writeHead(502, { "content-type": "text/html" });
