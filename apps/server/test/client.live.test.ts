@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -10,7 +11,7 @@ import { uuid } from "./support/events";
 import { startTestServer, type TestServer } from "./support/server";
 
 // @odyssey/client (its source) against the live server, and a stalled one: what only real
-// requests show, the rate limit's 429 included.
+// requests show, the rate limit's 429 and the server's own 408 and 431 included.
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -183,6 +184,83 @@ describe("@odyssey/client against the live server", () => {
       expect(await failure(odyssey.journeys.get.query({ slug: "never-created" }))).toMatchObject({
         code: "NOT_FOUND",
       });
+    });
+  });
+
+  describe("answers that are not Odyssey's", () => {
+    it("reports a 200 answer that is not tRPC's (a captive portal's page) as NETWORK_ERROR with its status", async () => {
+      let page = { type: "text/html; charset=utf-8", body: "<html><body>Sign in to the Wi-Fi</body></html>" };
+      const portal: Server = createHttpServer((_req, res) => {
+        res.writeHead(200, { "content-type": page.type });
+        res.end(page.body);
+      });
+      await new Promise<void>((resolve) => portal.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = portal.address() as AddressInfo;
+        const odyssey = createOdysseyClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: key, retries: 0 });
+        const query = await failure(odyssey.journeys.get.query({ slug: "a" }));
+        expect(query).toMatchObject({
+          status: 200,
+          code: "NETWORK_ERROR",
+          retryable: true,
+          message: "The server answered HTTP 200 with a text/html body that is not JSON",
+        });
+        const mutation = await failure(odyssey.journeys.create.mutate({ slug: "a", displayName: "A" }));
+        expect(mutation).toMatchObject({ status: 200, code: "NETWORK_ERROR" });
+        page = { type: "application/json", body: '{"welcome":"sign in first"}' };
+        expect(await failure(odyssey.journeys.get.query({ slug: "a" }))).toMatchObject({
+          status: 200,
+          code: "NETWORK_ERROR",
+        });
+      } finally {
+        portal.closeAllConnections();
+        await new Promise((resolve) => portal.close(resolve));
+      }
+    });
+
+    it("reports the server's 431 for request headers that are too large as BAD_REQUEST, status 431", async () => {
+      const odyssey = client({ headers: { "x-padding": "x".repeat(20_000) }, retries: 0 });
+      const error = await failure(odyssey.journeys.get.query({ slug: "a" }));
+      expect(error).toMatchObject({
+        status: 431,
+        code: "BAD_REQUEST",
+        message: "Request headers are too large",
+        retryable: false,
+      });
+    });
+  });
+});
+
+describe("@odyssey/client and the server's 408 for a request not received in time", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ CLIENT_REQUEST_TIMEOUT_MS: "300", HEADERS_TIMEOUT_MS: "300" });
+  });
+  afterAll(() => server?.close());
+
+  it("rejects with TIMEOUT and status 408", async () => {
+    const key = await server.key("slow-sender");
+    // A body sent a piece at a time, the rest well after the server's 300 ms for the whole request.
+    const slowBody: OdysseyClientOptions["fetch"] = (input, init) => {
+      const body = String(init?.body ?? "");
+      const pieces = [body.slice(0, 10), body.slice(10)];
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const piece = pieces.shift();
+          if (piece === undefined) return controller.close();
+          if (pieces.length === 0) await sleep(1500);
+          controller.enqueue(new TextEncoder().encode(piece));
+        },
+      });
+      return fetch(input, { ...init, body: stream, duplex: "half" } as RequestInit);
+    };
+    const odyssey = createOdysseyClient({ baseUrl: server.url, apiKey: key, fetch: slowBody });
+    const error = await failure(odyssey.journeys.create.mutate({ slug: "slow", displayName: "Slow" }));
+    expect(error).toMatchObject({
+      status: 408,
+      code: "TIMEOUT",
+      message: "The request was not received in time",
+      retryable: true,
     });
   });
 });

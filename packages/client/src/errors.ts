@@ -34,7 +34,10 @@ export class HttpStatusError extends Error {
  * is typed by the router, so tRPC tooling keeps working.
  */
 export class OdysseyError extends TRPCClientError<AppRouter> {
-  /** The HTTP status of the answer, or 0 when none arrived (network error, timeout, abort). */
+  /**
+   * The HTTP status of the answer, or 0 when none arrived (network error, timeout, abort). A
+   * `NETWORK_ERROR` with a status is an answer that was not Odyssey's (a captive portal's page).
+   */
   readonly status: number;
   readonly code: OdysseyErrorCode;
   /**
@@ -87,12 +90,14 @@ export function abortedError(): OdysseyError {
 function classify(error: TRPCClientError<AppRouter>): { status: number; code: OdysseyErrorCode } {
   if (error.data) return { status: error.data.httpStatus, code: error.data.code };
   const cause = error.cause;
-  if (cause instanceof HttpStatusError) return { status: cause.status, code: codeOfStatus(cause.status) };
+  // An answer not from Odyssey's tRPC handler: an error status names the failure; a success
+  // status with a body tRPC cannot read (a captive portal's page) is as good as no connection.
+  if (cause instanceof HttpStatusError) return { status: cause.status, code: codeOfAnswer(cause.status) };
   if (cause?.name === "TimeoutError") return { status: 0, code: "TIMEOUT" };
   if (cause?.name === "AbortError" || error.message === "Aborted") return { status: 0, code: "ABORTED" };
   const response = error.meta?.response as { status?: unknown } | undefined;
-  if (typeof response?.status === "number" && response.status >= 400)
-    return { status: response.status, code: codeOfStatus(response.status) };
+  if (typeof response?.status === "number")
+    return { status: response.status, code: codeOfAnswer(response.status) };
   return { status: 0, code: "NETWORK_ERROR" };
 }
 
@@ -130,6 +135,7 @@ const codeByStatus: Record<number, TRPC_ERROR_CODE_KEY> = {
   504: "GATEWAY_TIMEOUT",
 };
 
-function codeOfStatus(status: number): TRPC_ERROR_CODE_KEY {
+function codeOfAnswer(status: number): OdysseyErrorCode {
+  if (status < 400) return "NETWORK_ERROR";
   return codeByStatus[status] ?? (status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST");
 }

@@ -4,9 +4,9 @@ import { HttpStatusError, RequestTimeoutError } from "./errors";
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /**
- * Wraps `fetch` so one request, body included, is bounded by `timeoutMs`, and an error answer
- * that tRPC did not write (a proxy's 502 page, the server's 413 for a body over its limit)
- * still reports its status and message.
+ * Wraps `fetch` so one request, body included, is bounded by `timeoutMs`, and an answer that
+ * tRPC did not write (a proxy's 502 page, the server's 413 for a body over its limit, a captive
+ * portal's 200 page) still reports its status and message.
  */
 export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike {
   return async (input, init) => {
@@ -24,9 +24,28 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
       // Read the body under the same deadline: a stalled body is as bad as a stalled answer.
       const body = await response.text();
       const { status, statusText, headers } = response;
-      if (!response.ok && !isTrpcError(headers.get("content-type"), body))
+      const contentType = headers.get("content-type");
+      if (!response.ok && !isTrpcError(contentType, body))
         throw new HttpStatusError(status, restErrorMessage(body), headers.get("retry-after"));
-      return new Response(nullBodyStatuses.has(status) ? null : body, { status, statusText, headers });
+      const answer = new Response(nullBodyStatuses.has(status) ? null : body, {
+        status,
+        statusText,
+        headers,
+      });
+      // tRPC reads the answer with json(), and would report a body that is not JSON (a captive
+      // portal's page) as a failed connection, without its status. Defined rather than assigned:
+      // some Response classes (@hono/node-server's) make json read-only.
+      Object.defineProperty(answer, "json", {
+        configurable: true,
+        value: async () => {
+          try {
+            return JSON.parse(body);
+          } catch {
+            throw new HttpStatusError(status, notJsonMessage(status, contentType));
+          }
+        },
+      });
+      return answer;
     } catch (error) {
       // fetch rejects with the abort reason, which may be anything: name the two causes.
       if (controller.signal.reason instanceof RequestTimeoutError) throw controller.signal.reason;
@@ -37,6 +56,11 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
       outer?.removeEventListener("abort", forwardAbort);
     }
   };
+}
+
+function notJsonMessage(status: number, contentType: string | null): string {
+  const mediaType = contentType?.split(";")[0]?.trim();
+  return `The server answered HTTP ${status} with ${mediaType ? `a ${mediaType} body` : "a body"} that is not JSON`;
 }
 
 const nullBodyStatuses = new Set([101, 204, 205, 304]);
