@@ -127,6 +127,7 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
       accepted: 2,
       duplicates: 0,
       rejectedIndexes: [2],
+      concurrentAccepted: Array(8).fill(500),
       sessionStarts: 1,
       hasRecentEvents: true,
     });
