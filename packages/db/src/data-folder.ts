@@ -59,15 +59,21 @@ export function finishCreating(dataDir: string): void {
  * before it (and the lock). Only under the folder's lock, so no other process is creating it.
  */
 export function clearUnfinishedCreation(dataDir: string): void {
-  let before: string[];
+  let marker: string;
   try {
-    before = JSON.parse(readFileSync(join(dataDir, CREATING), "utf8")) as string[];
+    marker = readFileSync(join(dataDir, CREATING), "utf8");
   } catch {
     return; // no creation was left unfinished
   }
-  const kept = new Set([...before, CREATING]);
+  // A marker cut short (a full disk) lists nothing: the folder then held only Odyssey's own
+  // leftovers when the creation began, since any other folder is refused (refuseForeignFolder).
+  let before: unknown;
+  try {
+    before = JSON.parse(marker);
+  } catch {}
+  const kept = new Set(Array.isArray(before) ? before.map(String) : []);
   for (const name of readdirSync(dataDir))
-    if (!kept.has(name) && !name.startsWith("odyssey.pid"))
+    if (!kept.has(name) && !isOwnLeftover(name))
       rmSync(join(dataDir, name), { recursive: true, force: true });
 }
 

@@ -75,4 +75,35 @@ describe.skipIf(testEngine() !== "pglite")("an embedded data folder that holds o
     expect(modeOf(join(root, "kept"))).toBe(0o644);
     expect(modeOf(join(root, "target"))).toBe(0o644);
   });
+
+  it.each([
+    ["listing what the folder held before", JSON.stringify(["odyssey.pid", "lost+found", "notes"])],
+    ["cut short, listing nothing", ""],
+  ])(
+    "with an unfinished creation's marker %s, is created again, keeping what was there before",
+    async (_how, marker) => {
+      const dataDir = join(root, "data");
+      // What the folder held before the creation began, then what the creation left.
+      mkdirSync(join(dataDir, "lost+found"), { recursive: true });
+      writeFileSync(join(dataDir, ".DS_Store"), "mine");
+      if (marker) writeFileSync(join(dataDir, "notes"), "mine");
+      writeFileSync(join(dataDir, "odyssey.pid"), "999999999");
+      writeFileSync(join(dataDir, ".odyssey-creating"), marker);
+      mkdirSync(join(dataDir, "base/1"), { recursive: true });
+      writeFileSync(join(dataDir, "base/1/1259"), "partial");
+      mkdirSync(join(dataDir, "global"));
+
+      const database = createDatabase({ dataDir });
+      try {
+        await database.migrate();
+        expect(existsSync(join(dataDir, "PG_VERSION"))).toBe(true);
+        expect(existsSync(join(dataDir, ".odyssey-creating"))).toBe(false);
+        expect(existsSync(join(dataDir, ".DS_Store"))).toBe(true);
+        expect(existsSync(join(dataDir, "lost+found"))).toBe(true);
+        expect(existsSync(join(dataDir, "notes"))).toBe(Boolean(marker));
+      } finally {
+        await database.close();
+      }
+    },
+  );
 });
