@@ -30,6 +30,22 @@ async function api(url: string, key: string, method: string, path: string, body?
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** `seed --demo` for 60 days, sent Ctrl-C once its events are being sent: its exit and stderr. */
+async function interruptedSeed(org: string, env: Record<string, string>) {
+  const child = spawnCli(["seed", "--demo", "--org", org, "--days", "60"], env);
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  await new Promise<void>((resolve) =>
+    child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+      if (stderr.includes("Sending demo events")) resolve();
+    }),
+  );
+  child.kill("SIGINT");
+  const code = await exited;
+  return { code, stderr };
+}
+
 describe("migrate", () => {
   let db: FreshDatabase;
   beforeAll(async () => {
@@ -242,17 +258,8 @@ describe("the server and the CLI together", () => {
   it.runIf(testEngine() === "pglite")(
     "says on Ctrl-C that the server carries on with the command",
     async () => {
-      const child = spawnCli(["seed", "--demo", "--org", "interrupted", "--days", "60"], db.env);
-      let stderr = "";
-      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-      await new Promise<void>((resolve) =>
-        child.stderr?.on("data", (chunk) => {
-          stderr += chunk;
-          if (stderr.includes("Sending demo events")) resolve();
-        }),
-      );
-      child.kill("SIGINT");
-      expect(await exited).toBe(130);
+      const { code, stderr } = await interruptedSeed("interrupted", db.env);
+      expect(code).toBe(130);
       expect(stderr).toContain("odyssey: interrupted; the server carries on with the command");
     },
   );
@@ -309,17 +316,8 @@ describe("seed --demo with no server running", () => {
   afterAll(() => db.drop());
 
   it("stops cleanly on Ctrl-C, deleting the partly seeded journey, so a new seed runs", async () => {
-    const child = spawnCli(["seed", "--demo", "--org", "stopped", "--days", "60"], db.env);
-    let stderr = "";
-    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    await new Promise<void>((resolve) =>
-      child.stderr?.on("data", (chunk) => {
-        stderr += chunk;
-        if (stderr.includes("Sending demo events")) resolve();
-      }),
-    );
-    child.kill("SIGINT");
-    expect(await exited).toBe(130);
+    const { code, stderr } = await interruptedSeed("stopped", db.env);
+    expect(code).toBe(130);
     expect(stderr).toContain("odyssey: Seeding was interrupted; the partly seeded demo journey was deleted");
     expect(await db.count("events")).toBe(0);
     expect(await db.count("journeys")).toBe(0);
