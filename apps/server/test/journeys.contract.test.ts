@@ -190,6 +190,32 @@ describe("POST /api/journeys/create", () => {
     }
   });
 
+  it("bounds an origin by its stored ASCII form, over REST and tRPC alike", async () => {
+    // Under 2048 characters as sent, over 2048 once its labels are in punycode.
+    const label = "漢字仮名交じり文あいうえおかきくけこ"; // 18 characters, 45 in ASCII form
+    const longOrigin = `https://${Array.from({ length: 100 }, () => label).join(".")}.example`;
+    expect(longOrigin.length).toBeLessThanOrEqual(2048);
+    const message =
+      "Invalid journey data: allowedOrigins[0] must be at most 2048 characters once its domain name is in ASCII (punycode) form";
+    const rest = await server.call(key, "PUT", "/api/journeys/origins", { allowedOrigins: [longOrigin] });
+    expect(rest.status).toBe(400);
+    expect(await rest.json()).toEqual({ error: message });
+    const trpc = await fetch(`${server.url}/trpc/journeys.update`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ json: { slug: "origins", allowedOrigins: [longOrigin] } }),
+    });
+    expect(trpc.status).toBe(400);
+    expect(await trpcMessage(trpc)).toBe(message);
+    // Within the bound in ASCII form, it is stored as such either way.
+    const shortOrigin = `https://${Array.from({ length: 30 }, () => label).join(".")}.example`;
+    const stored = await server.call(key, "PUT", "/api/journeys/origins", { allowedOrigins: [shortOrigin] });
+    expect(stored.status).toBe(200);
+    const [ascii] = ((await stored.json()) as { allowedOrigins: string[] }).allowedOrigins;
+    expect(ascii).toMatch(/^https:\/\/xn--/);
+    expect(ascii?.length).toBeLessThanOrEqual(2048);
+  });
+
   it("answers 409 with the documented text for a slug the organization already has", async () => {
     const res = await server.call(key, "POST", "/api/journeys/create", createBody);
     expect(res.status).toBe(409);

@@ -24,10 +24,22 @@ export const Environment = z.enum(["production", "staging"]);
 export const Origin = z
   .string()
   .max(2048)
-  .refine((value) => webOrigin(value) !== null, {
-    error: "must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
+  .transform((value, ctx) => {
+    const origin = webOrigin(value);
+    if (origin === null)
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "must be an origin URL such as https://app.example.com (scheme, host and optional port only)",
+      });
+    // The stored form is the one bounded: an international domain name grows in its ASCII form.
+    else if (origin.length > 2048)
+      ctx.addIssue({
+        code: "custom",
+        message: "must be at most 2048 characters once its domain name is in ASCII (punycode) form",
+      });
+    return origin ?? value;
   })
-  .transform((value) => webOrigin(value) as string)
   // The refinement, as far as a JSON Schema pattern can say it, for the OpenAPI document.
   .meta({
     description:
