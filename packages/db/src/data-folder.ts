@@ -4,13 +4,16 @@ import {
   constants,
   existsSync,
   lstatSync,
+  mkdirSync,
   readdirSync,
-  readFileSync,
+  renameSync,
+  rmdirSync,
   rmSync,
   statfsSync,
   writeFileSync,
 } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { DataDirNotWritableError } from "./lock";
 
 export class NotADataDirError extends Error {
@@ -30,81 +33,150 @@ export class NotADataDirError extends Error {
 const isOwnLeftover = (name: string) =>
   name.startsWith("odyssey.pid") || name === "admin.sock" || name === "lost+found" || name.startsWith(".");
 
-/**
- * Present in a folder while a new database is being created in it, and listing what the folder
- * held before: a first start that is interrupted (Ctrl-C, a crash, a full disk) leaves a partial
- * database behind, which the next start recognizes as its own and creates again.
- */
-const CREATING = ".odyssey-creating";
+/** What a database cluster holds at its top: the names a new database's template puts there. */
+const clusterNames = new Set([
+  "PG_VERSION",
+  "base",
+  "global",
+  "pg_commit_ts",
+  "pg_dynshmem",
+  "pg_hba.conf",
+  "pg_ident.conf",
+  "pg_logical",
+  "pg_multixact",
+  "pg_notify",
+  "pg_replslot",
+  "pg_serial",
+  "pg_snapshots",
+  "pg_stat",
+  "pg_stat_tmp",
+  "pg_subtrans",
+  "pg_tblspc",
+  "pg_twophase",
+  "pg_wal",
+  "pg_xact",
+  "postgresql.auto.conf",
+  "postgresql.conf",
+  "postmaster.opts",
+  "postmaster.pid",
+]);
 
-/**
- * Whether `dataDir` holds an embedded database: PGlite's data folder has its PG_VERSION, and no
- * creation of it was left unfinished.
- */
-export const holdsEmbeddedDatabase = (dataDir: string) =>
-  existsSync(join(dataDir, "PG_VERSION")) && !existsSync(join(dataDir, CREATING));
+// A new database is unpacked from its template into UNPACKING, which becomes UNPACKED once whole;
+// its entries are then moved into the folder, PG_VERSION last. So PG_VERSION means a whole
+// database, an UNPACKING folder is an unpacking cut short (nothing moved yet), and an UNPACKED
+// one is a move to finish. Nothing but these two folders is ever deleted.
+const UNPACKING = ".odyssey-unpacking";
+const UNPACKED = ".odyssey-unpacked";
 
-/** Marks `dataDir` as holding a database being created; `before` is what it held until now. */
-export function beginCreating(dataDir: string, before: ReadonlySet<string>): void {
-  writeFileSync(join(dataDir, CREATING), JSON.stringify([...before]), { mode: 0o600 });
-}
-
-/** The database in `dataDir` is whole: it opened. */
-export function finishCreating(dataDir: string): void {
-  rmSync(join(dataDir, CREATING), { force: true });
-}
-
-/**
- * Removes what an unfinished creation left in `dataDir`: every entry but those the folder held
- * before it (and the lock). Only under the folder's lock, so no other process is creating it.
- */
-export function clearUnfinishedCreation(dataDir: string): void {
-  let marker: string;
-  try {
-    marker = readFileSync(join(dataDir, CREATING), "utf8");
-  } catch {
-    return; // no creation was left unfinished
-  }
-  // A marker cut short (a full disk) lists nothing: the folder then held only Odyssey's own
-  // leftovers when the creation began, since any other folder is refused (refuseForeignFolder).
-  let before: unknown;
-  try {
-    before = JSON.parse(marker);
-  } catch {}
-  const kept = new Set(Array.isArray(before) ? before.map(String) : []);
-  for (const name of readdirSync(dataDir))
-    if (!kept.has(name) && !isOwnLeftover(name))
-      rmSync(join(dataDir, name), { recursive: true, force: true });
-}
+/** Whether `dataDir` holds an embedded database (PGlite's data folder has its PG_VERSION). */
+export const holdsEmbeddedDatabase = (dataDir: string) => existsSync(join(dataDir, "PG_VERSION"));
 
 /**
  * A new database is created in a folder only when the folder is absent, empty or holds only
- * Odyssey's own leftovers: anywhere else it would mix a cluster into the user's files (and the
- * template's permission fix would reach them).
+ * Odyssey's own leftovers (and, when a move into it was cut short, the cluster entries already
+ * moved): anywhere else it would mix a cluster into the user's files.
  */
 export function refuseForeignFolder(dataDir: string): void {
-  if (existsSync(join(dataDir, "PG_VERSION")) || existsSync(join(dataDir, CREATING))) return;
+  if (holdsEmbeddedDatabase(dataDir)) return;
   let names: string[];
   try {
     names = readdirSync(dataDir);
   } catch {
     return; // absent (created later), or unreadable: the lock reports what is wrong
   }
-  if (names.some((name) => !isOwnLeftover(name))) throw new NotADataDirError(dataDir);
+  const moving = names.includes(UNPACKED);
+  if (names.some((name) => !isOwnLeftover(name) && !(moving && clusterNames.has(name))))
+    throw new NotADataDirError(dataDir);
 }
 
 /**
- * Takes every permission but the owner's from the entries of `dir` not in `existing` and from
- * everything under them. lstat, and symlinks are skipped: chmod would change what they point to.
+ * Unpacks a new database from `archive` (the template: a gzipped tar of a data folder) into
+ * `dataDir`, its files its owner's alone. Only under the folder's lock.
  */
-export function keepToOwner(dir: string, existing: ReadonlySet<string>): void {
+export function unpackDatabase(archive: Buffer, dataDir: string): void {
+  const staging = join(dataDir, UNPACKING);
+  // The folder becomes a database's: its owner's alone, as a folder the lock creates is.
+  mkdirSync(dataDir, { recursive: true });
+  chmodSync(dataDir, 0o700);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o700 });
+  for (const entry of tarEntries(gunzipSync(archive))) {
+    const target = join(staging, entry.path);
+    if (entry.type === "directory") mkdirSync(target, { recursive: true, mode: 0o700 });
+    else {
+      mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+      writeFileSync(target, entry.data, { mode: 0o600 });
+    }
+  }
+  renameSync(staging, join(dataDir, UNPACKED));
+  finishUnpacking(dataDir);
+}
+
+/**
+ * Finishes what a new database's unpacking left undone in `dataDir` (see UNPACKING): an unpacking
+ * cut short is removed, a move cut short is finished. Only under the folder's lock.
+ */
+export function finishUnpacking(dataDir: string): void {
+  rmSync(join(dataDir, UNPACKING), { recursive: true, force: true });
+  const unpacked = join(dataDir, UNPACKED);
+  if (!existsSync(unpacked)) return;
+  // PG_VERSION moves last: with it in place, the move was finished, and whatever else is left
+  // there is not this database's to move over its files.
+  if (holdsEmbeddedDatabase(dataDir)) {
+    if (readdirSync(unpacked).length === 0) rmdirSync(unpacked);
+    return;
+  }
+  const names = readdirSync(unpacked).filter((name) => name !== "PG_VERSION");
+  for (const name of [...names, "PG_VERSION"])
+    if (existsSync(join(unpacked, name))) renameSync(join(unpacked, name), join(dataDir, name));
+  rmdirSync(unpacked);
+}
+
+/**
+ * Takes every permission but the owner's from the database's entries in `dataDir` (not the
+ * user's `lost+found` or hidden files): files PGlite writes as it opens get its default mode.
+ * lstat, and symlinks are skipped: chmod would change what they point to.
+ */
+export function keepDatabaseToOwner(dataDir: string): void {
   const walk = (path: string) => {
     const stats = lstatSync(path);
     if (!stats.isFile() && !stats.isDirectory()) return;
     if (stats.mode & 0o077) chmodSync(path, stats.mode & 0o700);
     if (stats.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
   };
-  for (const name of readdirSync(dir)) if (!existing.has(name)) walk(join(dir, name));
+  for (const name of readdirSync(dataDir)) if (clusterNames.has(name)) walk(join(dataDir, name));
+}
+
+interface TarEntry {
+  path: string;
+  type: "file" | "directory";
+  data: Buffer;
+}
+
+/** The entries of a ustar archive holding only files and folders, as PGlite's dumps do. */
+function* tarEntries(tar: Buffer): Generator<TarEntry> {
+  let offset = 0;
+  while (offset + 512 <= tar.length) {
+    const header = tar.subarray(offset, offset + 512);
+    if (header.every((byte) => byte === 0)) return; // the archive's end
+    const text = (start: number, length: number) => {
+      const raw = header.subarray(start, start + length);
+      const end = raw.indexOf(0);
+      return raw.subarray(0, end < 0 ? length : end).toString("utf8");
+    };
+    const prefix = text(257, 5) === "ustar" ? text(345, 155) : "";
+    const path = (prefix ? `${prefix}/${text(0, 100)}` : text(0, 100)).replace(/^\/+|\/+$/g, "");
+    const size = Number.parseInt(text(124, 12).trim() || "0", 8);
+    const type = String.fromCharCode(header[156] ?? 0);
+    if (!path || path.split("/").includes("..") || !Number.isSafeInteger(size))
+      throw new Error(`The database template holds an unusable entry: ${JSON.stringify(path)}`);
+    offset += 512;
+    if (type === "5") yield { path, type: "directory", data: Buffer.alloc(0) };
+    else if (type === "0" || type === "\0")
+      yield { path, type: "file", data: tar.subarray(offset, offset + size) };
+    else throw new Error(`The database template holds an entry of unsupported type "${type}": ${path}`);
+    offset += Math.ceil(size / 512) * 512;
+  }
 }
 
 /** Below this much free space PGlite cannot open a database: it writes a new 16 MiB WAL segment. */
@@ -116,8 +188,8 @@ export class DataDirFullError extends Error {
     readonly freeBytes: number,
   ) {
     super(
-      `The disk holding the embedded database folder ${dataDir} has ${(freeBytes / 1024 / 1024).toFixed(1)} MiB free; ` +
-        `the database needs at least ${MIN_FREE_BYTES / 1024 / 1024} MiB to open. Free some space or set ODYSSEY_DATA_DIR`,
+      `The embedded database in ${dataDir} could not be opened, and its disk has ${(freeBytes / 1024 / 1024).toFixed(1)} MiB free ` +
+        `(it needs about ${MIN_FREE_BYTES / 1024 / 1024} MiB to open); free some space or set ODYSSEY_DATA_DIR`,
     );
     this.name = "DataDirFullError";
   }
@@ -125,8 +197,8 @@ export class DataDirFullError extends Error {
 
 /**
  * Why the embedded database in `dataDir` may have failed to open, when the folder shows it: too
- * little free space, or a file this process may not write (left by a command run as another
- * user). Undefined when neither.
+ * little free space, or a file of the database this process may not write (left by a command run
+ * as another user). Undefined when neither.
  */
 export function explainOpenFailure(dataDir: string): Error | undefined {
   try {
@@ -134,31 +206,41 @@ export function explainOpenFailure(dataDir: string): Error | undefined {
     if (bavail * bsize < MIN_FREE_BYTES) return new DataDirFullError(dataDir, bavail * bsize);
   } catch {}
   const unwritable = firstUnwritable(dataDir);
-  return unwritable === undefined
-    ? undefined
-    : new DataDirNotWritableError(dataDir, "EACCES", relative(dataDir, unwritable) || undefined);
+  return unwritable === undefined ? undefined : new DataDirNotWritableError(dataDir, "EACCES", unwritable);
 }
 
-/** The first file or folder under `dir` (itself included) this process may not write. */
-function firstUnwritable(dir: string): string | undefined {
-  const walk = (path: string): string | undefined => {
-    const stats = lstatSync(path, { throwIfNoEntry: false });
-    if (!stats || stats.isSymbolicLink()) return undefined;
+/**
+ * The first file or folder of the database in `dataDir` (the folder itself and its cluster
+ * entries, not the user's `lost+found` or hidden files) this process may not write, relative to it.
+ */
+function firstUnwritable(dataDir: string): string | undefined {
+  const writable = (path: string) => {
     try {
       accessSync(path, constants.W_OK);
+      return true;
     } catch {
-      return path;
+      return false;
     }
+  };
+  const walk = (relativePath: string): string | undefined => {
+    const path = join(dataDir, relativePath);
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (!stats || stats.isSymbolicLink()) return undefined;
+    if (!writable(path)) return relativePath;
     if (!stats.isDirectory()) return undefined;
     for (const name of readdirSync(path)) {
-      const found = walk(join(path, name));
+      const found = walk(join(relativePath, name));
       if (found) return found;
     }
     return undefined;
   };
   try {
-    return walk(dir);
-  } catch {
-    return undefined;
-  }
+    if (!writable(dataDir)) return ".";
+    for (const name of readdirSync(dataDir)) {
+      if (!clusterNames.has(name)) continue;
+      const found = walk(name);
+      if (found) return found;
+    }
+  } catch {}
+  return undefined;
 }

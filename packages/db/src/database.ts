@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -10,13 +10,12 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import {
-  beginCreating,
-  clearUnfinishedCreation,
   explainOpenFailure,
-  finishCreating,
+  finishUnpacking,
   holdsEmbeddedDatabase,
-  keepToOwner,
+  keepDatabaseToOwner,
   refuseForeignFolder,
+  unpackDatabase,
 } from "./data-folder";
 import { lockDataDir } from "./lock";
 import * as schema from "./schema";
@@ -136,20 +135,10 @@ function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T 
 
 function createPglite(dataDir?: string, template?: string): DatabaseHandle {
   if (dataDir) refuseForeignFolder(dataDir);
-  const unlock = dataDir ? takeFolder(dataDir) : () => {};
-  const isNew = dataDir !== undefined && !holdsEmbeddedDatabase(dataDir);
-  const fromTemplate = isNew && template !== undefined && existsSync(template);
-  // What was there before the database (the lock file): not the template's to change.
-  const existing = isNew && dataDir ? new Set(readdirSync(dataDir)) : new Set<string>();
-  if (isNew && dataDir) beginCreating(dataDir, existing);
-  const client = fromTemplate
-    ? new PGlite(dataDir, { loadDataDir: new Blob([readFileSync(template)]) })
-    : new PGlite(dataDir);
+  const unlock = dataDir ? takeFolder(dataDir, template) : () => {};
+  const client = new PGlite(dataDir);
   const opened = client.waitReady.then(() => {
-    if (!isNew || !dataDir) return;
-    // The template's archive gives its files to everyone to write: only their owner may.
-    if (fromTemplate) keepToOwner(dataDir, existing);
-    finishCreating(dataDir);
+    if (dataDir) keepDatabaseToOwner(dataDir);
   });
   opened.catch(() => {}); // reported by migrate(), which every start runs
   // PGlite is one session and runs its calls in order: set before any other runs. A failure
@@ -171,8 +160,9 @@ function createPglite(dataDir?: string, template?: string): DatabaseHandle {
         await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder });
       } catch (error) {
         // PGlite reports a full disk or a file it may not write only as "Aborted()" or "failed to
-        // initialize": say which, when the folder shows it.
-        throw (dataDir && explainOpenFailure(dataDir)) || error;
+        // initialize properly": say which, when the folder shows it.
+        const unexplained = /Aborted\(\)|failed to initialize/.test(String((error as Error)?.message));
+        throw (dataDir && unexplained && explainOpenFailure(dataDir)) || error;
       }
     },
     ping: (timeoutMs) => ping(db, timeoutMs),
@@ -193,14 +183,18 @@ function createPglite(dataDir?: string, template?: string): DatabaseHandle {
 }
 
 /**
- * Takes the folder's lock and clears what an unfinished creation left there; a full disk is
- * said as such rather than as the write that failed.
+ * Takes the folder's lock, finishes what a new database's unpacking left undone, and unpacks
+ * `template` when the folder holds no database yet (without one, PGlite creates the cluster
+ * itself, as when running from source). A full disk is said as such rather than as the write
+ * that failed.
  */
-function takeFolder(dataDir: string): () => void {
+function takeFolder(dataDir: string, template: string | undefined): () => void {
   try {
     const unlock = lockDataDir(dataDir);
     try {
-      clearUnfinishedCreation(dataDir);
+      finishUnpacking(dataDir);
+      if (!holdsEmbeddedDatabase(dataDir) && template !== undefined && existsSync(template))
+        unpackDatabase(readFileSync(template), dataDir);
       return unlock;
     } catch (error) {
       unlock();

@@ -12,7 +12,6 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { keepToOwner } from "../src/data-folder";
 import { createDatabase, NotADataDirError } from "../src/index";
 import { testEngine } from "../src/testing";
 
@@ -57,53 +56,4 @@ describe.skipIf(testEngine() !== "pglite")("an embedded data folder that holds o
       await database.close();
     }
   });
-
-  it("keepToOwner changes only new entries, and never through a symlink", () => {
-    mkdirSync(join(root, "mine/deep"), { recursive: true });
-    writeFileSync(join(root, "mine/deep/file"), "x");
-    chmodSync(join(root, "mine/deep/file"), 0o666);
-    chmodSync(join(root, "mine"), 0o777);
-    writeFileSync(join(root, "kept"), "x");
-    chmodSync(join(root, "kept"), 0o644);
-    writeFileSync(join(root, "target"), "x");
-    chmodSync(join(root, "target"), 0o644);
-    symlinkSync(join(root, "target"), join(root, "mine/link"));
-
-    keepToOwner(root, new Set(["kept", "target"]));
-    expect(modeOf(join(root, "mine"))).toBe(0o700);
-    expect(modeOf(join(root, "mine/deep/file"))).toBe(0o600);
-    expect(modeOf(join(root, "kept"))).toBe(0o644);
-    expect(modeOf(join(root, "target"))).toBe(0o644);
-  });
-
-  it.each([
-    ["listing what the folder held before", JSON.stringify(["odyssey.pid", "lost+found", "notes"])],
-    ["cut short, listing nothing", ""],
-  ])(
-    "with an unfinished creation's marker %s, is created again, keeping what was there before",
-    async (_how, marker) => {
-      const dataDir = join(root, "data");
-      // What the folder held before the creation began, then what the creation left.
-      mkdirSync(join(dataDir, "lost+found"), { recursive: true });
-      writeFileSync(join(dataDir, ".DS_Store"), "mine");
-      if (marker) writeFileSync(join(dataDir, "notes"), "mine");
-      writeFileSync(join(dataDir, "odyssey.pid"), "999999999");
-      writeFileSync(join(dataDir, ".odyssey-creating"), marker);
-      mkdirSync(join(dataDir, "base/1"), { recursive: true });
-      writeFileSync(join(dataDir, "base/1/1259"), "partial");
-      mkdirSync(join(dataDir, "global"));
-
-      const database = createDatabase({ dataDir });
-      try {
-        await database.migrate();
-        expect(existsSync(join(dataDir, "PG_VERSION"))).toBe(true);
-        expect(existsSync(join(dataDir, ".odyssey-creating"))).toBe(false);
-        expect(existsSync(join(dataDir, ".DS_Store"))).toBe(true);
-        expect(existsSync(join(dataDir, "lost+found"))).toBe(true);
-        expect(existsSync(join(dataDir, "notes"))).toBe(Boolean(marker));
-      } finally {
-        await database.close();
-      }
-    },
-  );
 });

@@ -1,9 +1,26 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDatabase, organizations, queryRows, writePgliteTemplate } from "../src/index";
+import { unpackDatabase } from "../src/data-folder";
+import {
+  createDatabase,
+  NotADataDirError,
+  organizations,
+  queryRows,
+  writePgliteTemplate,
+} from "../src/index";
 import { testEngine } from "../src/testing";
 
 // About the embedded database only, so it runs once (in the pglite project).
@@ -48,6 +65,56 @@ describe.skipIf(testEngine() !== "pglite")(
       } finally {
         await again.close();
       }
+    });
+
+    it("finishes a move into the folder that was cut short, PG_VERSION last", async () => {
+      const cut = join(folder, "cut-move");
+      mkdirSync(join(cut, ".odyssey-unpacked"), { recursive: true });
+      unpackDatabase(readFileSync(template), join(folder, "whole"));
+      // As a start killed midway through moving: some entries in place, the rest (with
+      // PG_VERSION) still in the unpacked folder.
+      for (const name of readdirSync(join(folder, "whole"))) {
+        const stillToMove = name === "PG_VERSION" || name === "global" || name === "pg_wal";
+        renameSync(join(folder, "whole", name), join(cut, stillToMove ? ".odyssey-unpacked" : "", name));
+      }
+      const database = createDatabase({ dataDir: cut, template });
+      try {
+        await database.migrate();
+        const rows = await queryRows<{ n: number }>(
+          database.db,
+          sql`select count(*)::int as n from journeys`,
+        );
+        expect(rows).toEqual([{ n: 0 }]);
+        expect(existsSync(join(cut, ".odyssey-unpacked"))).toBe(false);
+      } finally {
+        await database.close();
+      }
+    });
+
+    it("removes an unpacking that was cut short and unpacks again", async () => {
+      const cut = join(folder, "cut-unpacking");
+      mkdirSync(join(cut, ".odyssey-unpacking/base/1"), { recursive: true });
+      writeFileSync(join(cut, ".odyssey-unpacking/base/1/1259"), "partial");
+      writeFileSync(join(cut, ".DS_Store"), "the user's");
+      const database = createDatabase({ dataDir: cut, template });
+      try {
+        await database.migrate();
+        expect(existsSync(join(cut, "PG_VERSION"))).toBe(true);
+        expect(readdirSync(cut).filter((name) => name.startsWith("."))).toEqual([".DS_Store"]);
+      } finally {
+        await database.close();
+      }
+    });
+
+    it("never moves or deletes anything where the folder holds the user's files", () => {
+      const mixed = join(folder, "mixed");
+      mkdirSync(join(mixed, ".odyssey-unpacked/base"), { recursive: true });
+      mkdirSync(join(mixed, "photos"));
+      writeFileSync(join(mixed, "photos/a.jpg"), "mine");
+      writeFileSync(join(mixed, "notes.txt"), "mine");
+      expect(() => createDatabase({ dataDir: mixed, template })).toThrow(NotADataDirError);
+      expect(readdirSync(mixed).sort()).toEqual([".odyssey-unpacked", "notes.txt", "photos"]);
+      expect(readdirSync(join(mixed, ".odyssey-unpacked"))).toEqual(["base"]);
     });
   },
 );
