@@ -249,17 +249,19 @@ async function executeOnce(config: Config, command: Command, progress: Progress)
           : `Set up Odyssey's tables in an empty database: ${describeDatabase(config)}.`,
       );
     // Ctrl-C stops a long command where it can stop cleanly (the seed, between batches), so the
-    // database is closed, not cut off; a second Ctrl-C exits at once.
+    // database is closed, not cut off; a second Ctrl-C exits at once. SIGTERM does the same:
+    // `pnpm odyssey` passes Ctrl-C on to the CLI as SIGINT, then SIGTERM.
     const stop = new AbortController();
     const interrupted = () => {
+      process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
       process.once("SIGINT", () => process.exit(130));
       stop.abort();
     };
-    process.once("SIGINT", interrupted);
+    process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
     try {
       return await runCommand(database, command, progress, stop.signal);
     } finally {
-      process.off("SIGINT", interrupted);
+      process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
     }
   } finally {
     await database.close();

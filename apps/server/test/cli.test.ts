@@ -31,7 +31,7 @@ async function api(url: string, key: string, method: string, path: string, body?
 }
 
 /** `seed --demo` for 60 days, sent Ctrl-C once its events are being sent: its exit and stderr. */
-async function interruptedSeed(org: string, env: Record<string, string>) {
+async function interruptedSeed(org: string, env: Record<string, string>, signal: NodeJS.Signals = "SIGINT") {
   const child = spawnCli(["seed", "--demo", "--org", org, "--days", "60"], env);
   let stderr = "";
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
@@ -41,7 +41,7 @@ async function interruptedSeed(org: string, env: Record<string, string>) {
       if (stderr.includes("Sending demo events")) resolve();
     }),
   );
-  child.kill("SIGINT");
+  child.kill(signal);
   const code = await exited;
   return { code, stderr };
 }
@@ -325,6 +325,14 @@ describe("seed --demo with no server running", () => {
     const seeded = await runCli(["seed", "--demo", "--org", "stopped", "--days", "1"], db.env);
     expect(seeded.code).toBe(0);
     expect(seeded.stderr).toMatch(/^Created journey "demo-small-business-grant"/m);
+  });
+
+  it("stops the same way on SIGTERM, which pnpm sends after passing Ctrl-C on", async () => {
+    const { code, stderr } = await interruptedSeed("terminated", db.env, "SIGTERM");
+    expect(code).toBe(130);
+    expect(stderr).toContain("odyssey: Seeding was interrupted; the partly seeded demo journey was deleted");
+    const again = await runCli(["seed", "--demo", "--org", "terminated", "--days", "1"], db.env);
+    expect(again.stderr).toMatch(/^Created journey "demo-small-business-grant"/m);
   });
 
   it("refuses to seed twice unless told to replace, and then replaces", async () => {
