@@ -40,11 +40,13 @@ export const Origin = z
       });
     return origin ?? value;
   })
-  // The refinement, as far as a JSON Schema pattern can say it, for the OpenAPI document.
+  // For the OpenAPI document, what every accepted origin matches (an http or https scheme, no
+  // query or fragment); the rest is said in words: URL parsing forgives spaces, dot segments
+  // and an empty user name, which a stricter pattern would wrongly refuse.
   .meta({
     description:
       "An origin URL, `scheme://host[:port]`: http or https, no path, query, fragment or credentials (e.g. https://app.example.com). Stored as browsers send it in the Origin header: lower-case, without a default port.",
-    pattern: "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\\s]+/?$",
+    pattern: "^\\s*[Hh][Tt][Tt][Pp][Ss]?:[^?#]*$",
   });
 
 /** Each origin once, in the order given. */
