@@ -133,6 +133,28 @@ describe("@odyssey/client against the live server", () => {
     });
   });
 
+  describe("inputs", () => {
+    it("sends inputs the server reads, an omitted one included: pages follow nextCursor to the end", async () => {
+      const odyssey = client({ apiKey: await server.key("client-paging") });
+      for (const slug of ["page-a", "page-b", "page-c"])
+        await odyssey.journeys.create.mutate({ slug, displayName: slug });
+      expect((await odyssey.journeys.list.query()).data).toHaveLength(3);
+      const slugs: string[] = [];
+      let cursor: string | undefined;
+      do {
+        // Batched with a call without input, as queries made in the same tick are.
+        const [page, all] = await Promise.all([
+          odyssey.journeys.list.query({ limit: 1, cursor }),
+          odyssey.journeys.list.query(),
+        ]);
+        expect(all.data).toHaveLength(3);
+        slugs.push(...page.data.map((journey) => journey.slug));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor && slugs.length < 10);
+      expect(slugs).toEqual(["page-c", "page-b", "page-a"]);
+    });
+  });
+
   describe("aborts", () => {
     it("rejects an aborted query with ABORTED though another call shares its request", async () => {
       const odyssey = client();

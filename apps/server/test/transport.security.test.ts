@@ -75,6 +75,68 @@ describe("tRPC at /trpc", () => {
       });
   });
 
+  it("refuses input that is present but not wrapped in superjson's encoding, rather than reading it as none", async () => {
+    const malformedInput = {
+      status: 400,
+      code: "BAD_REQUEST",
+      message: "Malformed input: expected superjson's encoding ({ json, meta })",
+    };
+    const query = (input: unknown) => `?input=${encodeURIComponent(JSON.stringify(input))}`;
+    // Read as no input, these answered the default page: a raw caller following nextCursor
+    // would get page 1 forever.
+    for (const input of [{ limit: 1 }, { limit: 0 }, { cursor: "x" }, {}, [], 5, "text", true])
+      expect(await trpc("GET", "journeys.list", { query: query(input) }), JSON.stringify(input)).toEqual(
+        malformedInput,
+      );
+    expect(await trpc("GET", "journeys.get", { query: query({ slug: "existing" }) })).toEqual(malformedInput);
+    for (const body of ['{"slug":"raw","displayName":"Raw"}', "[]", '"text"', "5"])
+      expect(await trpc("POST", "journeys.create", { body, contentType: json }), body).toEqual(
+        malformedInput,
+      );
+    expect(
+      await trpc("POST", "events.ingest", {
+        body: JSON.stringify({ journey: "existing", events: [] }),
+        contentType: json,
+      }),
+    ).toEqual(malformedInput);
+    expect((await server.call(key, "GET", "/api/journeys/raw")).status).toBe(404);
+  });
+
+  it("refuses an unwrapped input in a batch of calls, GET or POST", async () => {
+    const batchErrors = async (res: Response) => {
+      const body = (await res.json()) as { error?: { json: { message: string } } }[];
+      return { status: res.status, messages: body.map((item) => item.error?.json.message) };
+    };
+    const malformed = "Malformed input: expected superjson's encoding ({ json, meta })";
+    const inputs = { 0: { json: { limit: 1 } }, 1: { limit: 1 } };
+    const get = await fetch(
+      `${server.url}/trpc/journeys.list,journeys.list?batch=1&input=${encodeURIComponent(JSON.stringify(inputs))}`,
+      { headers: { authorization: `Bearer ${key}` } },
+    );
+    expect(await batchErrors(get)).toEqual({ status: 400, messages: [malformed, malformed] });
+    const post = await fetch(`${server.url}/trpc/journeys.snapshots.create,journeys.delete?batch=1`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": json },
+      body: JSON.stringify({ 0: { json: { slug: "existing" } }, 1: "existing" }),
+    });
+    expect(await batchErrors(post)).toEqual({ status: 400, messages: [malformed, malformed] });
+    expect((await server.call(key, "GET", "/api/journeys/existing")).status).toBe(200);
+  });
+
+  it("still takes an absent input as no input, alone or in a batch", async () => {
+    const list = await fetch(`${server.url}/trpc/journeys.list`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(list.status).toBe(200);
+    const batch = await fetch(
+      `${server.url}/trpc/journeys.list,journeys.list?batch=1&input=${encodeURIComponent(JSON.stringify({ 1: { json: { limit: 1 } } }))}`,
+      { headers: { authorization: `Bearer ${key}` } },
+    );
+    expect(batch.status).toBe(200);
+    const pages = (await batch.json()) as { result: { data: { json: { data: unknown[] } } } }[];
+    expect(pages.map((page) => page.result.data.json.data.length)).toEqual([1, 1]);
+  });
+
   it("answers invalid input with the REST validation text", async () => {
     const body = JSON.stringify({ json: { slug: "Not A Slug", displayName: "X" } });
     expect(await trpc("POST", "journeys.create", { body, contentType: json })).toEqual({

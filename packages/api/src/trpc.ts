@@ -28,14 +28,26 @@ export const MAX_TRPC_BATCH_CALLS = 10;
 /** What a caller is told of an error the service did not expect; the cause goes to the log. */
 export const internalErrorMessage = "Internal server error";
 
+/**
+ * An input in superjson's encoding (`{ json, meta }`), decoded. superjson reads anything else as
+ * no input at all, so a raw `{"limit":1}` would quietly get the defaults: it is refused instead
+ * (tRPC answers 400, which `mapErrors` words). An absent input never reaches here.
+ */
+function deserializeInput(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || !Object.hasOwn(value, "json"))
+    throw new Error("The input is not in superjson's encoding");
+  return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
+}
+
 const t = initTRPC
   .context<BaseContext>()
   .meta<ProcedureMeta>()
   .create({
-    // Inputs are read by superjson; answers are written in superjson's format by a one-pass
-    // serializer (answer-serializer.ts), which hands superjson anything it does not cover.
+    // Inputs are read by superjson, in its encoding only; answers are written in superjson's
+    // format by a one-pass serializer (answer-serializer.ts), which hands superjson anything it
+    // does not cover.
     transformer: {
-      input: superjson,
+      input: { serialize: (value) => superjson.serialize(value), deserialize: deserializeInput },
       output: { serialize: serializeAnswer, deserialize: (value) => superjson.deserialize(value) },
     },
     errorFormatter({ shape }) {
