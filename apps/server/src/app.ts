@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { appRouter, createCaller, MAX_TRPC_BATCH_CALLS } from "@odyssey/api";
+import { appRouter, createCaller, MAX_TRPC_BATCH_CALLS, malformedBodyMessage } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
 import { Scalar } from "@scalar/hono-api-reference";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
@@ -19,14 +19,7 @@ import type { Logger } from "./logger";
 import { documentHeaders, requestHeader, requestIdOf, setResponseHeader } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, responseHeaderComponents, restError } from "./rest/errors";
-import {
-  eventBodyTypes,
-  eventRoutes,
-  eventsBodyLimit,
-  eventsCors,
-  malformedEventsMessage,
-  notEventBodyMessage,
-} from "./rest/events";
+import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors, notEventBodyMessage } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { documentedRoutes, methodsAt } from "./rest/route-table";
@@ -237,9 +230,8 @@ const isPreflight = (c: Context) =>
   requestHeader(c, "origin") !== undefined &&
   requestHeader(c, "access-control-request-method") !== undefined;
 
-/** A REST body that is not JSON, in the words of the route's readers (Hono's validators, events). */
-const malformedMessage = (c: Context) =>
-  isIngestion(c.req.path) ? malformedEventsMessage : "Malformed JSON in request body";
+/** A REST body that is not JSON, in the words of its readers (Hono's validators, events) and of tRPC. */
+const malformedMessage = (c: Context) => malformedBodyMessage(isIngestion(c.req.path) ? "event" : "journey");
 
 /** The answer sent when a request outlives its deadline (hono/timeout throws it). */
 const pastDeadline = (res: Response) => new HTTPException(503, { res });

@@ -327,6 +327,49 @@ describe("tRPC and REST say the same thing", () => {
     );
   });
 
+  it("on a body that is empty or not JSON, in the words of the procedure's REST route", async () => {
+    const restAnswer = async (method: string, path: string, body: string) => {
+      const res = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, "content-type": json },
+        body,
+      });
+      return [res.status, ((await res.json()) as { error: string }).error];
+    };
+    const trpcAnswer = async (procedure: string, body: string) => {
+      const error = await trpc("POST", procedure, { body, contentType: json });
+      return [error.status, error.message];
+    };
+    const eventsMalformed = [400, "Invalid event data: the body is not valid JSON"];
+    expect(await restAnswer("POST", "/api/events", '{"journey": ')).toEqual(eventsMalformed);
+    expect(await trpcAnswer("events.ingest", '{"json": {"journey": ')).toEqual(eventsMalformed);
+    expect(await restAnswer("POST", "/api/events", "")).toEqual(eventsMalformed);
+    expect(await trpcAnswer("events.ingest", "")).toEqual(eventsMalformed);
+
+    const journeyMissing = [400, "Invalid journey data: body must be a JSON object"];
+    expect(await restAnswer("POST", "/api/journeys/create", "")).toEqual(journeyMissing);
+    expect(await trpcAnswer("journeys.create", "")).toEqual(journeyMissing);
+    expect(await restAnswer("PUT", "/api/journeys/existing", "")).toEqual(journeyMissing);
+    expect(await trpcAnswer("journeys.update", "")).toEqual(journeyMissing);
+    const journeyMalformed = [400, "Malformed JSON in request body"];
+    expect(await restAnswer("POST", "/api/journeys/create", '{"slug": ')).toEqual(journeyMalformed);
+    expect(await trpcAnswer("journeys.create", '{"json": {"slug": ')).toEqual(journeyMalformed);
+  });
+
+  it("on a batch whose body is not JSON, each call in its own procedure's words", async () => {
+    const res = await fetch(`${server.url}/trpc/journeys.create,events.ingest?batch=1`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": json },
+      body: '{"0": {"json": ',
+    });
+    expect(res.status).toBe(400);
+    const answers = (await res.json()) as { error: { json: { message: string } } }[];
+    expect(answers.map((answer) => answer.error.json.message)).toEqual([
+      "Malformed JSON in request body",
+      "Invalid event data: the body is not valid JSON",
+    ]);
+  });
+
   it("on update, retrieve, delete and list", async () => {
     expect(
       await trpcMessage("journeys.update", { slug: "existing", environment: "dev" }, "mutation"),

@@ -8,7 +8,7 @@ import { keyFromAuthorization, verifyKey } from "./auth/keys";
 import { requireScope, type Scope, type ScopeName } from "./auth/scopes";
 import type { BaseContext } from "./context";
 import { DomainError, type DomainErrorKind } from "./errors";
-import { formatValidationError, type Subject } from "./validation";
+import { formatValidationError, malformedBodyMessage, missingBodyMessage, type Subject } from "./validation";
 
 /**
  * What a procedure declares about itself; `scope` is read by the docs and the security tests.
@@ -78,15 +78,21 @@ const subjectOf: Record<string, Subject> = { journeys: "journey", events: "event
  * The one place domain errors and input validation failures become tRPC errors, with the
  * same message text the REST API sends.
  */
-const mapErrors = t.middleware(async ({ path, type, next }) => {
+const mapErrors = t.middleware(async ({ path, type, getRawInput, next }) => {
   const result = await next();
   if (result.ok) return result;
   const cause = result.error.cause;
   const known = knownTRPCError(cause);
   if (known) throw known;
+  const subject = subjectOf[path.split(".")[0] ?? ""] ?? "request";
   if (cause instanceof ZodError && result.error.code === "BAD_REQUEST") {
-    const subject = subjectOf[path.split(".")[0] ?? ""] ?? "request";
-    throw new TRPCError({ code: "BAD_REQUEST", message: formatValidationError(cause, subject), cause });
+    // A call without input (an empty body, a GET without `input`) is told what REST tells a
+    // request without a body; its input was read, so asking for it again cannot fail.
+    const message =
+      (await getRawInput()) === undefined
+        ? missingBodyMessage(subject)
+        : formatValidationError(cause, subject);
+    throw new TRPCError({ code: "BAD_REQUEST", message, cause });
   }
   // Any other bad request with a cause is input the HTTP adapter could not decode.
   if (result.error.code === "BAD_REQUEST" && cause instanceof Error)
@@ -96,7 +102,7 @@ const mapErrors = t.middleware(async ({ path, type, next }) => {
         cause instanceof SyntaxError
           ? type === "query"
             ? "Malformed JSON in the input query parameter"
-            : "Malformed JSON in request body"
+            : malformedBodyMessage(subject)
           : "Malformed input: expected superjson's encoding ({ json, meta })",
       cause,
     });

@@ -100,6 +100,23 @@ function article(expected: string): string {
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
 
+/**
+ * What a request without a body (a tRPC call without input) is told, on REST and tRPC alike.
+ * Event batches, which beacons send as text, are told the same as for a body that is not JSON.
+ */
+export function missingBodyMessage(subject: Subject): string {
+  return subject === "event"
+    ? malformedBodyMessage(subject)
+    : `Invalid ${subject} data: body must be a JSON object`;
+}
+
+/** What a request whose body is not JSON is told, on REST and tRPC alike. */
+export function malformedBodyMessage(subject: Subject): string {
+  return subject === "event"
+    ? "Invalid event data: the body is not valid JSON"
+    : "Malformed JSON in request body";
+}
+
 export function formatValidationError(error: z.ZodError, subject: Subject): string {
   const issue = primaryIssue(error.issues);
   return `Invalid ${subject} data: ${issue ? describeIssue(issue) : "the body is invalid"}`;

@@ -1,5 +1,12 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { EventInput, IngestInput, IngestResult, MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH } from "@odyssey/api";
+import {
+  EventInput,
+  IngestInput,
+  IngestResult,
+  MAX_BATCH_BYTES,
+  MAX_EVENTS_PER_BATCH,
+  malformedBodyMessage,
+} from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { limitBody } from "../guards/body";
 import { refuse } from "../guards/refuse";
@@ -8,8 +15,6 @@ import type { RestEnv } from "./context";
 import { errorJson, errorResponses } from "./errors";
 import { json } from "./route-parts";
 import { bearerWithScopeOf } from "./security";
-
-export const malformedEventsMessage = "Invalid event data: the body is not valid JSON";
 
 /** `application/json`, or `text/plain` as `navigator.sendBeacon` sends a string. */
 export const eventBodyTypes = /^(application\/(.+\+)?json|text\/plain)\s*(;|$)/i;
@@ -87,7 +92,7 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
     try {
       body = await c.req.json(); // parsed once, by the JSON limits' guard
     } catch {
-      return errorJson(c, 400, malformedEventsMessage);
+      return errorJson(c, 400, malformedBodyMessage("event"));
     }
     return c.json(await c.get("caller").events.ingest(body as IngestInput), 200);
   });

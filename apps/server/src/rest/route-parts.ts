@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import type { Subject } from "@odyssey/api";
+import { missingBodyMessage, type Subject } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { declaresBody } from "../guards/body";
 import { requestHeader } from "../request-essentials";
@@ -33,8 +33,7 @@ export function bodyRequired(subject: Subject): MiddlewareHandler {
     const type = requestHeader(c, "content-type");
     if (type !== undefined && !jsonTypes.test(type))
       return Promise.resolve(errorJson(c, 415, notJsonMessage));
-    if (!declaresBody(c))
-      return Promise.resolve(errorJson(c, 400, `Invalid ${subject} data: body must be a JSON object`));
+    if (!declaresBody(c)) return Promise.resolve(errorJson(c, 400, missingBodyMessage(subject)));
     return next();
   };
 }
