@@ -13,7 +13,7 @@ import { eventElementsOf } from "./guards/event-elements";
 import { restFieldMaxLength, trpcFieldMaxLength } from "./guards/field-limits";
 import { jsonBodyLimits } from "./guards/json-body";
 import { keyBeforeContent } from "./guards/key-first";
-import { rateLimit } from "./guards/rate-limit";
+import { type Charges, rateLimits } from "./guards/rate-limit";
 import { refuse } from "./guards/refuse";
 import type { Logger } from "./logger";
 import { documentHeaders, requestHeader, requestIdOf, setResponseHeader } from "./request-essentials";
@@ -24,7 +24,7 @@ import { journeyRoutes } from "./rest/journeys";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { documentedRoutes, methodsAt } from "./rest/route-table";
 import { snapshotRoutes } from "./rest/snapshots";
-import { trpcEventsBodyLimit, trpcMethods, trpcPlainRequest } from "./trpc-guards";
+import { trpcEventsBodyLimit, trpcMethods, trpcPlainRequest, trpcProceduresOf } from "./trpc-guards";
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -41,6 +41,17 @@ export interface AppDeps {
 
 /** Event ingestion has its own rate limit and its own CORS (browsers send events). */
 const isIngestion = (path: string) => path === "/api/events" || path.startsWith("/api/events/");
+
+/**
+ * What a request costs in each rate limit: one token of ingestion's for events, of the control
+ * plane's for the rest; a tRPC request one per call, each in the bucket of what it calls.
+ */
+function rateLimitCharges(path: string): Charges {
+  if (!path.startsWith("/trpc/")) return isIngestion(path) ? { ingest: 1 } : { control: 1 };
+  const procedures = trpcProceduresOf(path);
+  const ingest = procedures.filter((procedure) => procedure === "events.ingest").length;
+  return { control: procedures.length - ingest, ingest };
+}
 
 export function createApp({
   database,
@@ -65,11 +76,10 @@ export function createApp({
     setResponseHeader(c, "Vary", "Origin");
     return next();
   };
-  const controlLimit = rateLimit("control", config.rateLimits.control);
-  const ingestLimit = rateLimit("ingest", config.rateLimits.ingest);
+  const limit = rateLimits(config.rateLimits, (c) => rateLimitCharges(c.req.path));
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : restControlCors(c, next)));
-  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? ingestLimit(c, next) : controlLimit(c, next)));
-  app.use("/trpc/*", controlCors, trpcMethods, trpcPlainRequest, controlLimit);
+  app.use("/api/*", limit);
+  app.use("/trpc/*", controlCors, trpcMethods, trpcPlainRequest, limit);
   const keyFirst = keyBeforeContent(db, logger);
   app.use("/api/*", keyFirst);
   app.use("/trpc/*", keyFirst);

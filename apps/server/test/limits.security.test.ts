@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOdysseyClient } from "../../../packages/client/src";
 import { TokenBuckets } from "../src/guards/rate-limit";
 import { bodyOf, rawRequest, statusOf } from "./support/raw-http";
 import { startTestServer, type TestServer } from "./support/server";
@@ -576,6 +577,94 @@ describe("rate limits", () => {
       expect(three.status).toBe(200);
       expect(three.headers.get("ratelimit-remaining")).toBe("1");
       expect((await batch(2)).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("charge each tRPC call to the bucket of what it does: events.ingest to ingestion, the rest to the control plane", async () => {
+    // Control: 2 at once, a token every 5 s. Ingestion: 4 at once, a token every 10 s.
+    const limited = await startTestServer({
+      RATE_LIMIT_CONTROL_PER_SECOND: "0.2",
+      RATE_LIMIT_CONTROL_BURST: "2",
+      RATE_LIMIT_INGEST_PER_SECOND: "0.1",
+      RATE_LIMIT_INGEST_BURST: "4",
+    });
+    try {
+      const setup = await limited.key("rl-calls");
+      expect(
+        (await limited.call(setup, "POST", "/api/journeys/create", { slug: "calls", displayName: "C" }))
+          .status,
+      ).toBe(201);
+      const batch = { journey: "calls", events: [] };
+      const post = (key: string, procedures: string, body: unknown) =>
+        fetch(`${limited.url}/trpc/${procedures}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const listJourneys = (key: string) => limited.call(key, "GET", "/trpc/journeys.list");
+      const limitOf = (res: Response) => ({
+        status: res.status,
+        policy: res.headers.get("ratelimit-policy"),
+        remaining: res.headers.get("ratelimit-remaining"),
+        retryAfter: res.headers.get("retry-after"),
+      });
+
+      // Through the client, more batches than the control plane's burst.
+      const key = await limited.key("rl-calls");
+      const odyssey = createOdysseyClient({ baseUrl: limited.url, apiKey: key, retries: 0 });
+      for (let i = 0; i < 3; i++) expect((await odyssey.events.ingest.mutate(batch)).accepted).toBe(0);
+      expect(limitOf(await post(key, "events.ingest", { json: batch }))).toEqual({
+        status: 200,
+        policy: '4;w=40;name="ingest"',
+        remaining: "0",
+        retryAfter: null,
+      });
+      // The control plane's bucket is untouched; ingestion's is shared with POST /api/events.
+      expect(limitOf(await listJourneys(key))).toMatchObject({ status: 200, remaining: "1" });
+      expect(limitOf(await post(key, "events.ingest", { json: batch }))).toMatchObject({
+        status: 429,
+        policy: '4;w=40;name="ingest"',
+        retryAfter: "10",
+      });
+      expect((await limited.call(key, "POST", "/api/events", batch)).status).toBe(429);
+      await expect(odyssey.events.ingest.mutate(batch)).rejects.toMatchObject({
+        status: 429,
+        retryAfterMs: 10_000,
+      });
+
+      // A batch mixing both is refused whole when one bucket is short, and charges neither.
+      const mixed = "journeys.snapshots.create,events.ingest?batch=1";
+      const mixedBody = { 0: { json: { slug: "calls" } }, 1: { json: batch } };
+      expect(limitOf(await post(key, mixed, mixedBody))).toMatchObject({ status: 429, retryAfter: "10" });
+      expect(limitOf(await listJourneys(key))).toMatchObject({ status: 200, remaining: "0" });
+      expect(limitOf(await listJourneys(key))).toMatchObject({
+        status: 429,
+        policy: '2;w=10;name="control"',
+        retryAfter: "5",
+      });
+      // Both short: the wait is the longer one.
+      expect(limitOf(await post(key, mixed, mixedBody))).toMatchObject({ status: 429, retryAfter: "10" });
+
+      // Otherwise each call is charged to its own bucket; the headers tell the one with fewer left.
+      const other = await limited.key("rl-calls");
+      const both = await post(other, "journeys.snapshots.create,events.ingest,events.ingest?batch=1", {
+        ...mixedBody,
+        2: { json: batch },
+      });
+      expect(limitOf(both)).toEqual({
+        status: 200,
+        policy: '2;w=10;name="control"',
+        remaining: "1",
+        retryAfter: null,
+      });
+      expect(limitOf(await limited.call(other, "POST", "/api/events", batch))).toMatchObject({
+        status: 200,
+        policy: '4;w=40;name="ingest"',
+        remaining: "1",
+      });
+      expect(limitOf(await listJourneys(other))).toMatchObject({ status: 200, remaining: "0" });
     } finally {
       await limited.close();
     }

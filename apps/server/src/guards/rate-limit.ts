@@ -5,7 +5,6 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimit } from "../env";
 import { requestHeader, setResponseHeader } from "../request-essentials";
 import type { RestEnv } from "../rest/context";
-import { trpcProceduresOf } from "../trpc-guards";
 import { refuse } from "./refuse";
 
 // Token buckets per caller, held in this process. Several processes each keep their own, so a
@@ -16,6 +15,14 @@ import { refuse } from "./refuse";
 interface Bucket {
   tokens: number;
   updatedAt: number;
+}
+
+/** A bucket's answer to a request: whether it may pass, what is left, and when to come back. */
+export interface Verdict {
+  allowed: boolean;
+  remaining: number;
+  retryAfterSeconds: number;
+  resetSeconds: number;
 }
 
 /** Most buckets kept; past it the least recently used are dropped (they only forget a debt). */
@@ -34,21 +41,9 @@ export class TokenBuckets {
    * left and, when refused, when to come back. A cost above the burst is allowed from a full
    * bucket and leaves it in debt, so a large batch is slowed, never refused forever.
    */
-  take(
-    caller: string,
-    cost = 1,
-  ): {
-    allowed: boolean;
-    remaining: number;
-    retryAfterSeconds: number;
-    resetSeconds: number;
-  } {
-    const { perSecond, burst } = this.limit;
+  take(caller: string, cost = 1): Verdict {
     const now = this.now();
-    const tokens = this.tokensAt(caller, now);
-    const needed = Math.min(cost, burst);
-    const allowed = tokens >= needed;
-    const left = allowed ? tokens - cost : tokens;
+    const { verdict, left } = this.judge(this.tokensAt(caller, now), cost);
     // Re-inserting keeps the Map in least-recently-used order.
     this.buckets.delete(caller);
     this.buckets.set(caller, { tokens: left, updatedAt: now });
@@ -56,12 +51,26 @@ export class TokenBuckets {
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
-    return {
+    return verdict;
+  }
+
+  /** What `take` would answer now, taking nothing. */
+  peek(caller: string, cost = 1): Verdict {
+    return this.judge(this.tokensAt(caller, this.now()), cost).verdict;
+  }
+
+  private judge(tokens: number, cost: number): { verdict: Verdict; left: number } {
+    const { perSecond, burst } = this.limit;
+    const needed = Math.min(cost, burst);
+    const allowed = tokens >= needed;
+    const left = allowed ? tokens - cost : tokens;
+    const verdict = {
       allowed,
       remaining: Math.max(0, Math.floor(left)),
       retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((needed - left) / perSecond)),
       resetSeconds: Math.ceil((burst - left) / perSecond),
     };
+    return { verdict, left };
   }
 
   /** How many callers have a bucket. */
@@ -130,55 +139,109 @@ class RecentKeys {
   }
 }
 
-/** A request to `/trpc/a,b,c?batch=1` makes three calls. */
-const callsOf = (path: string) => (path.startsWith("/trpc/") ? trpcProceduresOf(path).length : 1);
+/** One named limit: its callers' buckets, and the failed keys counted against addresses. */
+class NamedLimit {
+  readonly buckets: TokenBuckets;
+  readonly failedKeys: TokenBuckets;
+  readonly passedKeys = new RecentKeys();
+  readonly policy: string;
+
+  constructor(
+    readonly name: string,
+    readonly limit: RateLimit,
+  ) {
+    this.buckets = new TokenBuckets(limit);
+    this.failedKeys = new TokenBuckets(limit);
+    this.policy = `${limit.burst};w=${Math.ceil(limit.burst / limit.perSecond)};name="${name}"`;
+  }
+
+  headers(verdict: Verdict): Record<string, string> {
+    return {
+      "RateLimit-Policy": this.policy,
+      "RateLimit-Limit": String(this.limit.burst),
+      "RateLimit-Remaining": String(verdict.remaining),
+      "RateLimit-Reset": String(verdict.resetSeconds),
+    };
+  }
+}
+
+/** What one request costs in each named limit (a tRPC batch costs one per call, in its call's). */
+export type Charges = Record<string, number>;
 
 /**
- * 429 `{"error"}` with `Retry-After` once a caller's bucket is empty; `RateLimit-*` on every
- * answer. The caller is the key in the header (hashed, so no key is held in memory; written
- * `bearer` or `Bearer`, it is one key), else the client address: publishable keys travel in
- * the body, so browser beacons are counted by address. Keys that fail (401) are also counted
- * against their address, in a bucket of their own: a client trying a new made-up key on every
- * request is refused from that address once it is empty, before the keys are looked up, while
- * keys that recently passed still get through from it.
+ * Token buckets per caller, one set per named limit in `limits` (a limit with 0 a second is off);
+ * `chargesOf` says what a request costs in each. A request passes only when every bucket it is
+ * charged to can pay, and is then charged in each: otherwise it is 429 `{"error"}` with the
+ * longest `Retry-After` of those short, and nothing is taken. `RateLimit-*` on every answer,
+ * for the bucket that refused, else the one with the fewest requests left. The caller is the key
+ * in the header (hashed, so no key is held in memory; written `bearer` or `Bearer`, it is one
+ * key), else the client address: publishable keys travel in the body, so browser beacons are
+ * counted by address. Keys that fail (401) are also counted against their address, in a bucket
+ * of their own per limit: a client trying a new made-up key on every request is refused from
+ * that address once it is empty, before the keys are looked up, while keys that recently passed
+ * still get through from it.
  */
-export function rateLimit(name: string, limit: RateLimit): MiddlewareHandler<RestEnv> {
-  if (limit.perSecond === 0) return (_c, next) => next();
-  const buckets = new TokenBuckets(limit);
-  const failedKeys = new TokenBuckets(limit);
-  const passedKeys = new RecentKeys();
-  const policy = `${limit.burst};w=${Math.ceil(limit.burst / limit.perSecond)};name="${name}"`;
+export function rateLimits(
+  limits: Record<string, RateLimit>,
+  chargesOf: (c: Context) => Charges,
+): MiddlewareHandler<RestEnv> {
+  const named = new Map(
+    Object.entries(limits)
+      .filter(([, limit]) => limit.perSecond > 0)
+      .map(([name, limit]) => [name, new NamedLimit(name, limit)]),
+  );
   return async (c, next) => {
+    const charged = Object.entries(chargesOf(c)).flatMap(([name, cost]) => {
+      const limit = named.get(name);
+      return limit && cost > 0 ? [{ limit, cost }] : [];
+    });
+    if (charged.length === 0) return next();
     const key = presentedKey(c);
     const keyHash = key === undefined ? undefined : createHash("sha256").update(key).digest("base64url");
     // The address is only needed without a key, or once some key has failed.
-    const address = key === undefined || failedKeys.size > 0 ? `ip:${addressOf(c)}` : undefined;
-    const failedWait =
-      keyHash === undefined || address === undefined || passedKeys.has(keyHash)
-        ? 0
-        : failedKeys.waitFor(address);
+    const address =
+      key === undefined || charged.some(({ limit }) => limit.failedKeys.size > 0)
+        ? `ip:${addressOf(c)}`
+        : undefined;
+    let failedWait = 0;
+    if (keyHash !== undefined && address !== undefined)
+      for (const { limit } of charged)
+        if (!limit.passedKeys.has(keyHash))
+          failedWait = Math.max(failedWait, limit.failedKeys.waitFor(address));
     if (failedWait > 0)
       return refuse(c, 429, `Too many requests with invalid API keys: retry in ${failedWait} s`, {
         "Retry-After": String(failedWait),
       });
     const caller = keyHash === undefined ? (address as string) : `key:${keyHash}`;
-    const verdict = buckets.take(caller, callsOf(c.req.path));
-    const headers = {
-      "RateLimit-Policy": policy,
-      "RateLimit-Limit": String(limit.burst),
-      "RateLimit-Remaining": String(verdict.remaining),
-      "RateLimit-Reset": String(verdict.resetSeconds),
-    };
-    if (!verdict.allowed)
-      return refuse(c, 429, `Rate limit exceeded: retry in ${verdict.retryAfterSeconds} s`, {
-        ...headers,
-        "Retry-After": String(verdict.retryAfterSeconds),
+
+    const short = charged
+      .map(({ limit, cost }) => ({ limit, verdict: limit.buckets.peek(caller, cost) }))
+      .filter(({ verdict }) => !verdict.allowed);
+    if (short.length > 0) {
+      const longest = short.reduce((worst, each) =>
+        each.verdict.retryAfterSeconds > worst.verdict.retryAfterSeconds ? each : worst,
+      );
+      const wait = longest.verdict.retryAfterSeconds;
+      return refuse(c, 429, `Rate limit exceeded: retry in ${wait} s`, {
+        ...longest.limit.headers(longest.verdict),
+        "Retry-After": String(wait),
       });
+    }
+    const taken = charged.map(({ limit, cost }) => ({ limit, verdict: limit.buckets.take(caller, cost) }));
+    const tightest = taken.reduce((least, each) =>
+      each.verdict.remaining < least.verdict.remaining ? each : least,
+    );
+    const headers = tightest.limit.headers(tightest.verdict);
     await next();
-    if (keyHash !== undefined && c.res.status === 401) {
-      failedKeys.take(address ?? `ip:${addressOf(c)}`);
-      passedKeys.failed(keyHash);
-    } else if (keyHash !== undefined && c.get("keyVerified")) passedKeys.passed(keyHash);
+    if (keyHash !== undefined) {
+      const failedFrom = c.res.status === 401 ? (address ?? `ip:${addressOf(c)}`) : undefined;
+      const verified = c.get("keyVerified") === true;
+      for (const { limit } of charged)
+        if (failedFrom !== undefined) {
+          limit.failedKeys.take(failedFrom);
+          limit.passedKeys.failed(keyHash);
+        } else if (verified) limit.passedKeys.passed(keyHash);
+    }
     // On the Node response, which a HEAD answer is built from as well.
     for (const [name, value] of Object.entries(headers)) setResponseHeader(c, name, value);
   };
