@@ -155,6 +155,38 @@ describe("@odyssey/client against the live server", () => {
     });
   });
 
+  describe("Idempotency-Key", () => {
+    it("is sent with the headers option: the same create replays, another body is 422 UNPROCESSABLE_CONTENT", async () => {
+      const withKey = (idempotencyKey: string) => client({ headers: { "Idempotency-Key": idempotencyKey } });
+      const input = { slug: "idempotent-create", displayName: "Idempotent" };
+      const first = await withKey("create-once-1").journeys.create.mutate(input);
+      const again = await withKey("create-once-1").journeys.create.mutate(input);
+      expect(again).toEqual(first);
+      const other = await failure(
+        withKey("create-once-1").journeys.create.mutate({ ...input, displayName: "Another body" }),
+      );
+      expect(other).toMatchObject({
+        status: 422,
+        code: "UNPROCESSABLE_CONTENT",
+        retryable: false,
+        message: "This Idempotency-Key was already used with a different request; use a new key",
+      });
+      // Without the key, the same create is a conflict.
+      expect(await failure(client().journeys.create.mutate(input))).toMatchObject({
+        status: 409,
+        code: "CONFLICT",
+      });
+      const invalid = await failure(
+        withKey("has spaces").journeys.create.mutate({ ...input, slug: "other" }),
+      );
+      expect(invalid).toMatchObject({
+        status: 400,
+        code: "BAD_REQUEST",
+        message: "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+      });
+    });
+  });
+
   describe("aborts", () => {
     it("rejects an aborted query with ABORTED though another call shares its request", async () => {
       const odyssey = client();
