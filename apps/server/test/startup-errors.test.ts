@@ -284,7 +284,7 @@ describe.runIf(testEngine() === "postgres" && canMount())("an embedded database 
     await server.stop();
     fill(5 * 1024 * 1024);
     const full =
-      /^odyssey: The embedded database in .* could not be opened, and its disk has \d+\.\d MiB free \(it needs about 32 MiB to open\); free some space or set ODYSSEY_DATA_DIR$/;
+      /^odyssey: The embedded database in .* could not be opened, and its disk has \d+\.\d MiB free \(it needs about 32 MiB to be opened\); free some space or set ODYSSEY_DATA_DIR$/;
 
     const restarted = await runMain({ ODYSSEY_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
     expect(restarted.code).toBe(1);
@@ -297,6 +297,22 @@ describe.runIf(testEngine() === "postgres" && canMount())("an embedded database 
     rmSync(join(disk, "filler"));
     const listed = await runCli(["keys", "list", "--org", "default"], { ODYSSEY_DATA_DIR: dataDir });
     expect(listed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^key_\w+\t/) });
+  });
+
+  it("says how much a new database needs when there is less, and leaves the space it found", async () => {
+    rmSync(join(disk, "data"), { recursive: true, force: true });
+    const { bavail, bsize } = statfsSync(disk);
+    writeFileSync(join(disk, "filler"), Buffer.alloc(bavail * bsize - 20 * 1024 * 1024));
+    const before = statfsSync(disk).bavail;
+    const result = await runMain({ ODYSSEY_DATA_DIR: join(disk, "new"), PORT: "0", HOST: "127.0.0.1" });
+    expect(result.code).toBe(1);
+    expect(ownLines(result.stderr)).toEqual([
+      expect.stringMatching(
+        /^odyssey: The embedded database in .*new could not be created, and its disk has 20\.0 MiB free \(it needs about \d\d MiB to be created\); free some space or set ODYSSEY_DATA_DIR$/,
+      ),
+    ]);
+    expect(statfsSync(disk).bavail).toBe(before);
+    rmSync(join(disk, "filler"));
   });
 });
 

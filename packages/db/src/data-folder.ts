@@ -84,7 +84,7 @@ export function refuseForeignFolder(dataDir: string): void {
   } catch {
     return; // absent (created later), or unreadable: the lock reports what is wrong
   }
-  const moving = names.includes(UNPACKED);
+  const moving = names.includes(UNPACKED) && isRealFolder(join(dataDir, UNPACKED));
   if (names.some((name) => !isOwnLeftover(name) && !(moving && clusterNames.has(name))))
     throw new NotADataDirError(dataDir);
 }
@@ -95,22 +95,45 @@ export function refuseForeignFolder(dataDir: string): void {
  */
 export function unpackDatabase(archive: Buffer, dataDir: string): void {
   const staging = join(dataDir, UNPACKING);
-  // The folder becomes a database's: its owner's alone, as a folder the lock creates is.
-  mkdirSync(dataDir, { recursive: true });
-  chmodSync(dataDir, 0o700);
   rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { mode: 0o700 });
-  for (const entry of tarEntries(gunzipSync(archive))) {
-    const target = join(staging, entry.path);
-    if (entry.type === "directory") mkdirSync(target, { recursive: true, mode: 0o700 });
-    else {
-      mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-      writeFileSync(target, entry.data, { mode: 0o600 });
+  const entries = [...tarEntries(gunzipSync(archive))];
+  try {
+    mkdirSync(staging, { recursive: true, mode: 0o700 });
+    for (const entry of entries) {
+      const target = join(staging, entry.path);
+      if (entry.type === "directory") mkdirSync(target, { recursive: true, mode: 0o700 });
+      else {
+        mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+        writeFileSync(target, entry.data, { mode: 0o600 });
+      }
     }
+  } catch (error) {
+    // Not left to fill the disk until the next start: a full disk is the likeliest failure here.
+    rmSync(staging, { recursive: true, force: true });
+    if ((error as NodeJS.ErrnoException).code === "ENOSPC")
+      throw new DataDirFullError(dataDir, freeBytes(dataDir) ?? 0, "created", unpackedBytes(entries));
+    throw error;
   }
   renameSync(staging, join(dataDir, UNPACKED));
   finishUnpacking(dataDir);
 }
+
+/** What a database unpacked from these entries takes on disk, about. */
+const unpackedBytes = (entries: readonly TarEntry[]) =>
+  entries.reduce((sum, entry) => sum + Math.ceil(Math.max(entry.data.length, 1) / 4096) * 4096, 0);
+
+/** The bytes free to this user on the disk holding `dataDir`, when it can be read. */
+function freeBytes(dataDir: string): number | undefined {
+  try {
+    const { bavail, bsize } = statfsSync(dataDir);
+    return bavail * bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `path` is a folder itself, not a symlink to one (whose contents are not this folder's). */
+const isRealFolder = (path: string) => lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
 
 /**
  * Finishes what a new database's unpacking left undone in `dataDir` (see UNPACKING): an unpacking
@@ -119,7 +142,7 @@ export function unpackDatabase(archive: Buffer, dataDir: string): void {
 export function finishUnpacking(dataDir: string): void {
   rmSync(join(dataDir, UNPACKING), { recursive: true, force: true });
   const unpacked = join(dataDir, UNPACKED);
-  if (!existsSync(unpacked)) return;
+  if (!isRealFolder(unpacked)) return;
   // PG_VERSION moves last: with it in place, the move was finished, and whatever else is left
   // there is not this database's to move over its files.
   if (holdsEmbeddedDatabase(dataDir)) {
@@ -182,14 +205,18 @@ function* tarEntries(tar: Buffer): Generator<TarEntry> {
 /** Below this much free space PGlite cannot open a database: it writes a new 16 MiB WAL segment. */
 const MIN_FREE_BYTES = 32 * 1024 * 1024;
 
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+
 export class DataDirFullError extends Error {
   constructor(
     readonly dataDir: string,
     readonly freeBytes: number,
+    readonly doing: "opened" | "created" = "opened",
+    readonly needsBytes: number = MIN_FREE_BYTES,
   ) {
     super(
-      `The embedded database in ${dataDir} could not be opened, and its disk has ${(freeBytes / 1024 / 1024).toFixed(1)} MiB free ` +
-        `(it needs about ${MIN_FREE_BYTES / 1024 / 1024} MiB to open); free some space or set ODYSSEY_DATA_DIR`,
+      `The embedded database in ${dataDir} could not be ${doing}, and its disk has ${mib(freeBytes)} MiB free ` +
+        `(it needs about ${Math.ceil(needsBytes / 1024 / 1024)} MiB to be ${doing}); free some space or set ODYSSEY_DATA_DIR`,
     );
     this.name = "DataDirFullError";
   }
@@ -201,10 +228,8 @@ export class DataDirFullError extends Error {
  * as another user). Undefined when neither.
  */
 export function explainOpenFailure(dataDir: string): Error | undefined {
-  try {
-    const { bavail, bsize } = statfsSync(dataDir);
-    if (bavail * bsize < MIN_FREE_BYTES) return new DataDirFullError(dataDir, bavail * bsize);
-  } catch {}
+  const free = freeBytes(dataDir);
+  if (free !== undefined && free < MIN_FREE_BYTES) return new DataDirFullError(dataDir, free);
   const unwritable = firstUnwritable(dataDir);
   return unwritable === undefined ? undefined : new DataDirNotWritableError(dataDir, "EACCES", unwritable);
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -133,7 +133,9 @@ function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T 
   });
 }
 
-function createPglite(dataDir?: string, template?: string): DatabaseHandle {
+function createPglite(folder?: string, template?: string): DatabaseHandle {
+  // PGlite cannot open a database through a folder that is a symlink: it opens the target.
+  const dataDir = folder && existsSync(folder) ? realpathSync(folder) : folder;
   if (dataDir) refuseForeignFolder(dataDir);
   const unlock = dataDir ? takeFolder(dataDir, template) : () => {};
   const client = new PGlite(dataDir);

@@ -1,5 +1,7 @@
 import {
+  chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -7,6 +9,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -104,6 +107,38 @@ describe.skipIf(testEngine() !== "pglite")(
       } finally {
         await database.close();
       }
+    });
+
+    it("leaves an existing folder's own mode, and opens a folder reached through a symlink", async () => {
+      const target = join(folder, "target");
+      mkdirSync(target, { mode: 0o755 });
+      chmodSync(target, 0o755);
+      const link = join(folder, "link");
+      symlinkSync(target, link);
+      const database = createDatabase({ dataDir: link, template });
+      try {
+        await database.migrate();
+      } finally {
+        await database.close();
+      }
+      expect(statSync(target).mode & 0o777).toBe(0o755);
+      expect(existsSync(join(target, "PG_VERSION"))).toBe(true);
+      expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    });
+
+    it("never moves what a symlink named as its staging folder points to", async () => {
+      const elsewhere = join(folder, "elsewhere");
+      mkdirSync(join(elsewhere, "sub"), { recursive: true });
+      writeFileSync(join(elsewhere, "notes.txt"), "precious");
+      const dataDir = join(folder, "linked-staging");
+      mkdirSync(dataDir);
+      symlinkSync(elsewhere, join(dataDir, ".odyssey-unpacked"));
+      try {
+        const database = createDatabase({ dataDir, template });
+        await database.close();
+      } catch {}
+      expect(readdirSync(elsewhere).sort()).toEqual(["notes.txt", "sub"]);
+      expect(readdirSync(dataDir).filter((name) => name === "notes.txt" || name === "sub")).toEqual([]);
     });
 
     it("never moves or deletes anything where the folder holds the user's files", () => {
