@@ -7,6 +7,7 @@ import {
   OdysseyError,
   type TrackedEvent,
 } from "../../../packages/client/src";
+import { failure } from "../../../packages/client/test/support/failure";
 import { uuid } from "./support/events";
 import { startTestServer, type TestServer } from "./support/server";
 
@@ -14,15 +15,6 @@ import { startTestServer, type TestServer } from "./support/server";
 // requests show, the rate limit's 429 and the server's own 408 and 431 included.
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function failure(promise: Promise<unknown>): Promise<OdysseyError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OdysseyError);
-  return error as OdysseyError;
-}
 
 /** Bytes of the JSON the client sends for `value` (superjson adds little to plain data). */
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));

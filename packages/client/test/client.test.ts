@@ -1,6 +1,7 @@
 import { MAX_TRPC_BATCH_CALLS } from "@odyssey/api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createOdysseyClient, type OdysseyClientOptions, OdysseyError } from "../src";
+import { failure } from "./support/failure";
 import { type FakeOdyssey, startFakeOdyssey } from "./support/fake-odyssey";
 
 // The client's network behaviour against a scripted tRPC server: which failures are retried,
@@ -17,15 +18,6 @@ beforeEach(() => {
 
 const client = (options: Partial<OdysseyClientOptions> = {}) =>
   createOdysseyClient({ baseUrl: fake.url, apiKey: "ody_sk_test", ...options });
-
-async function failure(promise: Promise<unknown>): Promise<OdysseyError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OdysseyError);
-  return error as OdysseyError;
-}
 
 describe("requests", () => {
   it("sends the key as a bearer token, extra headers, and decodes dates", async () => {
