@@ -213,24 +213,34 @@ function isServerStarting(error: unknown): boolean {
   return syscall === "connect" && (code === "ECONNREFUSED" || code === "ENOENT");
 }
 
-async function executeOnce(config: Config, command: Command, progress: Progress): Promise<unknown> {
-  if (!config.databaseUrl && dataDirHolder(config.dataDir) !== null) {
-    if (!existsSync(adminSocketPath(config.dataDir)))
-      throw new DataDirLockedError(config.dataDir, dataDirHolder(config.dataDir) ?? -1);
-    // Closing the socket does not stop the command in the server: say so rather than exit silently.
-    const interrupted = () => {
-      console.error(
-        `${process.stderr.isTTY ? "\n" : ""}odyssey: interrupted; the server carries on with the command (Ctrl-C does not cancel it there)`,
-      );
-      process.exit(130);
-    };
-    process.once("SIGINT", interrupted);
-    try {
-      return await sendAdminCommand(config.dataDir, command, progress);
-    } finally {
-      process.off("SIGINT", interrupted);
-    }
+/** The command, sent to the process holding the embedded database when one does, else run here. */
+function executeOnce(config: Config, command: Command, progress: Progress): Promise<unknown> {
+  const holder = config.databaseUrl ? null : dataDirHolder(config.dataDir);
+  return holder === null
+    ? runHere(config, command, progress)
+    : sendToServer(config, holder, command, progress);
+}
+
+/** Sends the command to the server holding the embedded database, through its admin socket. */
+async function sendToServer(config: Config, holder: number, command: Command, progress: Progress) {
+  if (!existsSync(adminSocketPath(config.dataDir))) throw new DataDirLockedError(config.dataDir, holder);
+  // Closing the socket does not stop the command in the server: say so rather than exit silently.
+  const interrupted = () => {
+    console.error(
+      `${process.stderr.isTTY ? "\n" : ""}odyssey: interrupted; the server carries on with the command (Ctrl-C does not cancel it there)`,
+    );
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupted);
+  try {
+    return await sendAdminCommand(config.dataDir, command, progress);
+  } finally {
+    process.off("SIGINT", interrupted);
   }
+}
+
+/** Runs the command on this process's own connection to the database. */
+async function runHere(config: Config, command: Command, progress: Progress): Promise<unknown> {
   // Run from another directory, the default ./.odyssey names a folder that is not the server's:
   // say so rather than answer from (or write to) a database made on the spot.
   const newFolder = !config.databaseUrl && !holdsEmbeddedDatabase(config.dataDir);
