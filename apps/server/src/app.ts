@@ -24,7 +24,13 @@ import { journeyRoutes } from "./rest/journeys";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { documentedRoutes, methodsAt } from "./rest/route-table";
 import { snapshotRoutes } from "./rest/snapshots";
-import { trpcEventsBodyLimit, trpcMethods, trpcPlainRequest, trpcProceduresOf } from "./trpc-guards";
+import {
+  trpcEventsBodyLimit,
+  trpcEventsPerRequest,
+  trpcMethods,
+  trpcPlainRequest,
+  trpcProceduresOf,
+} from "./trpc-guards";
 
 export interface AppDeps {
   database: DatabaseHandle;
@@ -157,6 +163,7 @@ export function createApp({
       exemptOf: eventElementsOf,
       fieldMaxLength: trpcFieldMaxLength,
     }),
+    trpcEventsPerRequest,
   );
 
   app.route("/", journeyRoutes());

@@ -1,3 +1,4 @@
+import { MAX_EVENTS_PER_BATCH } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { refuse } from "./guards/refuse";
 import { requestHeader } from "./request-essentials";
@@ -49,3 +50,30 @@ export const trpcMethods: MiddlewareHandler<RestEnv> = (c, next) => {
 /** A request that calls `events.ingest` is held to the batch size of `POST /api/events`. */
 export const trpcEventsBodyLimit: MiddlewareHandler<RestEnv> = (c, next) =>
   trpcProceduresOf(c.req.path).includes("events.ingest") ? eventsBodyLimit(c, next) : next();
+
+/**
+ * A request is held to the 500 events of `POST /api/events` however many `events.ingest` calls
+ * it carries: each call checks its own batch, so only a batch of several calls is counted here,
+ * before any of them runs. A body tRPC cannot read is left to tRPC, which answers it.
+ */
+export const trpcEventsPerRequest: MiddlewareHandler<RestEnv> = async (c, next) => {
+  const ingestCalls = trpcProceduresOf(c.req.path).flatMap((name, call) =>
+    name === "events.ingest" ? [call] : [],
+  );
+  if (ingestCalls.length < 2 || c.req.method !== "POST") return next();
+  const body: unknown = await c.req.json().catch(() => undefined);
+  let events = 0;
+  for (const call of ingestCalls) events += eventCountOf(body, call);
+  if (events > MAX_EVENTS_PER_BATCH) {
+    const message = `A request may carry at most ${MAX_EVENTS_PER_BATCH} events; this one has ${events} in ${ingestCalls.length} calls of events.ingest`;
+    return refuse(c, 413, message);
+  }
+  return next();
+};
+
+/** The length of `events` in the input of a batch's call (`{"<call>": {"json": {"events": […]}}}`). */
+function eventCountOf(body: unknown, call: number): number {
+  const input = (body as Record<string, { json?: { events?: unknown } } | undefined> | undefined)?.[call];
+  const events = input?.json?.events;
+  return Array.isArray(events) ? events.length : 0;
+}

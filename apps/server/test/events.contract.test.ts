@@ -506,6 +506,35 @@ describe("POST /api/events", () => {
     expect(await ok.json()).toMatchObject({ accepted: 500, duplicates: 0 });
   });
 
+  it("holds a tRPC request to 500 events across its calls of events.ingest, and stores none past that", async () => {
+    const ingestTwice = (first: unknown[], second: unknown[]) =>
+      fetch(`${server.url}/trpc/events.ingest,events.ingest,events.ingest?batch=1`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          0: { json: { journey: "grant", events: first } },
+          1: { json: { journey: "grant", events: [] } },
+          2: { json: { journey: "grant", events: second } },
+        }),
+      });
+    const many = (n: number) => Array.from({ length: n }, () => event({ sessionId: "split-request" }));
+    const [first, second] = [many(300), many(201)];
+    const res = await ingestTwice(first, second);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({
+      error: {
+        json: {
+          message: "A request may carry at most 500 events; this one has 501 in 3 calls of events.ingest",
+          data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
+        },
+      },
+    });
+    expect((await stored([...first, ...second].map((e) => e.id))).size).toBe(0);
+    const ok = await ingestTwice(first, second.slice(0, 200));
+    expect(ok.status).toBe(200);
+    expect((await stored([...first, ...second].map((e) => e.id))).size).toBe(500);
+  });
+
   it("answers 413 past 512 KiB", async () => {
     const events = Array.from({ length: 400 }, () =>
       event({ sessionId: "x".repeat(200), field: "f".repeat(200) }),
