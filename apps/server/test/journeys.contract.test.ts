@@ -335,6 +335,20 @@ describe("GET /api/journeys/{slug}", () => {
     expect(res.status).toBe(404);
     expect(await res.text()).toBe('{"error":"Journey with slug \\"nonexistent-journey\\" not found"}');
   });
+
+  it("answers 404 for a slug of any length, as no journey has it", async () => {
+    for (const slug of ["a".repeat(101), "a".repeat(256), "a".repeat(4000)]) {
+      for (const [method, path, body] of [
+        ["GET", `/api/journeys/${slug}`],
+        ["PUT", `/api/journeys/${slug}`, { displayName: "Renamed" }],
+        ["GET", `/api/journeys/${slug}/snapshots`],
+      ] as const) {
+        const res = await server.call(key, method, path, body);
+        expect(res.status, `${method} ${slug.length}`).toBe(404);
+        expect(await res.json()).toEqual({ error: `Journey with slug "${slug}" not found` });
+      }
+    }
+  });
 });
 
 describe("PUT /api/journeys/{slug}", () => {

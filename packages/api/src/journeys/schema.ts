@@ -137,8 +137,11 @@ export const JourneyChanges = z
     allOf: [{ anyOf: Object.keys(changeFields).map((field) => ({ required: [field] })) }],
   });
 
-/** A slug that names an existing journey: any text may be asked for, and simply not be found. */
-export const SlugRef = z.object({ slug: text().min(1).max(255) });
+/**
+ * A slug that names an existing journey: any text may be asked for, and simply not be found (its
+ * length is bounded by the URL and JSON string limits), as every slug past 100 characters is.
+ */
+export const SlugRef = z.object({ slug: text().min(1) });
 
 export const UpdateJourneyInput = SlugRef.extend(changeFields).refine(namesAChange, noChange);
 
