@@ -1,7 +1,7 @@
 import { chmodSync, rmSync } from "node:fs";
-import { createConnection, createServer, type Server } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
-import { DomainError } from "@odyssey/api";
+import { DomainError, SeedInterruptedError } from "@odyssey/api";
 import type { DatabaseHandle } from "@odyssey/db";
 import { Command, runCommand } from "./commands";
 import { ADMIN_SOCKET } from "./env";
@@ -18,37 +18,61 @@ type Reply =
   | { type: "result"; result: unknown }
   | { type: "error"; message: string };
 
-export function serveAdminSocket(dataDir: string, database: DatabaseHandle, logger: Logger): Promise<Server> {
+/** The socket, serving; `close` stops taking commands and stops the running ones (see below). */
+export interface AdminSocket {
+  close(): Promise<void>;
+}
+
+export function serveAdminSocket(
+  dataDir: string,
+  database: DatabaseHandle,
+  logger: Logger,
+): Promise<AdminSocket> {
   const path = adminSocketPath(dataDir);
   rmSync(path, { force: true });
+  const shutdown = new AbortController();
+  const running = new Set<Promise<void>>();
   const server = createServer((socket) => {
     let buffer = "";
     const send = (reply: Reply) => socket.write(`${JSON.stringify(reply)}\n`);
     socket.on("error", () => {});
-    socket.on("data", async (chunk) => {
+    socket.on("data", (chunk) => {
       buffer += chunk.toString("utf8");
       const end = buffer.indexOf("\n");
       if (end < 0) return;
       socket.pause();
-      try {
-        const command = Command.parse(JSON.parse(buffer.slice(0, end)));
-        logger.info({ command: command.name }, "admin command");
-        const result = await runCommand(database, command, (done, total, label) =>
-          send({ type: "progress", done, total, label }),
-        );
-        send({ type: "result", result });
-      } catch (error) {
-        if (!(error instanceof DomainError)) logger.error({ err: error }, "admin command failed");
-        send({ type: "error", message: error instanceof Error ? error.message : String(error) });
-      }
-      socket.end();
+      const run = (async () => {
+        try {
+          const command = Command.parse(JSON.parse(buffer.slice(0, end)));
+          logger.info({ command: command.name }, "admin command");
+          const progress = (done: number, total: number, label: string) =>
+            send({ type: "progress", done, total, label });
+          const result = await runCommand(database, command, progress, shutdown.signal);
+          send({ type: "result", result });
+        } catch (error) {
+          const expected = error instanceof DomainError || error instanceof SeedInterruptedError;
+          if (!expected) logger.error({ err: error }, "admin command failed");
+          send({ type: "error", message: error instanceof Error ? error.message : String(error) });
+        }
+        socket.end();
+      })();
+      running.add(run);
+      void run.finally(() => running.delete(run));
     });
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(path, () => {
       chmodSync(path, 0o600);
-      resolve(server);
+      resolve({
+        // Before the database closes: a seed stops between batches and deletes what it stored,
+        // as it does when the CLI running it is stopped, rather than leave half a history.
+        close: async () => {
+          server.close();
+          shutdown.abort();
+          await Promise.allSettled(running);
+        },
+      });
     });
   });
 }

@@ -53,9 +53,9 @@ async function start() {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
-    admin?.close();
-    // Stops accepting connections and resolves once requests in flight have been answered.
-    await close();
+    // Stops accepting connections and resolves once requests and admin commands in flight have
+    // been answered.
+    await Promise.all([close(), admin?.close()]);
     await database.close();
     logger.info("stopped");
     process.exit(0);

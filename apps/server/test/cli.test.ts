@@ -264,6 +264,29 @@ describe("the server and the CLI together", () => {
     },
   );
 
+  it.runIf(testEngine() === "pglite")(
+    "stops a seed it runs when it is stopped itself, deleting the partly seeded journey",
+    async () => {
+      const seeding = spawnCli(["seed", "--demo", "--org", "shutdown", "--days", "60"], db.env);
+      let stderr = "";
+      const exited = new Promise<number | null>((resolve) => seeding.on("close", resolve));
+      await new Promise<void>((resolve) =>
+        seeding.stderr?.on("data", (chunk) => {
+          stderr += chunk;
+          if (stderr.includes("Sending demo events")) resolve();
+        }),
+      );
+      expect(await server?.stop()).toBe(0);
+      expect(await exited).toBe(1);
+      expect(stderr).toContain(
+        "odyssey: Seeding was interrupted; the partly seeded demo journey was deleted",
+      );
+      server = await startServer(db.env);
+      const seeded = await runCli(["seed", "--demo", "--org", "shutdown", "--days", "1"], db.env);
+      expect(seeded.stderr).toMatch(/^Created journey "demo-small-business-grant"/m);
+    },
+  );
+
   it("answers an unknown key id or organization with exit 1 and a message", async () => {
     const revoke = await runCli(["keys", "revoke", "key_doesnotexist"], db.env);
     expect(revoke).toMatchObject({ code: 1, stdout: "" });

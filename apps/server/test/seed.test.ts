@@ -113,6 +113,46 @@ describe("seed --demo", () => {
     expect(again.replaced).toBe(false);
   });
 
+  it("stops, adding nothing, when its journey is deleted while it sends", async () => {
+    const { key } = await createApiKey(server.database.db, { orgSlug: "demo-deleted", kind: "secret" });
+    let batches = 0;
+    let deleted: Promise<number> | undefined;
+    await expect(
+      runCommand(server.database, { name: "seed.demo", org: "demo-deleted", days: 5, replace: false }, () => {
+        if (++batches === 2)
+          deleted = server.call(key, "DELETE", `/api/journeys/${DEMO_SLUG}`).then((res) => res.status);
+      }),
+    ).rejects.toThrow(
+      'The demo journey of organization "demo-deleted" was replaced or deleted while this seed was making it',
+    );
+    expect(await deleted).toBe(200);
+    expect(await storedEvents("demo-deleted")).toBe(0);
+  });
+
+  it("leaves one history when several replace the demo journey at once", async () => {
+    const { key } = await createApiKey(server.database.db, { orgSlug: "demo-raced", kind: "secret" });
+    const seed = (days: number) =>
+      runCommand(
+        server.database,
+        { name: "seed.demo", org: "demo-raced", days, replace: true },
+        () => {},
+      ) as Promise<DemoSeedResult>;
+    await seed(1);
+    const outcomes = await Promise.allSettled([seed(3), seed(4), seed(5)]);
+    const seeded = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+    for (const outcome of outcomes)
+      if (outcome.status === "rejected")
+        expect(String(outcome.reason)).toMatch(/was replaced or deleted while this seed was making it/);
+    expect(seeded.length).toBeGreaterThan(0);
+    // Whichever seed finished last owns the journey, alone: no events of the others remain.
+    const body = (await (await server.call(key, "GET", `/api/journeys/${DEMO_SLUG}`)).json()) as {
+      healthMetrics: { sessionCount: number };
+    };
+    const owner = seeded.find((s) => s.sessions === body.healthMetrics.sessionCount);
+    expect(owner).toBeDefined();
+    expect(await storedEvents("demo-raced")).toBe(owner?.events);
+  });
+
   it("lets the server answer requests between its batches", async () => {
     // Each probe notes how many events had been sent when it was answered.
     const answeredAt: number[] = [];

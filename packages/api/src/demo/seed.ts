@@ -3,7 +3,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Database } from "@odyssey/db";
 import type { EventType } from "../analytics/schema";
 import type { OrgContext } from "../context";
-import { ConflictError } from "../errors";
+import { ConflictError, NotFoundError } from "../errors";
 import { ingestEvents } from "../events/ingest";
 import type { Device } from "../events/schema";
 import { createJourney, deleteJourney, findJourney } from "../journeys/operations";
@@ -116,6 +116,17 @@ export class SeedInterruptedError extends Error {
   }
 }
 
+const unlessNotFound = (error: unknown) => {
+  if (!(error instanceof NotFoundError)) throw error;
+};
+
+/** The demo journey was replaced (or deleted) by someone else while this seed made it. */
+const anotherSeed = (orgSlug: string) =>
+  new ConflictError(
+    `The demo journey of organization "${orgSlug}" was replaced or deleted while this seed was ` +
+      "making it (by another seed --demo --replace, or a DELETE): this seed stopped; the other one's journey stands",
+  );
+
 export interface DemoSeedResult {
   orgSlug: string;
   /** The organization was made by this seed, so it has no key yet. */
@@ -155,8 +166,9 @@ export async function seedDemoJourney(
       `Journey with slug "${DEMO_SLUG}" already exists in organization "${org.slug}"; ` +
         "to seed it again, replace it (odyssey seed --demo --replace deletes it and its events first)",
     );
-  if (exists) await deleteJourney({ ctx, input: { slug: DEMO_SLUG } });
-  await createJourney({
+  // Another seed may have deleted it first: replaced either way.
+  if (exists) await deleteJourney({ ctx, input: { slug: DEMO_SLUG } }).catch(unlessNotFound);
+  const created = await createJourney({
     ctx,
     input: {
       slug: DEMO_SLUG,
@@ -166,7 +178,23 @@ export async function seedDemoJourney(
       allowedOrigins: [],
       steps: STEPS.map(({ dropoff: _dropoff, ...step }, index) => ({ ...step, index })),
     },
+  }).catch((error: unknown) => {
+    if (error instanceof ConflictError) throw anotherSeed(org.slug);
+    throw error;
   });
+  // Batches go to this journey by its id, not its slug: if another seed replaces it meanwhile,
+  // they find it gone and stop, rather than adding a second history to the other seed's journey.
+  const ownJourney = {
+    ...ctx,
+    journeyLookup: {
+      slug: DEMO_SLUG,
+      journey: {
+        id: created.id,
+        allowedOrigins: [],
+        stepIndexByKey: new Map(created.steps.map((step) => [step.stepKey, step.index])),
+      },
+    },
+  };
 
   const now = (options.now ?? new Date()).getTime();
   const rng = random(20261126);
@@ -180,14 +208,17 @@ export async function seedDemoJourney(
   for (let i = 0; i < events.length; i += 500) {
     if (options.signal?.aborted) {
       // Half a history would show figures that tell nothing: take it away, so a new seed can run.
-      await deleteJourney({ ctx, input: { slug: DEMO_SLUG } });
+      await deleteJourney({ ctx, input: { slug: DEMO_SLUG, id: created.id } }).catch(unlessNotFound);
       throw new SeedInterruptedError();
     }
     const batch = events.slice(i, i + 500);
     const newest = Date.parse(batch.at(-1)?.timestamp ?? new Date(now).toISOString());
     await ingestEvents({
-      ctx: { ...ctx, receivedAt: new Date(Math.min(now, newest + 1000)) },
+      ctx: { ...ownJourney, receivedAt: new Date(Math.min(now, newest + 1000)) },
       input: { journey: DEMO_SLUG, events: batch },
+    }).catch((error: unknown) => {
+      if (error instanceof NotFoundError) throw anotherSeed(org.slug);
+      throw error;
     });
     options.progress?.(Math.min(i + 500, events.length), events.length, "Sending demo events");
     // Run inside the server (the CLI's admin socket), the seed must let it answer requests

@@ -296,11 +296,12 @@ export async function updateJourney({
  * before it writes (`storeEvents`), so the two lock in one order and cannot deadlock: this waits
  * for the batches under way, and batches arriving meanwhile wait for it, then store nothing.
  */
-export async function deleteJourney({ ctx, input }: Op<{ slug: string }>) {
+export async function deleteJourney({ ctx, input }: Op<{ slug: string /** Only this one. */; id?: string }>) {
   const row = await ctx.db.transaction(async (tx) => {
+    const only = input.id === undefined ? undefined : eq(journeys.id, input.id);
     const [deleted] = await tx
       .delete(journeys)
-      .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug)))
+      .where(and(eq(journeys.orgId, ctx.orgId), eq(journeys.slug, input.slug), only))
       .returning({ id: journeys.id, slug: journeys.slug });
     // Steps, summaries and snapshots cascade; the per-event tables carry no foreign key.
     if (deleted) await deleteJourneyEvents(tx, ctx.orgId, deleted.id);
