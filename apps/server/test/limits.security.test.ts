@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOdysseyClient } from "../../../packages/client/src";
 import { TokenBuckets } from "../src/guards/rate-limit";
+import { createJourney } from "./support/events";
 import { bodyOf, rawRequest, statusOf } from "./support/raw-http";
 import { startTestServer, type TestServer } from "./support/server";
 
@@ -694,14 +695,19 @@ describe("rate limits", () => {
     const limited = await startTestServer({
       RATE_LIMIT_CONTROL_PER_SECOND: "0.1",
       RATE_LIMIT_CONTROL_BURST: "3",
+      RATE_LIMIT_INGEST_PER_SECOND: "1000",
     });
     try {
-      const [reader, other, unused] = await Promise.all(
-        ["lockout-a", "lockout-b", "lockout-c"].map((org) => limited.key(org)),
+      const [reader, other, unused, sender] = await Promise.all(
+        ["lockout-a", "lockout-b", "lockout-c", "lockout-e"].map((org) => limited.key(org)),
       );
       const forbidden = await limited.key("lockout-d", ["events:write"]);
       expect((await limited.call(reader, "GET", "/api/journeys")).status).toBe(200);
       expect((await limited.call(other, "GET", "/trpc/journeys.list")).status).toBe(200);
+      // Verified on the ingestion route only: a key that works is let through on every route.
+      await createJourney(limited, await limited.key("lockout-e"), "lockout-journey");
+      const senderBatch = { journey: "lockout-journey", events: [] };
+      expect((await limited.call(sender, "POST", "/api/events", senderBatch)).status).toBe(200);
       expect((await limited.call(forbidden, "GET", "/api/journeys")).status).toBe(403);
       // A made-up key answered anything but 401 (no route here) does not count as one that worked.
       const madeUp = "ody_sk_madeUpKeyNoRoutexxxxxxxxxxxxxx";
@@ -714,6 +720,7 @@ describe("rate limits", () => {
       expect((await limited.call(unused, "GET", "/api/journeys")).status).toBe(429);
       expect((await limited.call(reader, "GET", "/api/journeys")).status).toBe(200);
       expect((await limited.call(other, "GET", "/api/journeys")).status).toBe(200);
+      expect((await limited.call(sender, "GET", "/api/journeys")).status).toBe(200);
       expect((await limited.call(forbidden, "GET", "/api/journeys")).status).toBe(403);
     } finally {
       await limited.close();

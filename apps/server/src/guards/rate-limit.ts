@@ -143,7 +143,6 @@ class RecentKeys {
 class NamedLimit {
   readonly buckets: TokenBuckets;
   readonly failedKeys: TokenBuckets;
-  readonly passedKeys = new RecentKeys();
   readonly policy: string;
 
   constructor(
@@ -179,7 +178,7 @@ export type Charges = Record<string, number>;
  * counted by address. Keys that fail (401) are also counted against their address, in a bucket
  * of their own per limit: a client trying a new made-up key on every request is refused from
  * that address once it is empty, before the keys are looked up, while keys that recently passed
- * still get through from it.
+ * (on any route: a key is as good on one as on another) still get through from it.
  */
 export function rateLimits(
   limits: Record<string, RateLimit>,
@@ -190,6 +189,7 @@ export function rateLimits(
       .filter(([, limit]) => limit.perSecond > 0)
       .map(([name, limit]) => [name, new NamedLimit(name, limit)]),
   );
+  const passedKeys = new RecentKeys();
   return async (c, next) => {
     const charged = Object.entries(chargesOf(c)).flatMap(([name, cost]) => {
       const limit = named.get(name);
@@ -204,10 +204,8 @@ export function rateLimits(
         ? `ip:${addressOf(c)}`
         : undefined;
     let failedWait = 0;
-    if (keyHash !== undefined && address !== undefined)
-      for (const { limit } of charged)
-        if (!limit.passedKeys.has(keyHash))
-          failedWait = Math.max(failedWait, limit.failedKeys.waitFor(address));
+    if (keyHash !== undefined && address !== undefined && !passedKeys.has(keyHash))
+      for (const { limit } of charged) failedWait = Math.max(failedWait, limit.failedKeys.waitFor(address));
     if (failedWait > 0)
       return refuse(c, 429, `Too many requests with invalid API keys: retry in ${failedWait} s`, {
         "Retry-After": String(failedWait),
@@ -235,12 +233,10 @@ export function rateLimits(
     await next();
     if (keyHash !== undefined) {
       const failedFrom = c.res.status === 401 ? (address ?? `ip:${addressOf(c)}`) : undefined;
-      const verified = c.get("keyVerified") === true;
-      for (const { limit } of charged)
-        if (failedFrom !== undefined) {
-          limit.failedKeys.take(failedFrom);
-          limit.passedKeys.failed(keyHash);
-        } else if (verified) limit.passedKeys.passed(keyHash);
+      if (failedFrom !== undefined) {
+        for (const { limit } of charged) limit.failedKeys.take(failedFrom);
+        passedKeys.failed(keyHash);
+      } else if (c.get("keyVerified") === true) passedKeys.passed(keyHash);
     }
     // On the Node response, which a HEAD answer is built from as well.
     for (const [name, value] of Object.entries(headers)) setResponseHeader(c, name, value);
