@@ -87,15 +87,18 @@ export function describeFailure(error: unknown, where?: Where): string | undefin
 }
 
 /**
- * An error's message without what it must not show: database errors quote their query's
- * parameters (drizzle: "Failed query: … params: …"), which may be a key's hash.
+ * An error's message without what it must not show: database errors quote their query and its
+ * parameters (drizzle: "Failed query: … params: …"), which may be a key's hash. The query says
+ * nothing an operator can act on, so only that a query failed is kept, with its cause.
  */
 export function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return plainMessageOf(error);
-  const message = error.message
-    .replace(queryParametersLine, "")
-    .replace(/\s*\n\s*/g, " ")
-    .trim();
+  const message = error.message.startsWith("Failed query: ")
+    ? "a database query failed"
+    : error.message
+        .replace(queryParametersLine, "")
+        .replace(/\s*\n\s*/g, " ")
+        .trim();
   const cause = error.cause instanceof Error ? messageOf(error.cause) : "";
   return cause && !message.includes(cause) ? `${message}: ${cause}` : message;
 }

@@ -29,6 +29,18 @@ function namesHostAndDatabase(value: string): boolean {
   }
 }
 
+/** The `sslmode` values the driver (postgres.js) acts on; any other it would take as verify-full. */
+const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-full"];
+
+function knownSslMode(value: string): boolean {
+  try {
+    const mode = new URL(value).searchParams.get("sslmode");
+    return mode === null || SSL_MODES.includes(mode);
+  } catch {
+    return true; // refused above, for naming no database
+  }
+}
+
 const Env = z.object({
   PORT: Port.default(3000),
   // This machine only: a first start prints a key with every scope. 0.0.0.0 serves the network.
@@ -40,6 +52,7 @@ const Env = z.object({
     .refine(namesHostAndDatabase, {
       error: "name the database (postgres://user@host:5432/<database>)",
     })
+    .refine(knownSslMode, { error: `sslmode must be one of ${SSL_MODES.join(", ")}` })
     .optional(),
   ODYSSEY_DATA_DIR: z.string().min(1).default("./.odyssey"),
   DATABASE_POOL_SIZE: decimal(1, 200).default(10),

@@ -66,6 +66,15 @@ describe("DATABASE_URL", () => {
     );
   });
 
+  it.each(["bogus", "verify-ca", ""])(
+    "refuses sslmode=%s, which the driver would read as verify-full",
+    (mode) => {
+      expect(refused({ DATABASE_URL: `postgres://u@db.internal/odyssey?sslmode=${mode}` })).toMatch(
+        /^Invalid DATABASE_URL: sslmode must be one of disable, allow, prefer, require, verify-full/,
+      );
+    },
+  );
+
   it("does not repeat the URL, which may hold a password", () => {
     expect(refused({ DATABASE_URL: "postgres://u:secret@db.internal" })).not.toContain("secret");
   });
@@ -73,6 +82,7 @@ describe("DATABASE_URL", () => {
   it.each([
     "postgres://postgres@127.0.0.1:5432/odyssey",
     "postgresql://u:p@db.internal/odyssey?sslmode=require",
+    "postgres://u@db.internal/odyssey?sslmode=disable",
     "postgres:///odyssey?host=/var/run/postgresql",
   ])("accepts %s", (url) => {
     expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);

@@ -423,7 +423,7 @@ describe("describeFailure", () => {
     expect(describeFailure(refused, { ...where, databaseUrl: undefined })).toBeUndefined();
   });
 
-  it("leaves other errors to their message, on one line and without query parameters", () => {
+  it("leaves other errors to their message, on one line, without a failed query's text or parameters", () => {
     const error = new Error(
       'Failed query: insert into "api_keys"\n  values ($1, $2)\nparams: key_1,a1b2c3hash',
       {
@@ -431,7 +431,8 @@ describe("describeFailure", () => {
       },
     );
     expect(describeFailure(error, where)).toBeUndefined();
-    expect(messageOf(error)).toBe('Failed query: insert into "api_keys" values ($1, $2): disk full');
+    expect(messageOf(error)).toBe("a database query failed: disk full");
+    expect(messageOf(new Error("Out of memory\nwhile sorting"))).toBe("Out of memory while sorting");
   });
 
   it("says what a thrown object that is not an Error says, never [object Object]", () => {
