@@ -239,6 +239,10 @@ const apiDescription = [
     "too slow to send its headers or its whole request, `417` for an `Expect` other than " +
     "`100-continue`, and `431` for a request head past the size limit; such an answer closes " +
     "the connection.",
+  "",
+  "A path of this document asked with a method it does not take is answered `405` with `Allow`, " +
+    "and `OPTIONS` on it `204` with `Allow` (on `/api/events` the CORS preflight: see that " +
+    'operation); a path under `/api` that is not in this document, `404` `{"error": "No route for <method> <path>"}`.',
 ].join("\n");
 
 /** A CORS preflight: OPTIONS from a browser, naming the method it means to send. */

@@ -68,7 +68,9 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       "At most 500 events and 512 KiB. Authenticate with a secret key (scope `events:write`) in " +
       '`Authorization: Bearer`, or, with no Authorization header, a publishable key (`ody_pk_…`) as `"key"` in the body (hence the empty security requirement). A JSON body sent as ' +
       "`text/plain` is accepted. Answers after the events are committed; invalid events are listed " +
-      "by index in `rejected` and do not sink the batch.",
+      "by index in `rejected` and do not sink the batch. A browser's CORS preflight (`OPTIONS` " +
+      "with `Origin`) is answered `204` with `Access-Control-Allow-Origin` for any origin, since " +
+      "it names no journey; the journey's `allowedOrigins` are enforced on the `POST` itself.",
     // Or no header at all: a publishable key rides in the body (`"key"`), for beacons. An empty
     // requirement is how OpenAPI says a request may go without any of the declared schemes.
     security: [...bearerWithScopeOf("events.ingest"), {}],
