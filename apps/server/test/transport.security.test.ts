@@ -459,7 +459,7 @@ describe("no bad input gives a 500", () => {
   it.each([
     ["/api/journeys/%00", 400],
     ["/api/journeys/a%00b", 400],
-    [`/api/journeys/${"a".repeat(300)}`, 400],
+    [`/api/journeys/${"a".repeat(300)}`, 404],
     ["/api/journeys/%E2%82%AC", 404],
     ["/api/journeys/%ZZ", 404],
     ["/api/journeys?limit=abc", 400],
