@@ -119,7 +119,7 @@ export function createApp({
       return refuse(c, 415, notJsonMessage);
     await next();
   });
-  app.use("/api/events", eventsCors);
+  app.use("/api/events", eventsCors(db));
 
   const requestContext = (c: Context) => {
     const now = clock();

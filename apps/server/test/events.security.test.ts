@@ -369,3 +369,63 @@ describe("CORS on /api/events", () => {
     expect(res.headers.get("access-control-allow-headers")).toContain("content-type");
   });
 });
+
+describe("CORS preflight on /api/events, which names no journey", () => {
+  let listed: TestServer;
+  beforeAll(async () => {
+    listed = await startTestServer();
+    const owner = await listed.key("preflight");
+    await createJourney(listed, owner, "listed", { allowedOrigins: ["https://forms.example.com"] });
+    await createJourney(listed, await listed.key("preflight-other"), "other", {
+      allowedOrigins: ["https://apply.example.org:8443"],
+    });
+  });
+  afterAll(() => listed.close());
+
+  const preflight = (origin: string) =>
+    fetch(`${listed.url}/api/events`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
+
+  it("is answered for the origins some journey allows, of any organization", async () => {
+    for (const origin of [
+      "https://forms.example.com",
+      "https://FORMS.example.com",
+      "https://apply.example.org:8443",
+    ]) {
+      const res = await preflight(origin);
+      expect(res.status, origin).toBe(204);
+      expect(res.headers.get("access-control-allow-origin"), origin).toBe(origin);
+      expect(res.headers.get("vary")).toMatch(/Origin/);
+    }
+  });
+
+  it("is not answered for an origin no journey allows, nor for one that is no origin", async () => {
+    for (const origin of [
+      "https://evil.example.net",
+      "https://apply.example.org",
+      "null",
+      "https://forms.example.com/x",
+    ]) {
+      const res = await preflight(origin);
+      expect(res.status, origin).toBe(204);
+      expect(res.headers.get("access-control-allow-origin"), origin).toBeNull();
+      expect(res.headers.get("access-control-allow-methods"), origin).toBeNull();
+    }
+  });
+
+  it("is answered for every origin once a journey takes events from any", async () => {
+    expect(
+      (await preflight("https://anywhere.example.net")).headers.get("access-control-allow-origin"),
+    ).toBeNull();
+    await createJourney(listed, await listed.key("preflight"), "open-to-all", { allowedOrigins: [] });
+    expect((await preflight("https://anywhere.example.net")).headers.get("access-control-allow-origin")).toBe(
+      "https://anywhere.example.net",
+    );
+  });
+});

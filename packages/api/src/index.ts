@@ -6,6 +6,7 @@ export type * from "./context";
 export * from "./demo/seed";
 export * from "./errors";
 export * from "./events/device";
+export * from "./events/preflight";
 export * from "./events/schema";
 export * from "./journeys/schema";
 export * from "./keys/operations";

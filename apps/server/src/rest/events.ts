@@ -6,7 +6,9 @@ import {
   MAX_BATCH_BYTES,
   MAX_EVENTS_PER_BATCH,
   malformedBodyMessage,
+  originAllowedByAnyJourney,
 } from "@odyssey/api";
+import type { Database } from "@odyssey/db";
 import type { MiddlewareHandler } from "hono";
 import { limitBody } from "../guards/body";
 import { refuse } from "../guards/refuse";
@@ -31,26 +33,29 @@ export const eventsBodyLimit = limitBody({
 
 /**
  * CORS for browsers sending events. A preflight carries neither body nor key, so it cannot name
- * the journey: it is answered for any origin, and the journey's `allowedOrigins` are enforced on
- * the request itself, which a disallowed origin gets answered 403 without
- * `Access-Control-Allow-Origin` (and nothing stored). Only a 200 carries the header.
+ * the journey: it is answered for the origins some journey allows (`originAllowedByAnyJourney`),
+ * and the journey's own `allowedOrigins` are enforced on the request itself, which a disallowed
+ * origin gets answered 403 without `Access-Control-Allow-Origin` (and nothing stored). Only a
+ * 200 carries the header.
  */
-export const eventsCors: MiddlewareHandler<RestEnv> = async (c, next) => {
-  const origin = requestHeader(c, "origin");
-  if (c.req.method === "OPTIONS") {
-    c.header("Vary", "Origin");
-    if (origin) {
-      c.header("Access-Control-Allow-Origin", origin);
-      c.header("Access-Control-Allow-Methods", "POST, OPTIONS");
-      c.header("Access-Control-Allow-Headers", "authorization, content-type");
-      c.header("Access-Control-Max-Age", "600");
+export const eventsCors =
+  (db: Database): MiddlewareHandler<RestEnv> =>
+  async (c, next) => {
+    const origin = requestHeader(c, "origin");
+    if (c.req.method === "OPTIONS") {
+      c.header("Vary", "Origin");
+      if (origin && (await originAllowedByAnyJourney(db, origin))) {
+        c.header("Access-Control-Allow-Origin", origin);
+        c.header("Access-Control-Allow-Methods", "POST, OPTIONS");
+        c.header("Access-Control-Allow-Headers", "authorization, content-type");
+        c.header("Access-Control-Max-Age", "600");
+      }
+      return c.body(null, 204);
     }
-    return c.body(null, 204);
-  }
-  await next();
-  setResponseHeader(c, "Vary", "Origin");
-  if (origin && c.res.status === 200) setResponseHeader(c, "Access-Control-Allow-Origin", origin);
-};
+    await next();
+    setResponseHeader(c, "Vary", "Origin");
+    if (origin && c.res.status === 200) setResponseHeader(c, "Access-Control-Allow-Origin", origin);
+  };
 
 /** The batch as documented: each event's fields, which the operation checks one event at a time. */
 const IngestBody = IngestInput.extend({ events: EventInput.array().max(MAX_EVENTS_PER_BATCH) }).openapi(
@@ -69,8 +74,9 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       '`Authorization: Bearer`, or, with no Authorization header, a publishable key (`ody_pk_…`) as `"key"` in the body (hence the empty security requirement). A JSON body sent as ' +
       "`text/plain` is accepted. Answers after the events are committed; invalid events are listed " +
       "by index in `rejected` and do not sink the batch. A browser's CORS preflight (`OPTIONS` " +
-      "with `Origin`) is answered `204` with `Access-Control-Allow-Origin` for any origin, since " +
-      "it names no journey; the journey's `allowedOrigins` are enforced on the `POST` itself.",
+      "with `Origin`) is answered `204`, with `Access-Control-Allow-Origin` when some journey " +
+      "allows that origin (it names no journey); each batch is judged against its own journey's " +
+      "`allowedOrigins`.",
     // Or no header at all: a publishable key rides in the body (`"key"`), for beacons. An empty
     // requirement is how OpenAPI says a request may go without any of the declared schemes.
     security: [...bearerWithScopeOf("events.ingest"), {}],
