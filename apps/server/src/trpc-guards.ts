@@ -1,4 +1,4 @@
-import { MAX_EVENTS_PER_BATCH } from "@odyssey/api";
+import { deserializeInput, MAX_EVENTS_PER_BATCH } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { refuse } from "./guards/refuse";
 import { requestHeader } from "./request-essentials";
@@ -53,14 +53,16 @@ export const trpcEventsBodyLimit: MiddlewareHandler<RestEnv> = (c, next) =>
 
 /**
  * A request is held to the 500 events of `POST /api/events` however many `events.ingest` calls
- * it carries: each call checks its own batch, so only a batch of several calls is counted here,
- * before any of them runs. A body tRPC cannot read is left to tRPC, which answers it.
+ * it batches: each call checks its own batch, so only a batch of several calls is counted here,
+ * before any of them runs, on each input decoded as tRPC will decode it (superjson may fill
+ * `events` from elsewhere in the input). An input tRPC cannot read is left to tRPC, which
+ * answers it.
  */
 export const trpcEventsPerRequest: MiddlewareHandler<RestEnv> = async (c, next) => {
   const ingestCalls = trpcProceduresOf(c.req.path).flatMap((name, call) =>
     name === "events.ingest" ? [call] : [],
   );
-  if (ingestCalls.length < 2 || c.req.method !== "POST") return next();
+  if (ingestCalls.length < 2 || c.req.method !== "POST" || c.req.query("batch") !== "1") return next();
   const body: unknown = await c.req.json().catch(() => undefined);
   let events = 0;
   for (const call of ingestCalls) events += eventCountOf(body, call);
@@ -71,9 +73,13 @@ export const trpcEventsPerRequest: MiddlewareHandler<RestEnv> = async (c, next) 
   return next();
 };
 
-/** The length of `events` in the input of a batch's call (`{"<call>": {"json": {"events": […]}}}`). */
+/** The length of `events` in the decoded input of a batch's call (`{"<call>": {json, meta}}`). */
 function eventCountOf(body: unknown, call: number): number {
-  const input = (body as Record<string, { json?: { events?: unknown } } | undefined> | undefined)?.[call];
-  const events = input?.json?.events;
-  return Array.isArray(events) ? events.length : 0;
+  const encoded = (body as Record<string, unknown> | undefined)?.[call];
+  try {
+    const events = (deserializeInput(encoded) as { events?: unknown } | undefined)?.events;
+    return Array.isArray(events) ? events.length : 0;
+  } catch {
+    return 0;
+  }
 }

@@ -533,6 +533,20 @@ describe("POST /api/events", () => {
     const ok = await ingestTwice(first, second.slice(0, 200));
     expect(ok.status).toBe(200);
     expect((await stored([...first, ...second].map((e) => e.id))).size).toBe(500);
+
+    // Counted as tRPC decodes each input: superjson may fill `events` from another member.
+    const hidden = (events: unknown[]) => ({
+      json: { journey: "grant", events: [], spare: events },
+      meta: { referentialEqualities: { spare: ["events"] } },
+    });
+    const [third, fourth] = [many(300), many(300)];
+    const disguised = await fetch(`${server.url}/trpc/events.ingest,events.ingest?batch=1`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ 0: hidden(third), 1: hidden(fourth) }),
+    });
+    expect(disguised.status).toBe(413);
+    expect((await stored([...third, ...fourth].map((e) => e.id))).size).toBe(0);
   });
 
   it("answers 413 past 512 KiB", async () => {

@@ -12,5 +12,11 @@ export * from "./journeys/schema";
 export * from "./keys/operations";
 export * from "./router";
 export * from "./snapshots/schema";
-export { internalErrorMessage, knownTRPCError, MAX_TRPC_BATCH_CALLS, type ProcedureMeta } from "./trpc";
+export {
+  deserializeInput,
+  internalErrorMessage,
+  knownTRPCError,
+  MAX_TRPC_BATCH_CALLS,
+  type ProcedureMeta,
+} from "./trpc";
 export * from "./validation";

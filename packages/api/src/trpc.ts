@@ -33,7 +33,7 @@ export const internalErrorMessage = "Internal server error";
  * no input at all, so a raw `{"limit":1}` would quietly get the defaults: it is refused instead
  * (tRPC answers 400, which `mapErrors` words). An absent input never reaches here.
  */
-function deserializeInput(value: unknown): unknown {
+export function deserializeInput(value: unknown): unknown {
   if (typeof value !== "object" || value === null || !Object.hasOwn(value, "json"))
     throw new Error("The input is not in superjson's encoding");
   return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
