@@ -402,6 +402,7 @@ describe("CORS preflight on /api/events, which names no journey", () => {
       expect(res.status, origin).toBe(204);
       expect(res.headers.get("access-control-allow-origin"), origin).toBe(origin);
       expect(res.headers.get("vary")).toMatch(/Origin/);
+      expect(res.headers.get("allow")).toBe("POST, OPTIONS");
     }
   });
 

@@ -68,6 +68,18 @@ describe("with the database unreachable", () => {
     expect(await app("/readyz")).toMatchObject({ status: 503, body: { ready: false } });
   });
 
+  it("answers a CORS preflight for events 503 with Retry-After, never 500", async () => {
+    const preflight = {
+      method: "OPTIONS",
+      headers: { origin: "https://forms.example.com", "access-control-request-method": "POST" },
+    };
+    expect(await app("/api/events", preflight)).toEqual({
+      status: 503,
+      retryAfter: "1",
+      body: { error: "The database is unavailable; retry shortly" },
+    });
+  });
+
   it("answers API calls 503 with Retry-After, never 500", async () => {
     const headers = { authorization: `Bearer ody_sk_${"x".repeat(32)}` };
     expect(await app("/api/journeys/some-journey", { headers })).toEqual({

@@ -3,6 +3,7 @@ import {
   EventInput,
   IngestInput,
   IngestResult,
+  knownTRPCError,
   MAX_BATCH_BYTES,
   MAX_EVENTS_PER_BATCH,
   malformedBodyMessage,
@@ -44,7 +45,8 @@ export const eventsCors =
     const origin = requestHeader(c, "origin");
     if (c.req.method === "OPTIONS") {
       c.header("Vary", "Origin");
-      if (origin && (await originAllowedByAnyJourney(db, origin))) {
+      c.header("Allow", "POST, OPTIONS");
+      if (origin && (await allowedByAnyJourney(db, origin))) {
         c.header("Access-Control-Allow-Origin", origin);
         c.header("Access-Control-Allow-Methods", "POST, OPTIONS");
         c.header("Access-Control-Allow-Headers", "authorization, content-type");
@@ -56,6 +58,15 @@ export const eventsCors =
     setResponseHeader(c, "Vary", "Origin");
     if (origin && c.res.status === 200) setResponseHeader(c, "Access-Control-Allow-Origin", origin);
   };
+
+/** A lost database is answered 503 as on every route, not as the 500 of an unknown error. */
+async function allowedByAnyJourney(db: Database, origin: string): Promise<boolean> {
+  try {
+    return await originAllowedByAnyJourney(db, origin);
+  } catch (error) {
+    throw knownTRPCError(error) ?? error;
+  }
+}
 
 /** The batch as documented: each event's fields, which the operation checks one event at a time. */
 const IngestBody = IngestInput.extend({ events: EventInput.array().max(MAX_EVENTS_PER_BATCH) }).openapi(
