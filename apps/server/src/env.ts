@@ -29,13 +29,15 @@ function namesHostAndDatabase(value: string): boolean {
   }
 }
 
-/** The `sslmode` values the driver (postgres.js) acts on; any other it would take as verify-full. */
-const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-full"];
+/**
+ * The `sslmode` values the driver (postgres.js) acts on as libpq does; any other it would take as
+ * verify-full, and `allow` as TLS without a plain fallback. It reads the last of several.
+ */
+const SSL_MODES = ["disable", "prefer", "require", "verify-full"];
 
 function knownSslMode(value: string): boolean {
   try {
-    const mode = new URL(value).searchParams.get("sslmode");
-    return mode === null || SSL_MODES.includes(mode);
+    return new URL(value).searchParams.getAll("sslmode").every((mode) => SSL_MODES.includes(mode));
   } catch {
     return true; // refused above, for naming no database
   }

@@ -66,11 +66,11 @@ describe("DATABASE_URL", () => {
     );
   });
 
-  it.each(["bogus", "verify-ca", ""])(
-    "refuses sslmode=%s, which the driver would read as verify-full",
+  it.each(["bogus", "verify-ca", "", "allow", "disable&sslmode=bogus"])(
+    "refuses sslmode=%s, which the driver would not read as libpq does",
     (mode) => {
       expect(refused({ DATABASE_URL: `postgres://u@db.internal/odyssey?sslmode=${mode}` })).toMatch(
-        /^Invalid DATABASE_URL: sslmode must be one of disable, allow, prefer, require, verify-full/,
+        /^Invalid DATABASE_URL: sslmode must be one of disable, prefer, require, verify-full/,
       );
     },
   );
