@@ -1,4 +1,10 @@
-import { DataDirFullError, DataDirLockedError, DataDirNotWritableError, NotADataDirError } from "@odyssey/db";
+import {
+  DataDirFullError,
+  DataDirLockedError,
+  DataDirNotWritableError,
+  NotADataDirError,
+  UnknownMigrationsError,
+} from "@odyssey/db";
 import { type Config, ConfigError } from "./env";
 import { queryParametersLine, redactParameters } from "./logger";
 
@@ -50,7 +56,8 @@ export function describeFailure(error: unknown, where?: Where): string | undefin
   if (
     error instanceof DataDirNotWritableError ||
     error instanceof NotADataDirError ||
-    error instanceof DataDirFullError
+    error instanceof DataDirFullError ||
+    error instanceof UnknownMigrationsError
   )
     return error.message;
   const databaseUrl = urlOf(where?.databaseUrl);

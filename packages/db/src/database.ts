@@ -18,6 +18,7 @@ import {
   unpackDatabase,
 } from "./data-folder";
 import { lockDataDir } from "./lock";
+import { refuseUnknownMigrations } from "./migrations";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -98,6 +99,7 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
       const single = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
       try {
         await single`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+        await refuseUnknownMigrations((text) => single.unsafe(text), migrationsFolder);
         await migratePostgres(drizzlePostgres(single, { schema }), { migrationsFolder });
       } finally {
         await single.end({ timeout: 5 });
@@ -159,6 +161,8 @@ function createPglite(folder?: string, template?: string): DatabaseHandle {
     async migrate() {
       try {
         await opened;
+        const query = async (text: string) => (await client.query<Record<string, unknown>>(text)).rows;
+        await refuseUnknownMigrations(query, migrationsFolder);
         await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder });
       } catch (error) {
         // PGlite reports a full disk or a file it may not write only as "Aborted()" or "failed to

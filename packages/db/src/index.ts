@@ -2,5 +2,6 @@ export { DataDirFullError, holdsEmbeddedDatabase, NotADataDirError } from "./dat
 export * from "./database";
 export * from "./ids";
 export * from "./lock";
+export { UnknownMigrationsError } from "./migrations";
 export * from "./rows";
 export * from "./schema";
