@@ -27,9 +27,9 @@ interface TrpcError {
 async function trpc(
   method: "GET" | "POST",
   path: string,
-  init: { body?: string; contentType?: string; query?: string; encoding?: string } = {},
+  init: { body?: string; contentType?: string; query?: string; encoding?: string; keyless?: boolean } = {},
 ): Promise<TrpcError> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+  const headers: Record<string, string> = init.keyless ? {} : { authorization: `Bearer ${key}` };
   if (init.contentType) headers["content-type"] = init.contentType;
   if (init.encoding) headers["content-encoding"] = init.encoding;
   const res = await fetch(`${server.url}/trpc/${path}${init.query ?? ""}`, {
@@ -64,15 +64,60 @@ describe("tRPC at /trpc", () => {
   });
 
   it("answers input that is JSON but not superjson's encoding with 400", async () => {
-    for (const body of [
-      "null",
-      '{"json":{"slug":"x","displayName":"X"},"meta":{"values":{"json":["custom","x"]}}}',
+    expect(await trpc("POST", "journeys.create", { body: "null", contentType: json })).toEqual({
+      status: 400,
+      code: "BAD_REQUEST",
+      message: "Malformed input: expected superjson's encoding ({ json, meta })",
+    });
+  });
+
+  it("refuses superjson Sets, Maps and classes in an input before decoding it", async () => {
+    // A reference through a Set costs superjson a walk of its entries: this body, within the
+    // ingestion limit and sent without a key, would take seconds of the event loop to decode.
+    const entries = Array.from({ length: 30_000 }, (_, i) => i);
+    const crafted = {
+      json: { journey: "existing", events: [], entries, last: 0 },
+      meta: {
+        values: { entries: ["set"] },
+        referentialEqualities: { last: Array(20_000).fill(`entries.${entries.length - 1}`) },
+      },
+    };
+    const refused = {
+      status: 400,
+      code: "BAD_REQUEST",
+      message:
+        "Malformed input: superjson Sets, Maps and classes are not taken; send arrays and plain objects",
+    };
+    const body = JSON.stringify(crafted);
+    expect(body.length).toBeLessThan(512 * 1024);
+    expect(await trpc("POST", "events.ingest", { body, contentType: json, keyless: true })).toEqual(refused);
+    for (const values of [
+      { "json.slug": ["custom", "x"] },
+      { steps: ["map"] },
+      { "steps.0": ["class", "Step"] },
     ])
-      expect(await trpc("POST", "journeys.create", { body, contentType: json })).toEqual({
-        status: 400,
-        code: "BAD_REQUEST",
-        message: "Malformed input: expected superjson's encoding ({ json, meta })",
-      });
+      expect(
+        await trpc("POST", "journeys.create", {
+          body: JSON.stringify({
+            json: { slug: "annotated", displayName: "A", steps: [] },
+            meta: { values },
+          }),
+          contentType: json,
+        }),
+        JSON.stringify(values),
+      ).toEqual(refused);
+    // What a client's superjson writes for an input with an undefined member is taken.
+    const undefinedMember = {
+      json: { slug: "annotated", displayName: "A" },
+      meta: { values: { sourceSystem: ["undefined"] } },
+    };
+    const res = await fetch(`${server.url}/trpc/journeys.create`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": json },
+      body: JSON.stringify(undefinedMember),
+    });
+    expect(res.status).toBe(200);
+    expect((await server.call(key, "DELETE", "/api/journeys/annotated")).status).toBe(200);
   });
 
   it("refuses input that is present but not wrapped in superjson's encoding, rather than reading it as none", async () => {

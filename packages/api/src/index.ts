@@ -12,8 +12,8 @@ export * from "./journeys/schema";
 export * from "./keys/operations";
 export * from "./router";
 export * from "./snapshots/schema";
+export { deserializeInput } from "./superjson-input";
 export {
-  deserializeInput,
   internalErrorMessage,
   knownTRPCError,
   MAX_TRPC_BATCH_CALLS,

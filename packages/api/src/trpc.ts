@@ -8,6 +8,7 @@ import { keyFromAuthorization, verifyKey } from "./auth/keys";
 import { requireScope, type Scope, type ScopeName } from "./auth/scopes";
 import type { BaseContext } from "./context";
 import { DomainError, type DomainErrorKind } from "./errors";
+import { deserializeInput, UnsupportedInputError } from "./superjson-input";
 import { formatValidationError, malformedBodyMessage, missingBodyMessage, type Subject } from "./validation";
 
 /**
@@ -27,17 +28,6 @@ export const MAX_TRPC_BATCH_CALLS = 10;
 
 /** What a caller is told of an error the service did not expect; the cause goes to the log. */
 export const internalErrorMessage = "Internal server error";
-
-/**
- * An input in superjson's encoding (`{ json, meta }`), decoded. superjson reads anything else as
- * no input at all, so a raw `{"limit":1}` would quietly get the defaults: it is refused instead
- * (tRPC answers 400, which `mapErrors` words). An absent input never reaches here.
- */
-export function deserializeInput(value: unknown): unknown {
-  if (typeof value !== "object" || value === null || !Object.hasOwn(value, "json"))
-    throw new Error("The input is not in superjson's encoding");
-  return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
-}
 
 const t = initTRPC
   .context<BaseContext>()
@@ -103,7 +93,9 @@ const mapErrors = t.middleware(async ({ path, type, getRawInput, next }) => {
           ? type === "query"
             ? "Malformed JSON in the input query parameter"
             : malformedBodyMessage(subject)
-          : "Malformed input: expected superjson's encoding ({ json, meta })",
+          : cause instanceof UnsupportedInputError
+            ? cause.message
+            : "Malformed input: expected superjson's encoding ({ json, meta })",
       cause,
     });
   return result;
