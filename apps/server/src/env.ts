@@ -30,14 +30,20 @@ function namesHostAndDatabase(value: string): boolean {
 }
 
 /**
- * The `sslmode` values the driver (postgres.js) acts on as libpq does; any other it would take as
- * verify-full, and `allow` as TLS without a plain fallback. It reads the last of several.
+ * The TLS modes the driver (postgres.js) acts on as libpq does; any other it would take as
+ * verify-full, and `allow` as TLS without a plain fallback. It reads the mode from the URL's
+ * `sslmode`, else its `ssl`, else the PGSSL variable (not PGSSLMODE), and the last of several.
  */
-const SSL_MODES = ["disable", "prefer", "require", "verify-full"];
+const SSL_MODES = ["disable", "prefer", "require", "verify-full"] as const;
+const sslModesMessage = `must be one of ${SSL_MODES.join(", ")}`;
 
 function knownSslMode(value: string): boolean {
   try {
-    return new URL(value).searchParams.getAll("sslmode").every((mode) => SSL_MODES.includes(mode));
+    const query = new URL(value).searchParams;
+    const modes = [...query.getAll("sslmode"), ...query.getAll("ssl")];
+    // The driver then verifies whatever the mode says; libpq refuses a weaker one.
+    if (query.get("sslrootcert") === "system" && modes.some((mode) => mode !== "verify-full")) return false;
+    return modes.every((mode) => (SSL_MODES as readonly string[]).includes(mode));
   } catch {
     return true; // refused above, for naming no database
   }
@@ -54,8 +60,12 @@ const Env = z.object({
     .refine(namesHostAndDatabase, {
       error: "name the database (postgres://user@host:5432/<database>)",
     })
-    .refine(knownSslMode, { error: `sslmode must be one of ${SSL_MODES.join(", ")}` })
+    .refine(knownSslMode, {
+      error: `sslmode (or ssl) ${sslModesMessage}, and verify-full with sslrootcert=system`,
+    })
     .optional(),
+  /** Read by the driver itself when DATABASE_URL names no TLS mode. */
+  PGSSL: z.enum(SSL_MODES, { error: sslModesMessage }).optional(),
   ODYSSEY_DATA_DIR: z.string().min(1).default("./.odyssey"),
   DATABASE_POOL_SIZE: decimal(1, 200).default(10),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

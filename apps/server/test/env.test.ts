@@ -66,14 +66,27 @@ describe("DATABASE_URL", () => {
     );
   });
 
-  it.each(["bogus", "verify-ca", "", "allow", "disable&sslmode=bogus"])(
-    "refuses sslmode=%s, which the driver would not read as libpq does",
-    (mode) => {
-      expect(refused({ DATABASE_URL: `postgres://u@db.internal/odyssey?sslmode=${mode}` })).toMatch(
-        /^Invalid DATABASE_URL: sslmode must be one of disable, prefer, require, verify-full/,
-      );
-    },
-  );
+  it.each([
+    "sslmode=bogus",
+    "sslmode=verify-ca",
+    "sslmode=",
+    "sslmode=allow",
+    "sslmode=disable&sslmode=bogus",
+    "ssl=allow",
+    "ssl=bogus",
+    "sslmode=disable&sslrootcert=system",
+  ])("refuses %s, which the driver would not read as libpq does", (query) => {
+    expect(refused({ DATABASE_URL: `postgres://u@db.internal/odyssey?${query}` })).toMatch(
+      /^Invalid DATABASE_URL: sslmode \(or ssl\) must be one of disable, prefer, require, verify-full, and verify-full with sslrootcert=system/,
+    );
+  });
+
+  it("refuses a PGSSL the driver would not read as libpq does, and takes the others", () => {
+    expect(refused({ PGSSL: "allow" })).toMatch(
+      /^Invalid PGSSL: must be one of disable, prefer, require, verify-full/,
+    );
+    expect(() => loadConfig({ PGSSL: "disable" })).not.toThrow();
+  });
 
   it("does not repeat the URL, which may hold a password", () => {
     expect(refused({ DATABASE_URL: "postgres://u:secret@db.internal" })).not.toContain("secret");
@@ -83,6 +96,8 @@ describe("DATABASE_URL", () => {
     "postgres://postgres@127.0.0.1:5432/odyssey",
     "postgresql://u:p@db.internal/odyssey?sslmode=require",
     "postgres://u@db.internal/odyssey?sslmode=disable",
+    "postgres://u@db.internal/odyssey?ssl=require&sslrootcert=/etc/ca.pem",
+    "postgres://u@db.internal/odyssey?sslmode=verify-full&sslrootcert=system",
     "postgres:///odyssey?host=/var/run/postgresql",
   ])("accepts %s", (url) => {
     expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
