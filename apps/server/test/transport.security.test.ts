@@ -106,9 +106,9 @@ describe("tRPC at /trpc", () => {
         }),
         JSON.stringify(values),
       ).toEqual(refused);
-    // What a client's superjson writes for an input with an undefined member is taken.
+    // What a client's superjson writes for an input with an undefined member (null, annotated) is taken.
     const undefinedMember = {
-      json: { slug: "annotated", displayName: "A" },
+      json: { slug: "annotated", displayName: "A", sourceSystem: null },
       meta: { values: { sourceSystem: ["undefined"] } },
     };
     const res = await fetch(`${server.url}/trpc/journeys.create`, {
@@ -118,6 +118,61 @@ describe("tRPC at /trpc", () => {
     });
     expect(res.status).toBe(200);
     expect((await server.call(key, "DELETE", "/api/journeys/annotated")).status).toBe(200);
+  });
+
+  it("refuses superjson meta naming places its json does not have, before decoding it", async () => {
+    // superjson would create them: an index far past an array's end makes an array that long.
+    const noSuchPlace = {
+      status: 400,
+      code: "BAD_REQUEST",
+      message: "Malformed input: its superjson meta names a place its json does not have",
+    };
+    const ingest = (meta: unknown) =>
+      trpc("POST", "events.ingest", {
+        body: JSON.stringify({ json: { journey: "existing", key: "ody_pk_x", events: [] }, meta }),
+        contentType: json,
+        keyless: true,
+      });
+    for (const meta of [
+      { referentialEqualities: { journey: ["events.4294967294"] } },
+      { referentialEqualities: [["events.3"]] },
+      { referentialEqualities: { "events.0": ["journey"] } },
+      { values: { "events.20000000": ["undefined"] } },
+      { values: { "nothing.here": ["undefined"] } },
+      { values: { "journey\\.x": ["undefined"] } },
+      { values: { "__proto__.x": ["undefined"] } },
+    ])
+      expect(await ingest(meta), JSON.stringify(meta)).toEqual(noSuchPlace);
+    // Nested annotations make superjson copy the path so far for every entry: one per path only.
+    expect(await ingest({ values: { journey: { x: ["Date"] } } })).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^Malformed input: superjson Sets, Maps and classes are not taken/),
+    });
+    expect(
+      await trpc("POST", "journeys.create", {
+        body: JSON.stringify({
+          json: { slug: "a", displayName: "A" },
+          meta: { values: { slug: ["bigint"] } },
+        }),
+        contentType: json,
+      }),
+    ).toEqual({
+      status: 400,
+      code: "BAD_REQUEST",
+      message: "Malformed input: a superjson annotation does not fit its value",
+    });
+    // What a client's superjson writes for two members holding one array is taken.
+    const shared = {
+      json: { slug: "shared-arrays", displayName: "S", allowedOrigins: [], steps: [] },
+      meta: { referentialEqualities: { allowedOrigins: ["steps"] }, v: 1 },
+    };
+    const res = await fetch(`${server.url}/trpc/journeys.create`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": json },
+      body: JSON.stringify(shared),
+    });
+    expect(res.status).toBe(200);
+    expect((await server.call(key, "DELETE", "/api/journeys/shared-arrays")).status).toBe(200);
   });
 
   it("refuses input that is present but not wrapped in superjson's encoding, rather than reading it as none", async () => {

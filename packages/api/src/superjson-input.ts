@@ -5,17 +5,76 @@ export class UnsupportedInputError extends Error {}
 
 /**
  * The value annotations an input of this API can carry: members set to `undefined`, special
- * numbers, dates and bigints. Sets, Maps, classes and the rest are refused: no input holds one,
- * and a reference through a Set or Map costs superjson a walk of its entries, so a crafted 512 KiB
- * body could take seconds of the event loop to decode.
+ * numbers, dates and bigints. No input holds a Set, a Map or a class instance, and those are
+ * what makes decoding costly (a reference through a Set walks its entries).
  */
 const acceptedAnnotations = new Set(["undefined", "number", "Date", "bigint"]);
 
-/** Whether a `meta.values` tree (`[annotation]`, or `{path: tree}`) holds only accepted ones. */
-function plainAnnotations(tree: unknown): boolean {
-  if (Array.isArray(tree)) return tree.length === 1 && acceptedAnnotations.has(tree[0]);
-  if (typeof tree !== "object" || tree === null) return false;
-  return Object.values(tree).every(plainAnnotations);
+const notTaken =
+  "Malformed input: superjson Sets, Maps and classes are not taken; send arrays and plain objects";
+const noSuchPlace = "Malformed input: its superjson meta names a place its json does not have";
+const misfit = "Malformed input: a superjson annotation does not fit its value";
+
+const index = /^(0|[1-9]\d*)$/;
+
+/**
+ * Whether a superjson path (`a.0.b`) names a place `json` already has. superjson would create a
+ * missing one, and an index far past an array's end makes an array of that length (crashing the
+ * process at 2^32): each path is walked here first, which costs its own length, so the whole
+ * check costs at most the body's.
+ */
+function hasPlace(json: unknown, path: unknown): boolean {
+  if (typeof path !== "string" || path.includes("\\")) return false;
+  let at = json;
+  for (const segment of path.split(".")) {
+    if (Array.isArray(at)) {
+      if (!index.test(segment) || Number(segment) >= at.length) return false;
+      at = at[Number(segment)];
+    } else if (
+      typeof at === "object" &&
+      at !== null &&
+      Object.hasOwn(at, segment) &&
+      segment !== "__proto__"
+    ) {
+      at = (at as Record<string, unknown>)[segment];
+    } else return false;
+  }
+  return true;
+}
+
+/**
+ * What is wrong with an input's `meta`, if anything, before superjson acts on it: annotations
+ * other than the accepted ones, annotations nested rather than one per path (superjson copies
+ * the path so far for every nested entry), or paths to places the input does not have.
+ */
+function metaProblem(json: unknown, meta: unknown): string | undefined {
+  if (meta === undefined || meta === null) return undefined;
+  if (typeof meta !== "object" || Array.isArray(meta)) return noSuchPlace;
+  const { values, referentialEqualities } = meta as { values?: unknown; referentialEqualities?: unknown };
+  const annotation = (tree: unknown) =>
+    Array.isArray(tree) && tree.length === 1 && acceptedAnnotations.has(tree[0]);
+  if (Array.isArray(values)) {
+    if (!annotation(values)) return notTaken;
+  } else if (values !== undefined && values !== null) {
+    if (typeof values !== "object") return notTaken;
+    for (const [path, tree] of Object.entries(values)) {
+      if (!annotation(tree)) return notTaken;
+      if (!hasPlace(json, path)) return noSuchPlace;
+    }
+  }
+  if (referentialEqualities === undefined || referentialEqualities === null) return undefined;
+  // `{path: [paths]}`, or `[root's paths]`, or `[root's paths, {path: [paths]}]`.
+  const [rootPaths, others] = Array.isArray(referentialEqualities)
+    ? [referentialEqualities[0], referentialEqualities[1]]
+    : [undefined, referentialEqualities];
+  const allHavePlaces = (paths: unknown) =>
+    Array.isArray(paths) && paths.every((path) => hasPlace(json, path));
+  if (rootPaths !== undefined && !allHavePlaces(rootPaths)) return noSuchPlace;
+  if (others === undefined) return undefined;
+  if (typeof others !== "object" || others === null || Array.isArray(others)) return noSuchPlace;
+  for (const [path, paths] of Object.entries(others))
+    if (!hasPlace(json, path) || !allHavePlaces(paths)) return noSuchPlace;
+  return undefined;
 }
 
 /**
@@ -26,10 +85,12 @@ function plainAnnotations(tree: unknown): boolean {
 export function deserializeInput(value: unknown): unknown {
   if (typeof value !== "object" || value === null || !Object.hasOwn(value, "json"))
     throw new Error("The input is not in superjson's encoding");
-  const { meta } = value as { meta?: { values?: unknown } };
-  if (meta?.values !== undefined && !plainAnnotations(meta.values))
-    throw new UnsupportedInputError(
-      "Malformed input: superjson Sets, Maps and classes are not taken; send arrays and plain objects",
-    );
-  return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
+  const { json, meta } = value as { json: unknown; meta?: unknown };
+  const problem = metaProblem(json, meta);
+  if (problem) throw new UnsupportedInputError(problem);
+  try {
+    return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
+  } catch {
+    throw new UnsupportedInputError(misfit); // a bigint of "a"
+  }
 }
