@@ -8,7 +8,7 @@ const pgliteTemplate = fileURLToPath(new URL("./pglite-template.tar.gz", import.
 /** The database the configuration names: Postgres when DATABASE_URL is set, else the embedded one. */
 export function openDatabase(config: Config): DatabaseHandle {
   return config.databaseUrl
-    ? createDatabase({ url: config.databaseUrl, maxConnections: config.poolSize })
+    ? createDatabase({ url: config.databaseUrl, maxConnections: config.poolSize, tls: config.databaseTls })
     : createDatabase({ dataDir: config.dataDir, template: pgliteTemplate });
 }
 

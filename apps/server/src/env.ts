@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import type { TlsMode } from "@odyssey/db";
 import { z } from "zod";
 
 // Every setting the server and the CLI read from the environment, validated here and nowhere else.
@@ -34,7 +35,7 @@ function namesHostAndDatabase(value: string): boolean {
  * verify-full, and `allow` as TLS without a plain fallback. It reads the mode from the URL's
  * `sslmode`, else its `ssl`, else the PGSSL variable (not PGSSLMODE), and the last of several.
  */
-const SSL_MODES = ["disable", "prefer", "require", "verify-full"] as const;
+const SSL_MODES = ["disable", "prefer", "require", "verify-full"] as const satisfies readonly TlsMode[];
 const sslModesMessage = `must be one of ${SSL_MODES.join(", ")}`;
 
 function knownSslMode(value: string): boolean {
@@ -47,6 +48,14 @@ function knownSslMode(value: string): boolean {
   } catch {
     return true; // refused above, for naming no database
   }
+}
+
+/** The last mode the URL names (sslmode before ssl), else PGSSL's, as the driver would read them. */
+function tlsModeOf(url: string, pgssl: TlsMode | undefined): TlsMode {
+  const query = new URL(url).searchParams;
+  if (query.get("sslrootcert") === "system") return "verify-full";
+  const mode = query.getAll("sslmode").at(-1) ?? query.getAll("ssl").at(-1) ?? pgssl ?? "disable";
+  return mode as TlsMode;
 }
 
 const Env = z.object({
@@ -105,6 +114,8 @@ export type Config = {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** TLS to Postgres, from DATABASE_URL, else PGSSL; "disable" when neither names one. */
+  databaseTls: TlsMode;
   dataDir: string;
   poolSize: number;
   logLevel: z.infer<typeof Env>["LOG_LEVEL"];
@@ -156,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    databaseTls: e.DATABASE_URL ? tlsModeOf(e.DATABASE_URL, e.PGSSL) : "disable",
     dataDir,
     poolSize: e.DATABASE_POOL_SIZE,
     logLevel: e.LOG_LEVEL,

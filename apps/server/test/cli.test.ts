@@ -64,6 +64,21 @@ describe("migrate", () => {
   });
 });
 
+describe.runIf(testEngine() === "postgres")("the TLS mode", () => {
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it("is PGSSL's when DATABASE_URL names none, disable included, and blank is unset", async () => {
+    for (const PGSSL of ["disable", "prefer", " "])
+      expect(await runCli(["migrate"], { ...db.env, PGSSL }), PGSSL).toMatchObject({ code: 0 });
+    const required = await runCli(["migrate"], { ...db.env, PGSSL: "require" });
+    expect(required.code).toBe(1);
+  });
+});
+
 describe("keys create on a fresh database, with no server running", () => {
   let db: FreshDatabase;
   beforeAll(async () => {

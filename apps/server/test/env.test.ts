@@ -81,6 +81,20 @@ describe("DATABASE_URL", () => {
     );
   });
 
+  it.each([
+    ["postgres://u@db.internal/odyssey", {}, "disable"],
+    ["postgres://u@db.internal/odyssey?sslmode=prefer", {}, "prefer"],
+    ["postgres://u@db.internal/odyssey?ssl=require", {}, "require"],
+    ["postgres://u@db.internal/odyssey?sslmode=require&sslmode=disable", {}, "disable"],
+    ["postgres://u@db.internal/odyssey?sslmode=prefer&ssl=require", {}, "prefer"],
+    ["postgres://u@db.internal/odyssey", { PGSSL: "require" }, "require"],
+    ["postgres://u@db.internal/odyssey?sslmode=disable", { PGSSL: "require" }, "disable"],
+    ["postgres://u@db.internal/odyssey", { PGSSL: "  " }, "disable"],
+    ["postgres://u@db.internal/odyssey?sslmode=verify-full&sslrootcert=system", {}, "verify-full"],
+  ])("reads the TLS mode of %s with %j as %s", (url, env, mode) => {
+    expect(loadConfig({ DATABASE_URL: url, ...env }).databaseTls).toBe(mode);
+  });
+
   it("refuses a PGSSL the driver would not read as libpq does, and takes the others", () => {
     expect(refused({ PGSSL: "allow" })).toMatch(
       /^Invalid PGSSL: must be one of disable, prefer, require, verify-full/,

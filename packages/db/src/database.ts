@@ -28,6 +28,9 @@ export type Queryable = Pick<Database, "select" | "insert" | "update" | "delete"
 
 export type DatabaseKind = "postgres" | "pglite";
 
+/** As libpq's sslmode: none, TLS if the server has it, TLS, TLS with the server's name verified. */
+export type TlsMode = "disable" | "prefer" | "require" | "verify-full";
+
 export interface DatabaseOptions {
   /** `postgres://…`: a real server. Absent: the embedded PGlite database. */
   url?: string;
@@ -35,6 +38,11 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** postgres.js pool size. */
   maxConnections?: number;
+  /**
+   * TLS to the server, given to the driver, which then reads no TLS setting of its own (from the
+   * URL or PGSSL). Absent: the driver's own reading.
+   */
+  tls?: TlsMode;
   /**
    * A new embedded database starts as a copy of this archive (see writePgliteTemplate) when
    * the file exists, instead of creating its cluster from nothing, which takes seconds.
@@ -61,7 +69,7 @@ const MIGRATION_LOCK_ID = 727_001;
 
 export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
   return options.url
-    ? createPostgres(options.url, options.maxConnections ?? 10)
+    ? createPostgres(options.url, options.maxConnections ?? 10, options.tls)
     : createPglite(options.dataDir, options.template);
 }
 
@@ -80,8 +88,10 @@ export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
  */
 export const SESSION_SETTINGS = { max_parallel_workers_per_gather: "0", random_page_cost: "1.1" };
 
-function createPostgres(url: string, maxConnections: number): DatabaseHandle {
+function createPostgres(url: string, maxConnections: number, tls: TlsMode | undefined): DatabaseHandle {
+  const ssl = tls === undefined ? {} : { ssl: tls === "disable" ? false : tls };
   const client = postgres(url, {
+    ...ssl,
     max: maxConnections,
     onnotice: () => {},
     // Fail fast and retry quickly, so a short outage ends for callers soon after the database returns.
@@ -96,7 +106,7 @@ function createPostgres(url: string, maxConnections: number): DatabaseHandle {
     kind: "postgres",
     async migrate() {
       // One connection, so the session lock covers every statement the migrator sends.
-      const single = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+      const single = postgres(url, { ...ssl, max: 1, onnotice: () => {}, connect_timeout: 5 });
       try {
         await single`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
         await refuseUnknownMigrations((text) => single.unsafe(text), migrationsFolder);
