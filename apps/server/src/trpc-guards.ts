@@ -54,9 +54,8 @@ export const trpcEventsBodyLimit: MiddlewareHandler<RestEnv> = (c, next) =>
 /**
  * A request is held to the 500 events of `POST /api/events` however many `events.ingest` calls
  * it batches: each call checks its own batch, so only a batch of several calls is counted here,
- * before any of them runs, on each input decoded as tRPC will decode it (superjson may fill
- * `events` from elsewhere in the input). An input tRPC cannot read is left to tRPC, which
- * answers it.
+ * before any of them runs, on each input decoded as tRPC will decode it. An input tRPC cannot
+ * read is left to tRPC, which answers it.
  */
 export const trpcEventsPerRequest: MiddlewareHandler<RestEnv> = async (c, next) => {
   const ingestCalls = trpcProceduresOf(c.req.path).flatMap((name, call) =>

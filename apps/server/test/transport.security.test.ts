@@ -120,7 +120,7 @@ describe("tRPC at /trpc", () => {
     expect((await server.call(key, "DELETE", "/api/journeys/annotated")).status).toBe(200);
   });
 
-  it("refuses superjson meta naming places its json does not have, before decoding it", async () => {
+  it("refuses superjson annotations naming places its json does not have, before decoding it", async () => {
     // superjson would create them: an index far past an array's end makes an array that long.
     const noSuchPlace = {
       status: 400,
@@ -134,9 +134,6 @@ describe("tRPC at /trpc", () => {
         keyless: true,
       });
     for (const meta of [
-      { referentialEqualities: { journey: ["events.4294967294"] } },
-      { referentialEqualities: [["events.3"]] },
-      { referentialEqualities: { "events.0": ["journey"] } },
       { values: { "events.20000000": ["undefined"] } },
       { values: { "nothing.here": ["undefined"] } },
       { values: { "journey\\.x": ["undefined"] } },
@@ -161,9 +158,23 @@ describe("tRPC at /trpc", () => {
       code: "BAD_REQUEST",
       message: "Malformed input: a superjson annotation does not fit its value",
     });
-    // What a client's superjson writes for two members holding one array is taken.
+  });
+
+  it("decodes superjson references as the values its json holds, which is how superjson writes them", async () => {
+    // Applied, references could share one large value into thousands of places (or grow an
+    // array to 2^32): each value is read where json has it instead.
+    const crafted = {
+      json: { journey: "existing", key: "ody_pk_x", events: [] },
+      meta: { referentialEqualities: { journey: ["events.4294967294"] } },
+    };
+    const refused = await trpc("POST", "events.ingest", {
+      body: JSON.stringify(crafted),
+      contentType: json,
+      keyless: true,
+    });
+    expect(refused.status).toBe(401);
     const shared = {
-      json: { slug: "shared-arrays", displayName: "S", allowedOrigins: [], steps: [] },
+      json: { slug: "shared-arrays", displayName: "S", allowedOrigins: ["https://a.example"], steps: [] },
       meta: { referentialEqualities: { allowedOrigins: ["steps"] }, v: 1 },
     };
     const res = await fetch(`${server.url}/trpc/journeys.create`, {
@@ -172,6 +183,11 @@ describe("tRPC at /trpc", () => {
       body: JSON.stringify(shared),
     });
     expect(res.status).toBe(200);
+    const created = (await (await server.call(key, "GET", "/api/journeys/shared-arrays")).json()) as {
+      allowedOrigins: string[];
+      steps: unknown[];
+    };
+    expect([created.allowedOrigins, created.steps]).toEqual([["https://a.example"], []]);
     expect((await server.call(key, "DELETE", "/api/journeys/shared-arrays")).status).toBe(200);
   });
 

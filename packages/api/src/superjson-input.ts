@@ -43,14 +43,15 @@ function hasPlace(json: unknown, path: unknown): boolean {
 }
 
 /**
- * What is wrong with an input's `meta`, if anything, before superjson acts on it: annotations
- * other than the accepted ones, annotations nested rather than one per path (superjson copies
- * the path so far for every nested entry), or paths to places the input does not have.
+ * What is wrong with an input's `meta.values`, if anything, before superjson acts on it:
+ * annotations other than the accepted ones, annotations nested rather than one per path
+ * (superjson copies the path so far for every nested entry), or paths to places the input does
+ * not have.
  */
 function metaProblem(json: unknown, meta: unknown): string | undefined {
   if (meta === undefined || meta === null) return undefined;
   if (typeof meta !== "object" || Array.isArray(meta)) return noSuchPlace;
-  const { values, referentialEqualities } = meta as { values?: unknown; referentialEqualities?: unknown };
+  const { values } = meta as { values?: unknown };
   const annotation = (tree: unknown) =>
     Array.isArray(tree) && tree.length === 1 && acceptedAnnotations.has(tree[0]);
   if (Array.isArray(values)) {
@@ -62,18 +63,6 @@ function metaProblem(json: unknown, meta: unknown): string | undefined {
       if (!hasPlace(json, path)) return noSuchPlace;
     }
   }
-  if (referentialEqualities === undefined || referentialEqualities === null) return undefined;
-  // `{path: [paths]}`, or `[root's paths]`, or `[root's paths, {path: [paths]}]`.
-  const [rootPaths, others] = Array.isArray(referentialEqualities)
-    ? [referentialEqualities[0], referentialEqualities[1]]
-    : [undefined, referentialEqualities];
-  const allHavePlaces = (paths: unknown) =>
-    Array.isArray(paths) && paths.every((path) => hasPlace(json, path));
-  if (rootPaths !== undefined && !allHavePlaces(rootPaths)) return noSuchPlace;
-  if (others === undefined) return undefined;
-  if (typeof others !== "object" || others === null || Array.isArray(others)) return noSuchPlace;
-  for (const [path, paths] of Object.entries(others))
-    if (!hasPlace(json, path) || !allHavePlaces(paths)) return noSuchPlace;
   return undefined;
 }
 
@@ -88,8 +77,14 @@ export function deserializeInput(value: unknown): unknown {
   const { json, meta } = value as { json: unknown; meta?: unknown };
   const problem = metaProblem(json, meta);
   if (problem) throw new UnsupportedInputError(problem);
+  // References are left out: superjson writes every value in full in `json` and adds them only
+  // to restore identity, which no input needs, while applied they could share one large value
+  // into thousands of places for validation to walk.
+  const values = (meta as { values?: unknown } | undefined)?.values;
   try {
-    return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
+    return superjson.deserialize({ json, meta: values ? { values } : undefined } as Parameters<
+      typeof superjson.deserialize
+    >[0]);
   } catch {
     throw new UnsupportedInputError(misfit); // a bigint of "a"
   }
