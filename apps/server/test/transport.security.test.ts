@@ -160,6 +160,18 @@ describe("tRPC at /trpc", () => {
     });
   });
 
+  it("takes superjson annotations on keys holding dots, escaped as superjson escapes them", async () => {
+    const res = await fetch(`${server.url}/trpc/journeys.update`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": json },
+      body: JSON.stringify({
+        json: { slug: "existing", displayName: "Existing", "seen.at": null },
+        meta: { values: { "seen\\.at": ["undefined"] }, v: 1 },
+      }),
+    });
+    expect(res.status).toBe(200);
+  });
+
   it("decodes superjson references as the values its json holds, which is how superjson writes them", async () => {
     // Applied, references could share one large value into thousands of places (or grow an
     // array to 2^32): each value is read where json has it instead.

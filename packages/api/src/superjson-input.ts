@@ -18,15 +18,40 @@ const misfit = "Malformed input: a superjson annotation does not fit its value";
 const index = /^(0|[1-9]\d*)$/;
 
 /**
+ * A superjson path's segments, read as superjson reads them: split at dots, where `\.` is a dot
+ * within a key and, from version 1 of its format on, `\\` a backslash. Undefined when it is not
+ * a path superjson would take.
+ */
+function segmentsOf(path: string, legacy: boolean): string[] | undefined {
+  const segments: string[] = [];
+  let segment = "";
+  for (let i = 0; i < path.length; i++) {
+    const char = path[i];
+    const next = path[i + 1];
+    if (char === "\\" && (next === "." || (!legacy && next === "\\"))) {
+      segment += next;
+      i++;
+    } else if (char === "\\" && !legacy) return undefined;
+    else if (char === ".") {
+      segments.push(segment);
+      segment = "";
+    } else segment += char;
+  }
+  segments.push(segment);
+  return segments;
+}
+
+/**
  * Whether a superjson path (`a.0.b`) names a place `json` already has. superjson would create a
  * missing one, and an index far past an array's end makes an array of that length (crashing the
  * process at 2^32): each path is walked here first, which costs its own length, so the whole
  * check costs at most the body's.
  */
-function hasPlace(json: unknown, path: unknown): boolean {
-  if (typeof path !== "string" || path.includes("\\")) return false;
+function hasPlace(json: unknown, path: string, legacy: boolean): boolean {
+  const segments = segmentsOf(path, legacy);
+  if (segments === undefined) return false;
   let at = json;
-  for (const segment of path.split(".")) {
+  for (const segment of segments) {
     if (Array.isArray(at)) {
       if (!index.test(segment) || Number(segment) >= at.length) return false;
       at = at[Number(segment)];
@@ -51,7 +76,8 @@ function hasPlace(json: unknown, path: unknown): boolean {
 function metaProblem(json: unknown, meta: unknown): string | undefined {
   if (meta === undefined || meta === null) return undefined;
   if (typeof meta !== "object" || Array.isArray(meta)) return noSuchPlace;
-  const { values } = meta as { values?: unknown };
+  const { values, v } = meta as { values?: unknown; v?: unknown };
+  const legacy = ((v ?? 0) as number) < 1; // as superjson compares it
   const annotation = (tree: unknown) =>
     Array.isArray(tree) && tree.length === 1 && acceptedAnnotations.has(tree[0]);
   if (Array.isArray(values)) {
@@ -60,7 +86,7 @@ function metaProblem(json: unknown, meta: unknown): string | undefined {
     if (typeof values !== "object") return notTaken;
     for (const [path, tree] of Object.entries(values)) {
       if (!annotation(tree)) return notTaken;
-      if (!hasPlace(json, path)) return noSuchPlace;
+      if (!hasPlace(json, path, legacy)) return noSuchPlace;
     }
   }
   return undefined;
@@ -80,9 +106,9 @@ export function deserializeInput(value: unknown): unknown {
   // References are left out: superjson writes every value in full in `json` and adds them only
   // to restore identity, which no input needs, while applied they could share one large value
   // into thousands of places for validation to walk.
-  const values = (meta as { values?: unknown } | undefined)?.values;
+  const { values, v } = (meta ?? {}) as { values?: unknown; v?: unknown };
   try {
-    return superjson.deserialize({ json, meta: values ? { values } : undefined } as Parameters<
+    return superjson.deserialize({ json, meta: values ? { values, v } : undefined } as Parameters<
       typeof superjson.deserialize
     >[0]);
   } catch {
