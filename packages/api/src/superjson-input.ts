@@ -105,12 +105,17 @@ export function deserializeInput(value: unknown): unknown {
   if (problem) throw new UnsupportedInputError(problem);
   // References are left out: superjson writes every value in full in `json` and adds them only
   // to restore identity, which no input needs, while applied they could share one large value
-  // into thousands of places for validation to walk.
+  // into thousands of places for validation to walk. `json` was parsed for this call alone, so it
+  // is annotated where it lies: superjson's copy of it would cost more than the rest of decoding.
   const { values, v } = (meta ?? {}) as { values?: unknown; v?: unknown };
+  if (!values) return json;
   try {
-    return superjson.deserialize({ json, meta: values ? { values, v } : undefined } as Parameters<
-      typeof superjson.deserialize
-    >[0]);
+    return superjson.deserialize(
+      { json, meta: { values, v } } as Parameters<typeof superjson.deserialize>[0],
+      {
+        inPlace: true,
+      },
+    );
   } catch {
     throw new UnsupportedInputError(misfit); // a bigint of "a"
   }
