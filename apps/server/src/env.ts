@@ -31,9 +31,9 @@ function namesHostAndDatabase(value: string): boolean {
 }
 
 /**
- * The TLS modes the driver (postgres.js) acts on as libpq does; any other it would take as
- * verify-full, and `allow` as TLS without a plain fallback. It reads the mode from the URL's
- * `sslmode`, else its `ssl`, else the PGSSL variable (not PGSSLMODE), and the last of several.
+ * The TLS modes taken, as libpq means them, which the driver (postgres.js) is then given: of its
+ * own it reads them from the URL and PGSSL, and takes `allow` as TLS without a plain fallback,
+ * `disable` in PGSSL as TLS, and any unknown mode as verify-full.
  */
 const SSL_MODES = ["disable", "prefer", "require", "verify-full"] as const satisfies readonly TlsMode[];
 const sslModesMessage = `must be one of ${SSL_MODES.join(", ")}`;
@@ -50,7 +50,7 @@ function knownSslMode(value: string): boolean {
   }
 }
 
-/** The last mode the URL names (sslmode before ssl), else PGSSL's, as the driver would read them. */
+/** The last mode the URL names (sslmode before ssl), else PGSSL's, else none. */
 function tlsModeOf(url: string, pgssl: TlsMode | undefined): TlsMode {
   const query = new URL(url).searchParams;
   if (query.get("sslrootcert") === "system") return "verify-full";
@@ -73,7 +73,7 @@ const Env = z.object({
       error: `sslmode (or ssl) ${sslModesMessage}, and verify-full with sslrootcert=system`,
     })
     .optional(),
-  /** Read by the driver itself when DATABASE_URL names no TLS mode. */
+  /** The TLS mode when DATABASE_URL names none (the driver's name for libpq's PGSSLMODE). */
   PGSSL: z.enum(SSL_MODES, { error: sslModesMessage }).optional(),
   ODYSSEY_DATA_DIR: z.string().min(1).default("./.odyssey"),
   DATABASE_POOL_SIZE: decimal(1, 200).default(10),

@@ -296,7 +296,8 @@ export async function updateJourney({
  * before it writes (`storeEvents`), so the two lock in one order and cannot deadlock: this waits
  * for the batches under way, and batches arriving meanwhile wait for it, then store nothing.
  */
-export async function deleteJourney({ ctx, input }: Op<{ slug: string /** Only this one. */; id?: string }>) {
+export async function deleteJourney({ ctx, input }: Op<{ slug: string; id?: string }>) {
+  // With an id, only that journey: a seed deleting its own, which another may have replaced.
   const row = await ctx.db.transaction(async (tx) => {
     const only = input.id === undefined ? undefined : eq(journeys.id, input.id);
     const [deleted] = await tx
