@@ -9,6 +9,7 @@ import {
   renameSync,
   rmdirSync,
   rmSync,
+  type Stats,
   statfsSync,
   writeFileSync,
 } from "node:fs";
@@ -155,19 +156,35 @@ export function finishUnpacking(dataDir: string): void {
   rmdirSync(unpacked);
 }
 
+interface DatabaseEntry {
+  relativePath: string;
+  path: string;
+  stats: Stats;
+}
+
 /**
- * Takes every permission but the owner's from the database's entries in `dataDir` (not the
- * user's `lost+found` or hidden files): files PGlite writes as it opens get its default mode.
- * lstat, and symlinks are skipped: chmod would change what they point to.
+ * The database's files and folders in `dataDir`: its cluster entries and everything under them,
+ * each folder before its contents (not the user's `lost+found` or hidden files). lstat, and
+ * symlinks are skipped: what they point to is not the database's.
+ */
+function* databaseEntries(dataDir: string): Generator<DatabaseEntry> {
+  function* walk(relativePath: string): Generator<DatabaseEntry> {
+    const path = join(dataDir, relativePath);
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (!stats?.isFile() && !stats?.isDirectory()) return;
+    yield { relativePath, path, stats };
+    if (stats.isDirectory()) for (const name of readdirSync(path)) yield* walk(join(relativePath, name));
+  }
+  for (const name of readdirSync(dataDir)) if (clusterNames.has(name)) yield* walk(name);
+}
+
+/**
+ * Takes every permission but the owner's from the database's entries in `dataDir`: files PGlite
+ * writes as it opens get its default mode. Each folder is narrowed before its contents are read.
  */
 export function keepDatabaseToOwner(dataDir: string): void {
-  const walk = (path: string) => {
-    const stats = lstatSync(path);
-    if (!stats.isFile() && !stats.isDirectory()) return;
+  for (const { path, stats } of databaseEntries(dataDir))
     if (stats.mode & 0o077) chmodSync(path, stats.mode & 0o700);
-    if (stats.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
-  };
-  for (const name of readdirSync(dataDir)) if (clusterNames.has(name)) walk(join(dataDir, name));
 }
 
 interface TarEntry {
@@ -235,8 +252,8 @@ export function explainOpenFailure(dataDir: string): Error | undefined {
 }
 
 /**
- * The first file or folder of the database in `dataDir` (the folder itself and its cluster
- * entries, not the user's `lost+found` or hidden files) this process may not write, relative to it.
+ * The first file or folder of the database in `dataDir` (the folder itself, then its entries as
+ * `databaseEntries` walks them) this process may not write, relative to it.
  */
 function firstUnwritable(dataDir: string): string | undefined {
   const writable = (path: string) => {
@@ -247,25 +264,9 @@ function firstUnwritable(dataDir: string): string | undefined {
       return false;
     }
   };
-  const walk = (relativePath: string): string | undefined => {
-    const path = join(dataDir, relativePath);
-    const stats = lstatSync(path, { throwIfNoEntry: false });
-    if (!stats || stats.isSymbolicLink()) return undefined;
-    if (!writable(path)) return relativePath;
-    if (!stats.isDirectory()) return undefined;
-    for (const name of readdirSync(path)) {
-      const found = walk(join(relativePath, name));
-      if (found) return found;
-    }
-    return undefined;
-  };
   try {
     if (!writable(dataDir)) return ".";
-    for (const name of readdirSync(dataDir)) {
-      if (!clusterNames.has(name)) continue;
-      const found = walk(name);
-      if (found) return found;
-    }
+    for (const { relativePath, path } of databaseEntries(dataDir)) if (!writable(path)) return relativePath;
   } catch {}
   return undefined;
 }
