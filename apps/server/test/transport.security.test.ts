@@ -49,6 +49,14 @@ async function trpc(
 
 const json = "application/json";
 
+/** POSTs `body` as JSON to the tRPC procedures of `path` with the test key: the whole answer. */
+const postTrpc = (path: string, body: unknown) =>
+  fetch(`${server.url}/trpc/${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": json },
+    body: JSON.stringify(body),
+  });
+
 describe("tRPC at /trpc", () => {
   it("answers malformed JSON with 400 and the REST text", async () => {
     expect(await trpc("POST", "journeys.create", { body: '{"json": {"slug": ', contentType: json })).toEqual({
@@ -111,11 +119,7 @@ describe("tRPC at /trpc", () => {
       json: { slug: "annotated", displayName: "A", sourceSystem: null },
       meta: { values: { sourceSystem: ["undefined"] } },
     };
-    const res = await fetch(`${server.url}/trpc/journeys.create`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": json },
-      body: JSON.stringify(undefinedMember),
-    });
+    const res = await postTrpc("journeys.create", undefinedMember);
     expect(res.status).toBe(200);
     expect((await server.call(key, "DELETE", "/api/journeys/annotated")).status).toBe(200);
   });
@@ -161,13 +165,9 @@ describe("tRPC at /trpc", () => {
   });
 
   it("takes superjson annotations on keys holding dots, escaped as superjson escapes them", async () => {
-    const res = await fetch(`${server.url}/trpc/journeys.update`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": json },
-      body: JSON.stringify({
-        json: { slug: "existing", displayName: "Existing", "seen.at": null },
-        meta: { values: { "seen\\.at": ["undefined"] }, v: 1 },
-      }),
+    const res = await postTrpc("journeys.update", {
+      json: { slug: "existing", displayName: "Existing", "seen.at": null },
+      meta: { values: { "seen\\.at": ["undefined"] }, v: 1 },
     });
     expect(res.status).toBe(200);
   });
@@ -189,11 +189,7 @@ describe("tRPC at /trpc", () => {
       json: { slug: "shared-arrays", displayName: "S", allowedOrigins: ["https://a.example"], steps: [] },
       meta: { referentialEqualities: { allowedOrigins: ["steps"] }, v: 1 },
     };
-    const res = await fetch(`${server.url}/trpc/journeys.create`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": json },
-      body: JSON.stringify(shared),
-    });
+    const res = await postTrpc("journeys.create", shared);
     expect(res.status).toBe(200);
     const created = (await (await server.call(key, "GET", "/api/journeys/shared-arrays")).json()) as {
       allowedOrigins: string[];
@@ -242,10 +238,9 @@ describe("tRPC at /trpc", () => {
       { headers: { authorization: `Bearer ${key}` } },
     );
     expect(await batchErrors(get)).toEqual({ status: 400, messages: [malformed, malformed] });
-    const post = await fetch(`${server.url}/trpc/journeys.snapshots.create,journeys.delete?batch=1`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": json },
-      body: JSON.stringify({ 0: { json: { slug: "existing" } }, 1: "existing" }),
+    const post = await postTrpc("journeys.snapshots.create,journeys.delete?batch=1", {
+      0: { json: { slug: "existing" } },
+      1: "existing",
     });
     expect(await batchErrors(post)).toEqual({ status: 400, messages: [malformed, malformed] });
     expect((await server.call(key, "GET", "/api/journeys/existing")).status).toBe(200);
