@@ -1,0 +1,152 @@
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { sql } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createDatabase, type DatabaseHandle, isConnectionError, queryRows } from "../src/index";
+import { createServerDatabase, testEngine } from "../src/testing";
+
+// What a restart of Postgres does to the pool's connections, imitated by a proxy that breaks one
+// exchange. postgres.js asks every new connection for the server's array types before it runs
+// the query that opened it; a restart lands there whenever the pool reconnects while the server
+// is still going down. Losing a connection must fail at most the query it was running, as a lost
+// connection (the caller answers 503 and retries): never end the process, never leave arrays
+// unparsed, never fail a later query on a new connection with the old connection's error.
+
+/** How the proxy breaks a connection: a TCP reset, or the server ending the session (57P01). */
+type Fault = "reset" | "terminate";
+
+/** An ErrorResponse as a server sends it when an administrator ends the session (pg_ctl stop -m fast). */
+function adminShutdownMessage(): Buffer {
+  const fields = [
+    ["S", "FATAL"],
+    ["V", "FATAL"],
+    ["C", "57P01"],
+    ["M", "terminating connection due to administrator command"],
+  ];
+  const body = Buffer.concat([
+    ...fields.map(([tag, text]) => Buffer.from(`${tag}${text}\0`)),
+    Buffer.from([0]),
+  ]);
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(body.length + 4);
+  return Buffer.concat([Buffer.from("E"), length, body]);
+}
+
+/** A TCP proxy to the test server that breaks the connection that next sends a given text. */
+async function connectionBreaker(target: URL) {
+  let armed: { fault: Fault; text: string } | undefined;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client).add(upstream);
+    upstream.pipe(client);
+    client.on("data", (chunk) => {
+      if (armed && chunk.includes(armed.text)) {
+        const { fault } = armed;
+        armed = undefined;
+        upstream.destroy();
+        if (fault === "reset") client.resetAndDestroy();
+        else client.end(adminShutdownMessage());
+        return;
+      }
+      upstream.write(chunk);
+    });
+    for (const socket of [client, upstream]) {
+      socket.on("error", () => {});
+      socket.on("close", () => (socket === client ? upstream : client).destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxied = new URL(target);
+  proxied.hostname = "127.0.0.1";
+  proxied.port = String((server.address() as { port: number }).port);
+  return {
+    url: proxied.toString(),
+    arm(fault: Fault, text: string) {
+      armed = { fault, text };
+    },
+    get armed() {
+      return armed !== undefined;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const arrayTypesQuestion = "pg_catalog.pg_type";
+
+describe.skipIf(testEngine() !== "postgres")("A lost connection", () => {
+  let scratch: Awaited<ReturnType<typeof createServerDatabase>>;
+  let proxy: Awaited<ReturnType<typeof connectionBreaker>>;
+  let database: DatabaseHandle | undefined;
+  const unhandled: unknown[] = [];
+  const collect = (reason: unknown) => unhandled.push(reason);
+
+  beforeAll(async () => {
+    scratch = await createServerDatabase("odyssey_conn");
+    proxy = await connectionBreaker(new URL(scratch.url));
+    process.on("unhandledRejection", collect);
+  }, 30_000);
+
+  afterEach(async () => {
+    await database?.close();
+    database = undefined;
+    unhandled.length = 0;
+  });
+
+  afterAll(async () => {
+    process.off("unhandledRejection", collect);
+    await proxy?.close();
+    await scratch?.drop();
+  }, 30_000);
+
+  // One connection, so every query meets what happened to the one before.
+  const openPool = () => {
+    database = createDatabase({ url: proxy.url, maxConnections: 1 });
+    return database;
+  };
+  const settled = (query: Promise<unknown>) =>
+    query.then(
+      (rows) => ({ rows }),
+      (error: unknown) => ({ error }),
+    );
+  const selectOne = (pool: DatabaseHandle) => settled(queryRows(pool.db, sql`select 1 as one`));
+  const selectArray = (pool: DatabaseHandle) => queryRows(pool.db, sql`select array['a', 'b'] as tags`);
+  // A rejection nobody handled is reported once the microtasks and timers of its turn have run.
+  const reported = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  it("fails the query that opened it when it is reset while asking for the array types", async () => {
+    const pool = openPool();
+    proxy.arm("reset", arrayTypesQuestion);
+    const first = await selectOne(pool);
+    expect(proxy.armed).toBe(false);
+    expect("error" in first && isConnectionError(first.error)).toBe(true);
+    expect(await selectArray(pool)).toEqual([{ tags: ["a", "b"] }]);
+    await reported();
+    expect(unhandled).toEqual([]);
+  });
+
+  it("runs the query that opened it on a new connection when the server ends the session while it asks for the array types", async () => {
+    const pool = openPool();
+    proxy.arm("terminate", arrayTypesQuestion);
+    expect(await selectOne(pool)).toEqual({ rows: [{ one: 1 }] });
+    expect(proxy.armed).toBe(false);
+    expect(await selectArray(pool)).toEqual([{ tags: ["a", "b"] }]);
+    await reported();
+    expect(unhandled).toEqual([]);
+  });
+
+  it("fails only the query it was running when the server ends the session, not the next one", async () => {
+    const pool = openPool();
+    expect(await selectOne(pool)).toEqual({ rows: [{ one: 1 }] });
+    proxy.arm("terminate", "select 2 as two");
+    const killed = await settled(queryRows(pool.db, sql`select 2 as two`));
+    expect(proxy.armed).toBe(false);
+    expect("error" in killed && isConnectionError(killed.error)).toBe(true);
+    expect(await selectOne(pool)).toEqual({ rows: [{ one: 1 }] });
+    expect(await selectArray(pool)).toEqual([{ tags: ["a", "b"] }]);
+    await reported();
+    expect(unhandled).toEqual([]);
+  });
+});
