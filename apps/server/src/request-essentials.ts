@@ -46,8 +46,10 @@ export function requestHeader(c: Context, name: string): string | undefined {
  */
 export function setResponseHeader(c: Context, name: string, value: string): void {
   const outgoing = nodeResponse(c);
-  if (outgoing && !outgoing.headersSent) outgoing.setHeader(name, value);
-  else c.header(name, value);
+  if (!outgoing) c.header(name, value);
+  // Once the head is sent (the deadline answered while the handler worked on), there is no
+  // answer left to add a header to; Hono's context would throw reading a body already sent.
+  else if (!outgoing.headersSent) outgoing.setHeader(name, value);
 }
 
 /** The request's id, for log lines (none under `app.request()`). */

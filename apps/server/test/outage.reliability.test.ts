@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { createApp } from "../src/app";
 import { loadConfig } from "../src/env";
 import { listen } from "../src/http";
-import { createLogger } from "../src/logger";
 import { type FaultProxy, startFaultProxy } from "./support/fault-proxy";
 import { writeFigures } from "./support/figures";
 import {
   AFTER_MS,
   createMixedLoad,
+  errorLog,
   expectNothingLost,
   expectOutageAnswers,
   loadFigures,
@@ -33,6 +33,7 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
   let server: ServerType;
   let url: string;
   let key: string;
+  const { logger, lines: loggedErrors } = errorLog();
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
@@ -48,7 +49,6 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
       RATE_LIMIT_CONTROL_PER_SECOND: "0",
       RATE_LIMIT_INGEST_PER_SECOND: "0",
     });
-    const logger = createLogger("silent");
     const app = createApp({ database: appDb, config, logger });
     const listening = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" }, { logger });
     server = listening.server;
@@ -81,11 +81,16 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
     await load.stop();
 
     // The next fault starts AFTER_MS after a return, hence the end of each recovery window.
-    expectOutageAnswers(load, outages, {
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-      recoveryMs: RECOVERY_PROMISE_MS,
-      afterMs: AFTER_MS,
-    });
+    expectOutageAnswers(
+      load,
+      outages,
+      {
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        recoveryMs: RECOVERY_PROMISE_MS,
+        afterMs: AFTER_MS,
+      },
+      loggedErrors,
+    );
     const stored = await expectNothingLost(testDb.db, load);
     writeFigures("outage", {
       ...loadFigures(load, outages, stored),

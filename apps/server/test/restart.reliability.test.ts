@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { createApp } from "../src/app";
 import { loadConfig } from "../src/env";
 import { listen } from "../src/http";
-import { createLogger } from "../src/logger";
 import { writeFigures } from "./support/figures";
 import {
   AFTER_MS,
   createMixedLoad,
+  errorLog,
   expectNothingLost,
   expectOutageAnswers,
   loadFigures,
@@ -34,6 +34,7 @@ describe.skipIf(testEngine() !== "postgres")("a real Postgres restart under load
   let server: ServerType | undefined;
   let url: string;
   let key: string;
+  const { logger, lines: loggedErrors } = errorLog();
 
   beforeAll(async () => {
     cluster = await startPrivatePostgres();
@@ -46,7 +47,6 @@ describe.skipIf(testEngine() !== "postgres")("a real Postgres restart under load
       REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       RATE_LIMIT_CONTROL_PER_SECOND: "0",
     });
-    const logger = createLogger("silent");
     const app = createApp({ database: appDb, config, logger });
     const listening = await listen(app.fetch, config, { port: 0, host: "127.0.0.1" }, { logger });
     server = listening.server;
@@ -86,11 +86,16 @@ describe.skipIf(testEngine() !== "postgres")("a real Postgres restart under load
       await load.stop();
     }
 
-    expectOutageAnswers(load, [outage], {
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-      recoveryMs: RECOVERY_PROMISE_MS,
-      afterMs: AFTER_MS,
-    });
+    expectOutageAnswers(
+      load,
+      [outage],
+      {
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        recoveryMs: RECOVERY_PROMISE_MS,
+        afterMs: AFTER_MS,
+      },
+      loggedErrors,
+    );
     const stored = await expectNothingLost(checkDb.db, load);
     writeFigures("restart", {
       ...loadFigures(load, [outage], stored),
