@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createOdysseyClient,
   type OdysseyClientOptions,
-  OdysseyError,
   type TrackedEvent,
 } from "../../../packages/client/src";
 import { failure } from "../../../packages/client/test/support/failure";
