@@ -183,7 +183,7 @@ export function createApp({
           : {},
       onError: ({ error, path }) => {
         if (error.code === "SERVICE_UNAVAILABLE")
-          logger.warn({ err: error.cause ?? error, path, requestId: requestIdOf(c) }, "database unavailable");
+          logger.warn({ err: error.cause ?? error, path, requestId: requestIdOf(c) }, error.message);
         if (error.code === "INTERNAL_SERVER_ERROR")
           logger.error({ err: error.cause ?? error, path, requestId: requestIdOf(c) }, "unhandled error");
       },

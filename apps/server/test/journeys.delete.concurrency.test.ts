@@ -7,9 +7,10 @@ import { postEvents, uuid } from "./support/events";
 import { startTestServer, type TestServer } from "./support/server";
 
 // Deleting a journey while batches for it are being stored: each batch either committed before
-// the delete (and the delete removes what it stored) or finds the journey gone (404, nothing
-// stored). Neither side may fail with a deadlock. On PGlite (one connection) the requests run one
-// after another, so only the answers and the emptiness afterwards are checked there.
+// the delete (and the delete removes what it stored), finds the journey gone (404, nothing
+// stored), or came while the delete held the journey (503 with Retry-After, nothing stored).
+// Neither side may fail with a deadlock. On PGlite (one connection) the requests run one after
+// another, so only the answers and the emptiness afterwards are checked there.
 
 const ROUNDS = 6;
 const BATCHES = 20;
@@ -64,8 +65,20 @@ async function rowsLeft(journeyId: string) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The answer to a batch that came while the journey's deletion held it. */
+const beingDeleted = (slug: string) => ({
+  retryAfter: "1",
+  body: { error: `Journey with slug "${slug}" is being deleted; retry shortly` },
+});
+
+/** A response's status, Retry-After and body. */
+async function answerOf(pending: Promise<Response>) {
+  const res = await pending;
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.json() };
+}
+
 describe(`deleting a journey while ${BATCHES} batches of ${EVENTS_PER_BATCH} events are stored for it`, () => {
-  it(`answers every request 200 or 404, ${ROUNDS} rounds, and leaves nothing of the journey`, async () => {
+  it(`answers every request 200, 404 or 503, ${ROUNDS} rounds, and leaves nothing of the journey`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const slug = `doomed-${round}`;
       const created = await server.call(key, "POST", "/api/journeys/create", {
@@ -91,7 +104,7 @@ describe(`deleting a journey while ${BATCHES} batches of ${EVENTS_PER_BATCH} eve
       const answers = await Promise.all(
         batches.map(async (pending) => {
           const res = await pending;
-          return { status: res.status, body: await res.json() };
+          return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.json() };
         }),
       );
 
@@ -102,6 +115,8 @@ describe(`deleting a journey while ${BATCHES} batches of ${EVENTS_PER_BATCH} eve
       for (const answer of answers) {
         if (answer.status === 404)
           expect(answer.body, `round ${round}`).toEqual({ error: `Journey with slug "${slug}" not found` });
+        else if (answer.status === 503)
+          expect(answer, `round ${round}`).toEqual({ ...beingDeleted(slug), status: 503 });
         else {
           expect(answer.status, `round ${round}: ${JSON.stringify(answer.body)}`).toBe(200);
           expect(answer.body).toMatchObject({ accepted: EVENTS_PER_BATCH, duplicates: 0, rejected: [] });
@@ -152,21 +167,6 @@ describe.runIf(testEngine() === "postgres")(
       };
     }
 
-    /** Waits until the statement storing events waits for a lock; answers whether it had written. */
-    async function storingWaitsForLock() {
-      for (let tries = 0; tries < 500; tries++) {
-        const [row] = await queryRows<{ xid: string | null }>(
-          server.database.db,
-          sql`select backend_xid::text as xid from pg_stat_activity
-            where datname = current_database() and pid <> pg_backend_pid() and state = 'active'
-              and wait_event_type = 'Lock' and query like 'with %'`,
-        );
-        if (row) return { wroteBeforeWaiting: row.xid !== null };
-        await sleep(10);
-      }
-      throw new Error("The batch never waited for the deletion");
-    }
-
     const oneBatch = (slug: string, sessionId: string) => ({
       journey: slug,
       events: [
@@ -185,36 +185,40 @@ describe.runIf(testEngine() === "postgres")(
     }
 
     for (const remembered of [false, true])
-      it(`waits for it before writing anything, then answers 404 and stores nothing (${remembered ? "a remembered" : "a fresh"} lookup)`, async () => {
+      it(`answers 503 at once and stores nothing, then 404 once the deletion commits (${remembered ? "a remembered" : "a fresh"} lookup)`, async () => {
         const slug = `held-${remembered ? "remembered" : "fresh"}`;
         const id = await journeyWithOneStep(slug);
         // A first batch makes the process remember the key's lookup: the next statement confirms it.
         if (remembered) expect((await postEvents(server, oneBatch(slug, "first"), { key })).status).toBe(200);
         const deletion = await holdDeletion(id);
-        const pending = postEvents(server, oneBatch(slug, "waiting"), { key });
         try {
-          expect(await storingWaitsForLock()).toEqual({ wroteBeforeWaiting: false });
+          const during = await answerOf(postEvents(server, oneBatch(slug, "during"), { key }));
+          expect(during).toEqual({ ...beingDeleted(slug), status: 503 });
           await deletion.finish("commit");
         } finally {
           await deletion.finish("rollback");
         }
-        const res = await pending;
-        expect(res.status).toBe(404);
-        expect(await res.json()).toEqual({ error: `Journey with slug "${slug}" not found` });
+        const again = await answerOf(postEvents(server, oneBatch(slug, "again"), { key }));
+        expect(again).toEqual({
+          status: 404,
+          retryAfter: null,
+          body: { error: `Journey with slug "${slug}" not found` },
+        });
         expect(await rowsLeft(id)).toEqual(nothingLeft);
       });
 
-    it("stores the batch when the deletion is rolled back", async () => {
+    it("stores the batch sent again once the deletion is rolled back", async () => {
       const slug = "held-rolled-back";
       const id = await journeyWithOneStep(slug);
       const deletion = await holdDeletion(id);
-      const pending = postEvents(server, oneBatch(slug, "after-rollback"), { key });
+      const batch = oneBatch(slug, "after-rollback");
       try {
-        expect(await storingWaitsForLock()).toEqual({ wroteBeforeWaiting: false });
+        const during = await answerOf(postEvents(server, batch, { key }));
+        expect(during).toEqual({ ...beingDeleted(slug), status: 503 });
       } finally {
         await deletion.finish("rollback");
       }
-      const res = await pending;
+      const res = await postEvents(server, batch, { key });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ accepted: 1, duplicates: 0 });
       expect(await rowsLeft(id)).toEqual({
@@ -225,6 +229,29 @@ describe.runIf(testEngine() === "postgres")(
         event_step_keys: 1,
         analytics_versions: 1,
       });
+    });
+
+    it("keeps serving other journeys while many batches come for one whose deletion is under way", async () => {
+      const doomed = "held-busy";
+      const id = await journeyWithOneStep(doomed);
+      const other = "held-neighbour";
+      await journeyWithOneStep(other);
+      const deletion = await holdDeletion(id);
+      try {
+        // Twice the pool's connections: batches waiting for the deletion would hold all of them.
+        const toDoomed = Array.from({ length: 40 }, (_, n) =>
+          answerOf(postEvents(server, oneBatch(doomed, `busy-${n}`), { key })),
+        );
+        // Stuck behind them, these would be answered 503 by the 10 s deadline.
+        const toOther = await answerOf(postEvents(server, oneBatch(other, "neighbour"), { key }));
+        const read = await server.call(key, "GET", `/api/journeys/${other}`);
+        expect(toOther).toMatchObject({ status: 200, body: { accepted: 1 } });
+        expect(read.status).toBe(200);
+        for (const answer of await Promise.all(toDoomed))
+          expect(answer).toEqual({ ...beingDeleted(doomed), status: 503 });
+      } finally {
+        await deletion.finish("rollback");
+      }
     });
   },
 );

@@ -22,7 +22,7 @@ const describe: Record<number, string> = {
   422: "The Idempotency-Key was already used with a different request.",
   429: "Too many requests from this caller (the key in Authorization, else the client address), or too many with keys that failed from this address; retry after the Retry-After delay.",
   500: "An unexpected error; details are logged, never sent.",
-  503: "The database is unreachable, or the request outlived the server's deadline (a write may still take effect); retry after the Retry-After delay.",
+  503: "The database is unreachable, the request outlived the server's deadline (a write may still take effect), or events came while their journey was being deleted; retry after the Retry-After delay.",
 };
 
 /**
@@ -115,7 +115,7 @@ export function restError(error: unknown, c: Context, logger: Logger): Response 
     const status = getHTTPStatusCodeFromError(error) as ContentfulStatusCode;
     if (status < 500) return errorJson(c, status, error.message);
     if (status === 503) {
-      logger.warn({ err: error.cause ?? error, requestId: requestIdOf(c) }, "database unavailable");
+      logger.warn({ err: error.cause ?? error, requestId: requestIdOf(c) }, error.message);
       return errorJson(c, 503, error.message, { "Retry-After": "1" });
     }
     error = error.cause ?? error;

@@ -10,7 +10,7 @@ import {
 } from "@odyssey/db";
 import { type SQL, sql } from "drizzle-orm";
 import { EventType } from "../analytics/schema";
-import { journeyNotFound } from "../errors";
+import { journeyBeingDeleted, journeyNotFound } from "../errors";
 import { preparedPerDatabase } from "../prepared";
 import type { Device } from "./schema";
 
@@ -104,10 +104,13 @@ export function arrayLiteral(values: readonly (string | number | null)[]): strin
  * read `confirmed`, which takes that lock: so any row written was written under it. Deleting a
  * journey locks the same row first (`deleteJourney` deletes it before anything else) and only
  * then the summaries and events, so both take their locks in one order: a batch under way makes
- * the delete wait until it commits, and a batch that reaches the row while a delete holds it
- * waits for the delete, then finds no row, stores nothing and answers 404. (The summaries'
- * foreign keys take the same lock, but only at the end of the statement, after the summary rows
- * it updates are locked: too late, for the delete, holding the journey's row, waits for those.)
+ * the delete wait until it commits. A batch that reaches the row while a delete holds it does not
+ * wait (`nowait`): deleting a journey of millions of events takes seconds, and batches waiting for
+ * it would hold every connection of the pool, stalling every other journey. It stores nothing and
+ * is answered 503 with Retry-After; sent again, it finds the journey gone (404), or stored if the
+ * delete rolled back. (The summaries' foreign keys take the same lock, but only at the end of the
+ * statement, after the summary rows it updates are locked: too late, for the delete, holding the
+ * journey's row, waits for those.)
  */
 export async function storeEvents(
   db: Database,
@@ -151,10 +154,12 @@ export async function storeEvents(
     .catch((error: unknown) => {
       if (isStoredId(error)) return storeSkippingStored(db).execute(values);
       throw error;
+    })
+    .catch((error: unknown) => {
+      throw isBeingDeleted(error) ? journeyBeingDeleted(batch.journeySlug, error) : error;
     });
   if (!result?.confirmed) return "unconfirmed";
-  // The journey was deleted since it was looked up (or while the batch waited for its deletion
-  // to commit): nothing was written.
+  // The journey was deleted since it was looked up: nothing was written.
   if (!result.found) throw journeyNotFound(batch.journeySlug);
   return result.stored;
 }
@@ -164,6 +169,9 @@ const org = sql`${param("org")}::text`;
 const journey = sql`${param("journey")}::text`;
 const shard = sql`${param("shard")}::smallint`;
 const liveFrom = sql`${param("liveFrom")}::timestamptz`;
+
+/** The journey's row is held by a deletion under way (`for key share nowait` found it locked). */
+const isBeingDeleted = (error: unknown) => pgErrorCode(error).code === "55P03";
 
 /** A batch's ids are already in `event_ids` (the plain insert's unique violation). */
 const isStoredId = (error: unknown) => {
@@ -177,8 +185,9 @@ const storeStatement = (onStoredId: SQL) =>
     prepareSql<{ stored: number; confirmed: boolean; found: boolean }>(
       db,
       sql`with locked_journey as (
-      -- Locks the journey's row (FOR KEY SHARE) before anything is written; see storeEvents.
-      select allowed_origins from journeys where org_id = ${org} and id = ${journey} for key share
+      -- Locks the journey's row (FOR KEY SHARE) before anything is written, or fails at once
+      -- while a deletion holds it; see storeEvents.
+      select allowed_origins from journeys where org_id = ${org} and id = ${journey} for key share nowait
     ), confirmed as (
       select exists (select 1 from locked_journey) as found,
         ${param("keyHash")}::text is null

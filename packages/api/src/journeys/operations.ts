@@ -294,7 +294,7 @@ export async function updateJourney({
  * Deletes the journey's row first, which locks it before anything else is touched, then (by
  * cascade) its steps, summaries and snapshots, then its events. Storing events locks the same row
  * before it writes (`storeEvents`), so the two lock in one order and cannot deadlock: this waits
- * for the batches under way, and batches arriving meanwhile wait for it, then store nothing.
+ * for the batches under way, and batches arriving meanwhile store nothing and are answered 503.
  */
 export async function deleteJourney({ ctx, input }: Op<{ slug: string; id?: string }>) {
   // With an id, only that journey: a seed deleting its own, which another may have replaced.
