@@ -69,5 +69,8 @@ export class UnavailableError extends DomainError {
 export const journeyNotFound = (slug: string) => new NotFoundError(`Journey with slug "${slug}" not found`);
 
 /** Events sent while the journey's deletion is under way; sent again, they find it gone or kept. */
-export const journeyBeingDeleted = (slug: string, cause: unknown) =>
-  new UnavailableError(`Journey with slug "${slug}" is being deleted; retry shortly`, { cause });
+export class JourneyBeingDeletedError extends UnavailableError {
+  constructor(slug: string, cause: unknown) {
+    super(`Journey with slug "${slug}" is being deleted; retry shortly`, { cause });
+  }
+}

@@ -3,7 +3,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Database } from "@odyssey/db";
 import type { EventType } from "../analytics/schema";
 import type { OrgContext } from "../context";
-import { ConflictError, NotFoundError } from "../errors";
+import { ConflictError, JourneyBeingDeletedError, NotFoundError } from "../errors";
 import { ingestEvents } from "../events/ingest";
 import type { Device } from "../events/schema";
 import { createJourney, deleteJourney, findJourney } from "../journeys/operations";
@@ -217,7 +217,8 @@ export async function seedDemoJourney(
       ctx: { ...ownJourney, receivedAt: new Date(Math.min(now, newest + 1000)) },
       input: { journey: DEMO_SLUG, events: batch },
     }).catch((error: unknown) => {
-      if (error instanceof NotFoundError) throw anotherSeed(org.slug);
+      if (error instanceof NotFoundError || error instanceof JourneyBeingDeletedError)
+        throw anotherSeed(org.slug);
       throw error;
     });
     options.progress?.(Math.min(i + 500, events.length), events.length, "Sending demo events");

@@ -10,7 +10,7 @@ import {
 } from "@odyssey/db";
 import { type SQL, sql } from "drizzle-orm";
 import { EventType } from "../analytics/schema";
-import { journeyBeingDeleted, journeyNotFound } from "../errors";
+import { JourneyBeingDeletedError, journeyNotFound } from "../errors";
 import { preparedPerDatabase } from "../prepared";
 import type { Device } from "./schema";
 
@@ -156,7 +156,7 @@ export async function storeEvents(
       throw error;
     })
     .catch((error: unknown) => {
-      throw isBeingDeleted(error) ? journeyBeingDeleted(batch.journeySlug, error) : error;
+      throw isBeingDeleted(error) ? new JourneyBeingDeletedError(batch.journeySlug, error) : error;
     });
   if (!result?.confirmed) return "unconfirmed";
   // The journey was deleted since it was looked up: nothing was written.
