@@ -1,7 +1,13 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createDatabase, type DatabaseHandle, isConnectionError, queryRows } from "../src/index";
+import {
+  createDatabase,
+  type Database,
+  type DatabaseHandle,
+  isConnectionError,
+  queryRows,
+} from "../src/index";
 import { createServerDatabase, testEngine } from "../src/testing";
 
 // What a restart of Postgres does to the pool's connections, imitated by a proxy that breaks one
@@ -39,13 +45,23 @@ async function connectionBreaker(target: URL) {
     const upstream = connect(Number(target.port || 5432), target.hostname);
     sockets.add(client).add(upstream);
     upstream.pipe(client);
+    let broken = false;
     client.on("data", (chunk) => {
+      if (broken) return;
       if (armed && chunk.includes(armed.text)) {
         const { fault } = armed;
         armed = undefined;
-        upstream.destroy();
-        if (fault === "reset") client.resetAndDestroy();
-        else client.end(adminShutdownMessage());
+        broken = true;
+        if (fault === "terminate") {
+          upstream.destroy();
+          client.end(adminShutdownMessage());
+        } else {
+          // A moment later, as a lost network is noticed: the client may write more meanwhile.
+          setTimeout(() => {
+            upstream.destroy();
+            client.resetAndDestroy();
+          }, 300);
+        }
         return;
       }
       upstream.write(chunk);
@@ -113,6 +129,12 @@ describe.skipIf(testEngine() !== "postgres")("A lost connection", () => {
     );
   const selectOne = (pool: DatabaseHandle) => settled(queryRows(pool.db, sql`select 1 as one`));
   const selectArray = (pool: DatabaseHandle) => queryRows(pool.db, sql`select array['a', 'b'] as tags`);
+  /** What `query` settled with, or "no answer" if it did not within 5 s (a wedged connection). */
+  const within5s = (query: Promise<unknown>) =>
+    Promise.race([
+      settled(query),
+      new Promise((resolve) => setTimeout(() => resolve("no answer"), 5000).unref()),
+    ]);
   // A rejection nobody handled is reported once the microtasks and timers of its turn have run.
   const reported = () => new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -146,6 +168,30 @@ describe.skipIf(testEngine() !== "postgres")("A lost connection", () => {
     expect("error" in killed && isConnectionError(killed.error)).toBe(true);
     expect(await selectOne(pool)).toEqual({ rows: [{ one: 1 }] });
     expect(await selectArray(pool)).toEqual([{ tags: ["a", "b"] }]);
+    await reported();
+    expect(unhandled).toEqual([]);
+  });
+
+  it("fails only the transaction it was running when reset, and answers the queries after it", async () => {
+    const pool = openPool();
+    // A statement the connection has prepared already, as on any long-lived one.
+    const transaction = () =>
+      pool.db.transaction((tx) =>
+        queryRows(tx as unknown as Database, sql`select ${"in a transaction"}::text as step`),
+      );
+    await transaction();
+    await transaction();
+    proxy.arm("reset", "in a transaction"); // the parameter: a prepared statement sends no text
+    const failed = await transaction().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(proxy.armed).toBe(false);
+    expect(isConnectionError(failed)).toBe(true);
+    // The transaction's rollback, written after the reset, never reached the server: the next
+    // connection must not wait for its answer (it answered one query, then none).
+    for (const n of [1, 2, 3])
+      expect(await within5s(queryRows(pool.db, sql`select ${n}::int as n`))).toEqual({ rows: [{ n }] });
     await reported();
     expect(unhandled).toEqual([]);
   });
