@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import postgres from "postgres";
 import { createDatabase, type DatabaseHandle } from "./database";
 
@@ -63,6 +64,89 @@ export async function createTestDatabase(
     async close() {
       await handle.close();
       await server.drop();
+    },
+  };
+}
+
+// A proxy for tests of lost connections: Postgres only.
+
+/**
+ * How `connectionBreaker` breaks a connection: a TCP reset (the bytes are not delivered), the
+ * server ending the session (57P01), or the answer lost (the bytes reach the server, which runs
+ * them, and the client is reset: a COMMIT whose answer never came back).
+ */
+export type ConnectionFault = "reset" | "terminate" | "lose-answer";
+
+/** An ErrorResponse as a server sends it when an administrator ends the session (pg_ctl stop -m fast). */
+function adminShutdownMessage(): Buffer {
+  const fields = [
+    ["S", "FATAL"],
+    ["V", "FATAL"],
+    ["C", "57P01"],
+    ["M", "terminating connection due to administrator command"],
+  ];
+  const body = Buffer.concat([
+    ...fields.map(([tag, text]) => Buffer.from(`${tag}${text}\0`)),
+    Buffer.from([0]),
+  ]);
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(body.length + 4);
+  return Buffer.concat([Buffer.from("E"), length, body]);
+}
+
+/** A TCP proxy to the test server that breaks the connection that next sends a given text. */
+export async function connectionBreaker(target: URL) {
+  let armed: { fault: ConnectionFault; text: string } | undefined;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client).add(upstream);
+    upstream.pipe(client);
+    let broken = false;
+    client.on("data", (chunk) => {
+      if (broken) return;
+      if (armed && chunk.includes(armed.text)) {
+        const { fault } = armed;
+        armed = undefined;
+        broken = true;
+        if (fault === "terminate") {
+          upstream.destroy();
+          client.end(adminShutdownMessage());
+        } else if (fault === "lose-answer") {
+          upstream.unpipe(client);
+          upstream.end(chunk);
+          client.resetAndDestroy();
+        } else {
+          // A moment later, as a lost network is noticed: the client may write more meanwhile.
+          setTimeout(() => {
+            upstream.destroy();
+            client.resetAndDestroy();
+          }, 300);
+        }
+        return;
+      }
+      upstream.write(chunk);
+    });
+    for (const socket of [client, upstream]) {
+      socket.on("error", () => {});
+      socket.on("close", () => (socket === client ? upstream : client).destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxied = new URL(target);
+  proxied.hostname = "127.0.0.1";
+  proxied.port = String((server.address() as { port: number }).port);
+  return {
+    url: proxied.toString(),
+    arm(fault: ConnectionFault, text: string) {
+      armed = { fault, text };
+    },
+    get armed() {
+      return armed !== undefined;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
     },
   };
 }

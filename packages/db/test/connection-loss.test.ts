@@ -1,4 +1,3 @@
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -8,7 +7,7 @@ import {
   isConnectionError,
   queryRows,
 } from "../src/index";
-import { createServerDatabase, testEngine } from "../src/testing";
+import { connectionBreaker, createServerDatabase, testEngine } from "../src/testing";
 
 // What a restart of Postgres does to the pool's connections, imitated by a proxy that breaks one
 // exchange. postgres.js asks every new connection for the server's array types before it runs
@@ -16,79 +15,6 @@ import { createServerDatabase, testEngine } from "../src/testing";
 // is still going down. Losing a connection must fail at most the query it was running, as a lost
 // connection (the caller answers 503 and retries): never end the process, never leave arrays
 // unparsed, never fail a later query on a new connection with the old connection's error.
-
-/** How the proxy breaks a connection: a TCP reset, or the server ending the session (57P01). */
-type Fault = "reset" | "terminate";
-
-/** An ErrorResponse as a server sends it when an administrator ends the session (pg_ctl stop -m fast). */
-function adminShutdownMessage(): Buffer {
-  const fields = [
-    ["S", "FATAL"],
-    ["V", "FATAL"],
-    ["C", "57P01"],
-    ["M", "terminating connection due to administrator command"],
-  ];
-  const body = Buffer.concat([
-    ...fields.map(([tag, text]) => Buffer.from(`${tag}${text}\0`)),
-    Buffer.from([0]),
-  ]);
-  const length = Buffer.alloc(4);
-  length.writeInt32BE(body.length + 4);
-  return Buffer.concat([Buffer.from("E"), length, body]);
-}
-
-/** A TCP proxy to the test server that breaks the connection that next sends a given text. */
-async function connectionBreaker(target: URL) {
-  let armed: { fault: Fault; text: string } | undefined;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    sockets.add(client).add(upstream);
-    upstream.pipe(client);
-    let broken = false;
-    client.on("data", (chunk) => {
-      if (broken) return;
-      if (armed && chunk.includes(armed.text)) {
-        const { fault } = armed;
-        armed = undefined;
-        broken = true;
-        if (fault === "terminate") {
-          upstream.destroy();
-          client.end(adminShutdownMessage());
-        } else {
-          // A moment later, as a lost network is noticed: the client may write more meanwhile.
-          setTimeout(() => {
-            upstream.destroy();
-            client.resetAndDestroy();
-          }, 300);
-        }
-        return;
-      }
-      upstream.write(chunk);
-    });
-    for (const socket of [client, upstream]) {
-      socket.on("error", () => {});
-      socket.on("close", () => (socket === client ? upstream : client).destroy());
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const proxied = new URL(target);
-  proxied.hostname = "127.0.0.1";
-  proxied.port = String((server.address() as { port: number }).port);
-  return {
-    url: proxied.toString(),
-    arm(fault: Fault, text: string) {
-      armed = { fault, text };
-    },
-    get armed() {
-      return armed !== undefined;
-    },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 const arrayTypesQuestion = "pg_catalog.pg_type";
 

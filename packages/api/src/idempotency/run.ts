@@ -63,8 +63,8 @@ export async function runIdempotent<T>(
     .digest("hex");
   const where = and(eq(idempotencyKeys.orgId, ctx.orgId), eq(idempotencyKeys.key, key));
 
-  const claimed = await claim(ctx.db, ctx.orgId, key, fingerprint);
-  if (!claimed) {
+  const claimedAt = await claim(ctx.db, ctx.orgId, key, fingerprint);
+  if (!claimedAt) {
     const [row] = await ctx.db
       .select({
         fingerprint: idempotencyKeys.fingerprint,
@@ -79,38 +79,58 @@ export async function runIdempotent<T>(
     return replay<T>(row.response as StoredAnswer);
   }
 
+  // Every write of the outcome is to this claim only. A claim whose lease ran out may have been
+  // taken over by a retry while this request still worked (a stall outlasting the lease); the
+  // claim's time tells them apart, as a takeover sets a new one.
+  const ours = and(where, eq(idempotencyKeys.state, "in_flight"), eq(idempotencyKeys.createdAt, claimedAt));
   try {
     return await ctx.db.transaction(async (tx) => {
       const result = await work(tx as unknown as Database);
       const answer: StoredAnswer = { ok: true, result: superjson.serialize(result) };
-      await tx.update(idempotencyKeys).set({ state: "done", response: answer }).where(where);
+      const recorded = await tx
+        .update(idempotencyKeys)
+        .set({ state: "done", response: answer })
+        .where(ours)
+        .returning({ key: idempotencyKeys.key });
+      // Taken over: the other request does the work, and this one's rolls back.
+      if (recorded.length === 0) throw inProgress();
       return result;
     });
   } catch (error) {
     if (error instanceof DomainError && error.kind !== "Unavailable" && !isConnectionError(error)) {
       // A refusal is an answer too: the same request would be refused again.
       const answer: StoredAnswer = { ok: false, kind: error.kind, message: error.message };
-      await ctx.db.update(idempotencyKeys).set({ state: "done", response: answer }).where(where);
+      await ctx.db.update(idempotencyKeys).set({ state: "done", response: answer }).where(ours);
     } else {
-      // Nothing was done (the transaction rolled back): free the key so a retry does the work.
+      // Free the key so a retry does the work, if it is still this request's claim in flight:
+      // the work rolled back. A connection lost with the commit's answer may hide a commit,
+      // which marked the key done: it stays, and a retry replays the answer.
       await ctx.db
         .delete(idempotencyKeys)
-        .where(where)
+        .where(ours)
         .catch(() => {}); // If the database is gone, the lease runs out instead.
     }
     throw error;
   }
 }
 
-/** Claims the key: a new row, or an expired one (a claim whose process died, or an old key). */
-async function claim(db: Database, orgId: string, key: string, fingerprint: string): Promise<boolean> {
+/**
+ * Claims the key: a new row, or an expired one (a claim whose process died, or an old key).
+ * Answers the claim's time, or undefined when the key is another request's.
+ */
+async function claim(
+  db: Database,
+  orgId: string,
+  key: string,
+  fingerprint: string,
+): Promise<Date | undefined> {
   const leaseUntil = sql`now() + make_interval(secs => ${LEASE_SECONDS})`;
   const inserted = await db
     .insert(idempotencyKeys)
     .values({ orgId, key, fingerprint, state: "in_flight", leaseUntil, response: null })
     .onConflictDoNothing()
-    .returning({ key: idempotencyKeys.key });
-  if (inserted.length > 0) return true;
+    .returning({ claimedAt: idempotencyKeys.createdAt });
+  if (inserted[0]) return inserted[0].claimedAt;
   const taken = await db
     .update(idempotencyKeys)
     .set({ fingerprint, state: "in_flight", leaseUntil, response: null, createdAt: sql`now()` })
@@ -124,8 +144,8 @@ async function claim(db: Database, orgId: string, key: string, fingerprint: stri
         ),
       ),
     )
-    .returning({ key: idempotencyKeys.key });
-  return taken.length > 0;
+    .returning({ claimedAt: idempotencyKeys.createdAt });
+  return taken[0]?.claimedAt;
 }
 
 function replay<T>(answer: StoredAnswer): T {
