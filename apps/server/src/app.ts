@@ -86,6 +86,18 @@ export function createApp({
   app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : restControlCors(c, next)));
   app.use("/api/*", limit);
   app.use("/trpc/*", controlCors, trpcMethods, trpcPlainRequest, limit);
+  // The deadline answers without stopping the work: a write may still commit after it. It covers
+  // the key check that follows a refusal too, which is a query.
+  const late = `The request took longer than ${config.requestTimeoutMs} ms`;
+  const lateWrite = `${late}; it may still take effect, so check before sending it again (an Idempotency-Key or event ids make a repeat safe)`;
+  const retry = { "Retry-After": "1" };
+  const deadline = timeout(config.requestTimeoutMs, (c) => {
+    const reading = c.req.method === "GET" || c.req.method === "HEAD";
+    return pastDeadline(refuse(c, 503, reading ? late : lateWrite, retry));
+  });
+  app.use("/api/*", deadline);
+  app.use("/trpc/*", deadline);
+
   const keyFirst = keyBeforeContent(db, logger);
   app.use("/api/*", keyFirst);
   app.use("/trpc/*", keyFirst);
@@ -102,17 +114,6 @@ export function createApp({
   app.use("/trpc/*", uncompressedBodies, trpcEventsBodyLimit);
   app.use("/api/*", bodyLimit);
   app.use("/trpc/*", bodyLimit);
-
-  // The deadline answers without stopping the work: a write may still commit after it.
-  const late = `The request took longer than ${config.requestTimeoutMs} ms`;
-  const lateWrite = `${late}; it may still take effect, so check before sending it again (an Idempotency-Key or event ids make a repeat safe)`;
-  const retry = { "Retry-After": "1" };
-  const deadline = timeout(config.requestTimeoutMs, (c) => {
-    const reading = c.req.method === "GET" || c.req.method === "HEAD";
-    return pastDeadline(refuse(c, 503, reading ? late : lateWrite, retry));
-  });
-  app.use("/api/*", deadline);
-  app.use("/trpc/*", deadline);
 
   app.use("/trpc/*", async (c, next) => {
     if (c.req.method === "POST" && !jsonTypes.test(requestHeader(c, "content-type") ?? ""))
