@@ -1,10 +1,9 @@
 import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { EssentialsResponse, securityHeaders } from "../src/essential-headers";
-import { createLogger } from "../src/logger";
 import { essentialsResponse } from "../src/request-essentials";
+import { recordingLogger } from "./support/log-lines";
 import { rawRequest } from "./support/raw-http";
 
 // The response class the server answers with: the security headers and the request id are
@@ -94,15 +93,9 @@ describe("EssentialsResponse", () => {
 describe("essentialsResponse", () => {
   /** A server answering with the class, its log lines, and whether it is still accepting. */
   async function essentialsServer(handler: (req: IncomingMessage, res: ServerResponse) => void) {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line));
-        done();
-      },
-    });
+    const { logger, lines } = recordingLogger("debug");
     const state = { accepting: true };
-    const Response = essentialsResponse(createLogger("debug", sink), () => state.accepting);
+    const Response = essentialsResponse(logger, () => state.accepting);
     server = createServer({ ServerResponse: Response }, handler);
     await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;

@@ -8,10 +8,10 @@ import { loadConfig } from "../src/env";
 import { listen } from "../src/http";
 import { type FaultProxy, startFaultProxy } from "./support/fault-proxy";
 import { writeFigures } from "./support/figures";
+import { recordingLogger } from "./support/log-lines";
 import {
   AFTER_MS,
   createMixedLoad,
-  errorLog,
   expectNothingLost,
   expectOutageAnswers,
   loadFigures,
@@ -33,7 +33,8 @@ describe.skipIf(testEngine() !== "postgres")("a database outage under load", () 
   let server: ServerType;
   let url: string;
   let key: string;
-  const { logger, lines: loggedErrors } = errorLog();
+  // What the app logs at error level: an unexpected answer's cause, printed if the test fails.
+  const { logger, lines: loggedErrors } = recordingLogger("error");
 
   beforeAll(async () => {
     testDb = await createTestDatabase();

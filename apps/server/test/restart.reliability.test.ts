@@ -7,10 +7,10 @@ import { createApp } from "../src/app";
 import { loadConfig } from "../src/env";
 import { listen } from "../src/http";
 import { writeFigures } from "./support/figures";
+import { recordingLogger } from "./support/log-lines";
 import {
   AFTER_MS,
   createMixedLoad,
-  errorLog,
   expectNothingLost,
   expectOutageAnswers,
   loadFigures,
@@ -34,7 +34,8 @@ describe.skipIf(testEngine() !== "postgres")("a real Postgres restart under load
   let server: ServerType | undefined;
   let url: string;
   let key: string;
-  const { logger, lines: loggedErrors } = errorLog();
+  // What the app logs at error level: an unexpected answer's cause, printed if the test fails.
+  const { logger, lines: loggedErrors } = recordingLogger("error");
 
   beforeAll(async () => {
     cluster = await startPrivatePostgres();

@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { type Database, queryRows } from "@odyssey/db";
 import { sql } from "drizzle-orm";
 import { expect } from "vitest";
-import { createLogger, type Logger } from "../../src/logger";
 import { eventsCountedInHours } from "./events";
 import { StatusTally } from "./figures";
 
@@ -209,29 +207,10 @@ export function createMixedLoad(options: { url: string; key: string; requestTime
 }
 
 /**
- * The app's logger for a load test. It keeps what the app logs at error level (an unhandled
- * error, with its cause and stack), so a failed test says where an unexpected answer came from.
- */
-export function errorLog(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n"))
-        if (line) {
-          const { time: _time, pid: _pid, hostname: _hostname, ...rest } = JSON.parse(line);
-          lines.push(rest);
-        }
-      done();
-    },
-  });
-  return { logger: createLogger("error", sink), lines };
-}
-
-/**
  * Every request got an answer within the deadline and none was an error other than 503 (with
  * Retry-After and an `error` body); during each outage requests and readiness were refused, and
  * from `recoveryMs` after its return until `afterMs` after it (the next fault or the end) all
- * succeeded. The app logged no error (`loggedErrors`, from `errorLog()`).
+ * succeeded. The app logged no error (`loggedErrors`, from `recordingLogger("error")`).
  */
 export function expectOutageAnswers(
   load: MixedLoad,
