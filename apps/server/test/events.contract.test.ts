@@ -434,6 +434,25 @@ describe("POST /api/events", () => {
     expect((await retrieve()).unknownStepKeys).toEqual([{ stepKey: "old-step", lastSeenAt: at(-MIN) }]);
   });
 
+  it("reports the unknown step key of a stored event only, not of a repeat of its id in the batch", async () => {
+    const first = event({ stepKey: "s1", sessionId: "unk-dup" });
+    const repeat = { ...first, stepKey: "ghost-step" };
+    const res = await postEvents(server, { journey: "grant", events: [first, repeat] }, { key });
+    expect(await res.json()).toEqual({ accepted: 2, duplicates: 1, rejected: [], unknownStepKeys: [] });
+    expect((await stored([first.id])).get(first.id)?.step_key).toBe("s1");
+    expect((await retrieve()).unknownStepKeys).not.toContainEqual(
+      expect.objectContaining({ stepKey: "ghost-step" }),
+    );
+  });
+
+  it("reads a null sentAt or key as absent, as it does an event's optional fields", async () => {
+    const e = event({ sessionId: "null-fields", timestamp: at(-2 * MIN) });
+    const res = await postEvents(server, { journey: "grant", sentAt: null, key: null, events: [e] }, { key });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [], unknownStepKeys: [] });
+    expect((await stored([e.id])).get(e.id)?.occurred_at).toBe(at(-2 * MIN));
+  });
+
   it("corrects client clock skew with sentAt and clamps times more than 5 minutes ahead", async () => {
     // The client clock runs 2 hours ahead: sentAt says 12:00, the server receives at 10:00.
     const skewed = event({ timestamp: at(2 * 60 * MIN - 30_000) });

@@ -71,7 +71,7 @@ async function ingestWith(
   }
 
   const receivedAt = ctx.receivedAt ?? new Date();
-  const skewMs = input.sentAt === undefined ? 0 : receivedAt.getTime() - Date.parse(input.sentAt);
+  const skewMs = input.sentAt == null ? 0 : receivedAt.getTime() - Date.parse(input.sentAt);
   const requestDevice = deviceFromHeaders(ctx);
 
   const rejected: IngestResult["rejected"] = [];
@@ -108,14 +108,14 @@ async function ingestWith(
       });
       return;
     }
-    const stepIndex = event.stepKey ? journey.stepIndexByKey.get(event.stepKey) : undefined;
-    if (event.stepKey && stepIndex === undefined) unknownStepKeys.add(event.stepKey);
     const id = event.id.toLowerCase();
     if (seen.has(id)) {
-      duplicates++;
+      duplicates++; // the batch's first event with this id is the one stored
       return;
     }
     seen.add(id);
+    const stepIndex = event.stepKey ? journey.stepIndexByKey.get(event.stepKey) : undefined;
+    if (event.stepKey && stepIndex === undefined) unknownStepKeys.add(event.stepKey);
     fresh.push(
       id,
       event.type,

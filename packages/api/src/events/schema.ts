@@ -49,9 +49,10 @@ export type EventInput = z.infer<typeof EventInput>;
  */
 export const IngestInput = z.object({
   journey: text().min(1).max(255),
-  sentAt: Instant.optional(),
+  // null reads as absent, as it does for an event's optional fields.
+  sentAt: Instant.nullish(),
   /** A publishable key (`ody_pk_…`), for browsers that cannot set headers. */
-  key: text().max(200).optional().meta({
+  key: text().max(200).nullish().meta({
     description:
       "A publishable key (`ody_pk_…`), for browsers that cannot set headers: the batch then needs no Authorization header. Only a publishable key may be sent here; any other is refused (401).",
   }),
@@ -68,7 +69,10 @@ export const IngestResult = z.object({
   /** Accepted events not stored again: their id was already stored, or repeated in the batch. */
   duplicates: z.int(),
   rejected: z.array(RejectedEvent),
-  /** Step keys in this batch that are not steps of the journey (the events are still stored). */
+  /**
+   * Step keys of this batch's events that are not steps of the journey (the events are still
+   * stored); an event repeating an earlier id of the batch adds none.
+   */
   unknownStepKeys: z.array(z.string()),
 });
 export type IngestResult = z.infer<typeof IngestResult>;
