@@ -57,6 +57,20 @@ describe("@odyssey/client against the live server", () => {
   });
   afterAll(() => server?.close());
 
+  it("answers a created journey whose times are Dates of their own, not one shared Date", async () => {
+    const created = await client().journeys.create.mutate({
+      slug: "own-dates",
+      displayName: "Own dates",
+      steps: [{ stepKey: "a", index: 0 }],
+    });
+    const step = created.steps[0];
+    expect(created.createdAt.getTime()).toBe(created.updatedAt.getTime());
+    created.updatedAt.setUTCFullYear(2000);
+    expect(created.createdAt.getUTCFullYear()).not.toBe(2000);
+    expect(step?.createdAt.getUTCFullYear()).not.toBe(2000);
+    expect(step?.updatedAt.getUTCFullYear()).not.toBe(2000);
+  });
+
   describe("concurrent mutations", () => {
     it("ingests eight batches of 500 events sent at once, together past the 512 KiB batch limit", async () => {
       const odyssey = client();

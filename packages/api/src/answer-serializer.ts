@@ -1,19 +1,24 @@
 import superjson, { type SuperJSONResult } from "superjson";
 
 /**
- * `superjson.serialize`, exactly, in one pass for what procedures answer: plain objects and
- * arrays of strings, finite numbers, booleans, null, undefined and valid Dates, each object
- * reached once. superjson's general walker cost a third of a `journeys.get` call's CPU. Anything
- * else (a Map, a bigint, NaN, -0, a class instance, an object reached twice, a key superjson
- * refuses) goes to superjson itself, so the wire format is superjson's whatever the value, and
- * `@odyssey/client` reads it with superjson as before.
+ * `superjson.serialize` in one pass for what procedures answer: plain objects and arrays of
+ * strings, finite numbers, booleans, null, undefined and valid Dates, each object reached once.
+ * superjson's general walker cost a third of a `journeys.get` call's CPU. Anything else (a Map,
+ * a bigint, NaN, -0, a class instance, an object reached twice, a key superjson refuses) goes to
+ * superjson itself, so the wire format is superjson's whatever the value, and `@odyssey/client`
+ * reads it with superjson.
+ *
+ * One difference, on both paths: references are never recorded (`referentialEqualities`). The
+ * `json` holds every value in full, and a caller's answer must not share one mutable object
+ * between places (a created journey's `createdAt` and `updatedAt` are one Date in the operation;
+ * set one in the caller and the other would change with it).
  */
 export function serializeAnswer(value: unknown): SuperJSONResult {
   if (typeof value !== "object" || value === null || !(Array.isArray(value) || isPlainObject(value)))
-    return superjson.serialize(value);
+    return withoutReferences(superjson.serialize(value));
   const walk = new AnswerWalk();
   const json = walk.visit(value, undefined);
-  if (walk.unsupported) return superjson.serialize(value);
+  if (walk.unsupported) return withoutReferences(superjson.serialize(value));
   return walk.annotated
     ? { json: json as never, meta: { values: walk.values, v: 1 } }
     : { json: json as never };
@@ -37,11 +42,6 @@ class AnswerWalk {
       this.unsupported = true;
       return null;
     }
-    if (this.seen.has(value)) {
-      this.unsupported = true; // superjson records referential equalities
-      return null;
-    }
-    this.seen.add(value);
     if (value instanceof Date) {
       if (Number.isNaN(value.getTime())) {
         this.unsupported = true;
@@ -49,6 +49,12 @@ class AnswerWalk {
       }
       return this.annotate(path, "Date", value.toISOString());
     }
+    // An object reached twice could be a cycle: superjson's walker handles it.
+    if (this.seen.has(value)) {
+      this.unsupported = true;
+      return null;
+    }
+    this.seen.add(value);
     if (Array.isArray(value)) {
       const out: unknown[] = new Array(value.length);
       for (let i = 0; i < value.length && !this.unsupported; i++) {
@@ -81,6 +87,13 @@ class AnswerWalk {
     this.annotated = true;
     return json;
   }
+}
+
+/** superjson's answer without its references: each place then reads back its own copy. */
+export function withoutReferences(result: SuperJSONResult): SuperJSONResult {
+  if (!result.meta?.referentialEqualities) return result;
+  const { referentialEqualities: _, ...meta } = result.meta;
+  return meta.values ? { json: result.json, meta } : { json: result.json };
 }
 
 /** superjson's path syntax: keys joined by ".", with "\" and "." escaped in each key. */
