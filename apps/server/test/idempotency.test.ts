@@ -40,13 +40,14 @@ describe("Idempotency-Key", () => {
     const body = { slug: "idem-once", displayName: "Once", steps: [{ stepKey: "a", index: 0 }] };
     const first = await create("key-once", body);
     expect(first.status).toBe(201);
-    const firstBody = await first.json();
-    // The same request with its fields in another order is the same request.
+    const firstBody = await first.text();
+    // The same request with its fields in another order is the same request, and its answer is
+    // the first one byte for byte (members in the order first sent).
     const reordered = { steps: [{ index: 0, stepKey: "a" }], displayName: "Once", slug: "idem-once" };
     for (const retry of [body, reordered]) {
       const again = await create("key-once", retry);
       expect(again.status).toBe(201);
-      expect(await again.json()).toEqual(firstBody);
+      expect(await again.text()).toBe(firstBody);
     }
     expect(await journeysWithSlug("idem-once")).toBe(1);
   });

@@ -6,6 +6,7 @@ import {
   foreignKey,
   index,
   integer,
+  json,
   jsonb,
   pgTable,
   primaryKey,
@@ -308,8 +309,11 @@ export const idempotencyKeys = pgTable(
     state: text("state", { enum: ["in_flight", "done"] }).notNull(),
     /** Until when the claim of an `in_flight` request holds; past it, a crashed request's key is free again. */
     leaseUntil: timestamp("lease_until", { withTimezone: true, precision: 3 }).notNull(),
-    /** The stored answer (superjson of the result, or the domain error). */
-    response: jsonb("response"),
+    /**
+     * The stored answer (superjson of the result, or the domain error). `json`, not `jsonb`, so a
+     * replay answers the members in the order the first answer sent them.
+     */
+    response: json("response"),
     createdAt: timestamps.createdAt,
   },
   (t) => [primaryKey({ columns: [t.orgId, t.key] })],
