@@ -18,19 +18,49 @@ async function start() {
   const config = loadConfig();
   loaded = config;
   const logger = createLogger(config.logLevel);
+
+  // A signal may come at any moment, startup included: it then stops the start at its next step,
+  // closing what is open (the data folder's lock with the database), rather than killing the
+  // process with the lock held. Once serving, `shutDown` answers the requests in flight first.
+  let stopSignal: string | undefined;
+  let shutDown: (() => Promise<void>) | undefined;
+  const onSignal = (signal: string) => {
+    if (stopSignal) {
+      logger.warn({ signal }, "second signal: exiting at once");
+      process.exit(1);
+    }
+    stopSignal = signal;
+    logger.info({ signal }, "shutting down");
+    const force = setTimeout(() => {
+      logger.error("requests still running at the shutdown deadline: exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    if (shutDown) void shutDown();
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  const stopped = () => {
+    logger.info("stopped");
+    process.exit(0);
+  };
+
   const database = openDatabase(config);
   await database.migrate();
+  if (stopSignal) return database.close().then(stopped);
 
-  let accepting = true;
-  const isAccepting = () => accepting;
+  // Readiness fails from the signal on.
+  const isAccepting = () => stopSignal === undefined;
   const app = createApp({ database, config, logger, isAccepting });
   const address = { port: config.port, host: config.host };
   const { port, close } = await listen(app.fetch, config, address, { logger, isAccepting });
+  if (stopSignal) return Promise.all([close(), database.close()]).then(stopped);
   // Only once the server listens: a start that fails on a busy PORT or a bad HOST would use up
   // the key printed into its failure, and later starts print none.
   const firstKey = await bootstrapDefaultKey(database.db);
   if (firstKey) {
-    // Shown once, so a new user can call the API at once; only its hash is stored.
+    // Shown once, so a new user can call the API at once; only its hash is stored. Printed even
+    // when a signal came meanwhile: the key exists now.
     process.stdout.write(
       `\nCreated organization "default" and an API key with every scope. It is shown only once:\n\n    ${firstKey.key}\n\n`,
     );
@@ -39,29 +69,14 @@ async function start() {
   const admin =
     database.kind === "pglite" ? await serveAdminSocket(config.dataDir, database, logger) : undefined;
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, "second signal: exiting at once");
-      process.exit(1);
-    }
-    stopping = true;
-    accepting = false;
-    logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => {
-      logger.error("requests still running at the shutdown deadline: exiting");
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    force.unref();
+  shutDown = async () => {
     // Stops accepting connections and resolves once requests and admin commands in flight have
     // been answered.
     await Promise.all([close(), admin?.close()]);
     await database.close();
-    logger.info("stopped");
-    process.exit(0);
+    stopped();
   };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  if (stopSignal) await shutDown();
 }
 
 // One line naming what to change; the stack only at LOG_LEVEL debug or trace.

@@ -20,7 +20,7 @@ afterEach(async () => {
 
 async function startOnOwnDatabase(
   env: Record<string, string> = {},
-  options: { closedStdout?: boolean } = {},
+  options: { closedStdout?: boolean; untilListening?: boolean } = {},
 ): Promise<{ server: ServerProcess; database?: TestDatabase; dataDir?: string }> {
   if (testEngine() === "postgres") {
     const database = await createTestDatabase({ maxConnections: 1 });
@@ -34,6 +34,17 @@ async function startOnOwnDatabase(
   const server = await startServerProcess({ ODYSSEY_DATA_DIR: dataDir, ...env }, options);
   cleanups.push(() => server.kill("SIGKILL"));
   return { server, dataDir };
+}
+
+const exitsWithin = (server: ServerProcess, ms: number) =>
+  Promise.race([server.exited, new Promise((r) => setTimeout(() => r("still running"), ms))]);
+
+async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** One GET on a connection of its own: its status, or how it failed when no answer came. */
@@ -147,6 +158,24 @@ describe("graceful shutdown of the built server", () => {
     });
   });
 
+  it("on SIGTERM during startup: stops at its next step, closes the database and its folder's lock, exit 0", async () => {
+    const { server, database, dataDir } = await startOnOwnDatabase({}, { untilListening: false });
+    // The start is under way once it holds the data folder's lock, or a connection to Postgres.
+    const lockFile = join(dataDir ?? "", "odyssey.pid");
+    await until(async () => (database ? (await backends(database)) > 0 : existsSync(lockFile)), 30_000);
+    server.kill("SIGTERM");
+    expect(await exitsWithin(server, 10_000)).toEqual({ code: 0, signal: null });
+    expect(server.logs()).toMatch(/"msg":"stopped"/);
+    if (database) expect(await backends(database)).toBe(0);
+    else expect(existsSync(lockFile)).toBe(false);
+    // The next start on the same database serves.
+    const again = await startServerProcess(
+      database ? { DATABASE_URL: database.url ?? "" } : { ODYSSEY_DATA_DIR: dataDir ?? "" },
+    );
+    cleanups.push(() => again.kill("SIGKILL"));
+    expect(await getOnce(again.url)).toBe(200);
+  });
+
   it("closes a connection whose request head stalled halfway, and exits 0 once the requests in flight are answered", async () => {
     const { server } = await startOnOwnDatabase({ SHUTDOWN_TIMEOUT_MS: "20000" });
     const key = server.firstKey ?? "";
@@ -199,9 +228,6 @@ describe("graceful shutdown of the built server", () => {
 
 // Logging is best effort once nothing reads it: a signal still ends the process.
 describe("a server whose output pipes are closed", () => {
-  const exitsWithin = (server: ServerProcess, ms: number) =>
-    Promise.race([server.exited, new Promise((r) => setTimeout(() => r("still running"), ms))]);
-
   it("exits 0 on SIGTERM after whatever read its stderr and stdout has gone", async () => {
     const { server } = await startOnOwnDatabase();
     server.closeOutput();

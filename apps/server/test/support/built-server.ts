@@ -24,10 +24,13 @@ export interface ServerProcess {
   closeOutput(): void;
 }
 
-/** `closedStdout`: stdout's reader is gone from the start (`pnpm start | head -c 10`). */
+/**
+ * `closedStdout`: stdout's reader is gone from the start (`pnpm start | head -c 10`).
+ * `untilListening: false` answers as soon as the process runs (its url is then empty).
+ */
 export async function startServerProcess(
   env: Record<string, string>,
-  { closedStdout = false } = {},
+  { closedStdout = false, untilListening = true } = {},
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [entry], {
     env: {
@@ -61,7 +64,7 @@ export async function startServerProcess(
       await sleep(20);
     }
   };
-  await waitForLog(/"msg":"listening"/);
+  if (untilListening) await waitForLog(/"msg":"listening"/);
   const port = /"port":(\d+)/.exec(stderr)?.[1];
   return {
     url: `http://127.0.0.1:${port}`,
