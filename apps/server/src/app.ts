@@ -7,6 +7,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
+import { exposedHeaders } from "./cors";
 import type { Config } from "./env";
 import { declaresBody, limitBody, uncompressedBodies } from "./guards/body";
 import { eventElementsOf } from "./guards/event-elements";
@@ -19,7 +20,14 @@ import type { Logger } from "./logger";
 import { documentHeaders, requestHeader, requestIdOf, setResponseHeader } from "./request-essentials";
 import type { RestEnv } from "./rest/context";
 import { errorJson, responseHeaderComponents, restError } from "./rest/errors";
-import { eventBodyTypes, eventRoutes, eventsBodyLimit, eventsCors, notEventBodyMessage } from "./rest/events";
+import {
+  eventBodyTypes,
+  eventRoutes,
+  eventsAnswerCors,
+  eventsBodyLimit,
+  eventsPreflight,
+  notEventBodyMessage,
+} from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { documentedRoutes, methodsAt } from "./rest/route-table";
@@ -73,19 +81,33 @@ export function createApp({
   // The control plane answers browsers only from the admin UI's origin; ingestion has its own CORS.
   // tRPC's answers carry a Vary of their own, which hono's cors extends; the REST routes' answers
   // get theirs set on the Node response, which spares them a web Headers object.
-  const controlCors = cors({ origin: (origin) => (origin === config.adminOrigin ? origin : null) });
+  const adminOnly = (origin: string) => (origin === config.adminOrigin ? origin : null);
+  const adminOriginOf = (c: Context) => {
+    const origin = requestHeader(c, "origin");
+    return origin !== undefined && origin === config.adminOrigin ? origin : undefined;
+  };
+  const controlCors = cors({ origin: adminOnly });
   const restControlCors: MiddlewareHandler<RestEnv> = (c, next) => {
     if (isPreflight(c)) return controlCors(c, next);
-    const origin = requestHeader(c, "origin");
-    if (origin !== undefined && origin === config.adminOrigin)
+    const origin = adminOriginOf(c);
+    if (origin !== undefined) {
       setResponseHeader(c, "Access-Control-Allow-Origin", origin);
+      setResponseHeader(c, "Access-Control-Expose-Headers", exposedHeaders);
+    }
     setResponseHeader(c, "Vary", "Origin");
     return next();
   };
+  const trpcControlCors: MiddlewareHandler<RestEnv> = (c, next) => {
+    if (c.req.method !== "OPTIONS" && adminOriginOf(c) !== undefined)
+      setResponseHeader(c, "Access-Control-Expose-Headers", exposedHeaders);
+    return controlCors(c, next);
+  };
   const limit = rateLimits(config.rateLimits, (c) => rateLimitCharges(c.req.path));
-  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? next() : restControlCors(c, next)));
+  app.use("/api/*", (c, next) =>
+    isIngestion(c.req.path) ? eventsAnswerCors(c, next) : restControlCors(c, next),
+  );
   app.use("/api/*", limit);
-  app.use("/trpc/*", controlCors, trpcMethods, trpcPlainRequest, limit);
+  app.use("/trpc/*", trpcControlCors, trpcMethods, trpcPlainRequest, limit);
   // The deadline answers without stopping the work: a write may still commit after it. It covers
   // the key check that follows a refusal too, which is a query.
   const late = `The request took longer than ${config.requestTimeoutMs} ms`;
@@ -120,7 +142,7 @@ export function createApp({
       return refuse(c, 415, notJsonMessage);
     await next();
   });
-  app.use("/api/events", eventsCors(db));
+  app.use("/api/events", eventsPreflight(db));
 
   const requestContext = (c: Context) => {
     const now = clock();

@@ -354,6 +354,57 @@ describe("CORS on /api/events", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe("https://anywhere.example.org");
   });
 
+  it("lets the sender read Retry-After, the RateLimit headers and the request id: on a 200, and on a 429 whatever the origin", async () => {
+    const limited = await startTestServer({
+      RATE_LIMIT_INGEST_PER_SECOND: "0.1",
+      RATE_LIMIT_INGEST_BURST: "2",
+    });
+    try {
+      const owner = await limited.key("events-cors");
+      const sender = (
+        await createApiKey(limited.database.db, { orgSlug: "events-cors", kind: "publishable" })
+      ).key;
+      await createJourney(limited, owner, "limited", { allowedOrigins: ["https://forms.example.com"] });
+      const sendFrom = (origin: string) =>
+        postEvents(
+          limited,
+          { journey: "limited", key: sender, events: [event("cors-limited")] },
+          { headers: { origin } },
+        );
+      // The publishable key rides in the body: the batches are counted by address, in a bucket of 2.
+      const origins = [
+        "https://forms.example.com",
+        "https://forms.example.com",
+        "https://forms.example.com",
+        // Refused before the journey is read, so before its origins are.
+        "https://evil.example.net",
+      ];
+      const answers = [];
+      for (const origin of origins) answers.push(await sendFrom(origin));
+      expect(answers.map((res) => res.status)).toEqual([200, 200, 429, 429]);
+      const readable = [
+        "ratelimit-limit",
+        "ratelimit-policy",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "retry-after",
+        "x-request-id",
+      ];
+      answers.forEach((res, i) => {
+        expect(res.headers.get("access-control-allow-origin")).toBe(origins[i]);
+        const exposed = res.headers.get("access-control-expose-headers") ?? "";
+        expect(exposed.toLowerCase().split(/,\s*/).sort()).toEqual(readable);
+        // Each one exposed is one the answer carries: all of them on a 429, all but Retry-After on a 200.
+        const sent = readable.filter((name) => res.headers.get(name) !== null);
+        expect(sent).toEqual(
+          res.status === 429 ? readable : readable.filter((name) => name !== "retry-after"),
+        );
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("answers a preflight from an allowed origin", async () => {
     const res = await fetch(`${server.url}/api/events`, {
       method: "OPTIONS",

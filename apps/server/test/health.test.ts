@@ -80,6 +80,43 @@ describe("with the database unreachable", () => {
     });
   });
 
+  it("lets a browser read a 503's Retry-After: the admin UI on the control plane, any sender on /api/events", async () => {
+    const adminOrigin = "https://admin.example.com";
+    const withAdmin = loadConfig({ LOG_LEVEL: "silent", ADMIN_ORIGIN: adminOrigin });
+    const secret = `Bearer ody_sk_${"x".repeat(32)}`;
+    const batch = JSON.stringify({ journey: "some-journey", key: `ody_pk_${"x".repeat(32)}`, events: [] });
+    const requests: [string, RequestInit, string][] = [
+      [
+        "/api/journeys/some-journey",
+        { headers: { origin: adminOrigin, authorization: secret } },
+        adminOrigin,
+      ],
+      [
+        `/trpc/journeys.get?input=${encodeURIComponent(JSON.stringify({ json: { slug: "x" } }))}`,
+        { headers: { origin: adminOrigin, authorization: secret } },
+        adminOrigin,
+      ],
+      [
+        "/api/events",
+        {
+          method: "POST",
+          headers: { origin: "https://forms.example.com", "content-type": "text/plain" },
+          body: batch,
+        },
+        "https://forms.example.com",
+      ],
+    ];
+    for (const [path, init, origin] of requests) {
+      const res = await createApp({ database, config: withAdmin, logger }).request(path, init);
+      expect(res.status, path).toBe(503);
+      expect(res.headers.get("retry-after"), path).toBe("1");
+      expect(res.headers.get("access-control-allow-origin"), path).toBe(origin);
+      const exposed = (res.headers.get("access-control-expose-headers") ?? "").toLowerCase().split(/,\s*/);
+      expect(exposed, path).toContain("retry-after");
+      await res.arrayBuffer();
+    }
+  });
+
   it("answers API calls 503 with Retry-After, never 500", async () => {
     const headers = { authorization: `Bearer ody_sk_${"x".repeat(32)}` };
     expect(await app("/api/journeys/some-journey", { headers })).toEqual({

@@ -119,6 +119,48 @@ describe("CORS on the control plane", () => {
     expect(res.headers.get("vary")).toMatch(/(^|, )Origin$/);
   });
 
+  /** The names an answer lets a page read besides the safelisted ones, lower-cased and sorted. */
+  const exposedOf = (res: Response) =>
+    (res.headers.get("access-control-expose-headers") ?? "")
+      .split(/,\s*/)
+      .filter((name) => name !== "")
+      .map((name) => name.toLowerCase())
+      .sort();
+  const rateLimitHeaders = ["ratelimit-limit", "ratelimit-policy", "ratelimit-remaining", "ratelimit-reset"];
+
+  it("lets the admin UI read Retry-After, the RateLimit headers and the request id, on a 200 and a 429, over tRPC and REST", async () => {
+    const limited = await startTestServer({
+      ADMIN_ORIGIN,
+      RATE_LIMIT_CONTROL_PER_SECOND: "0.1",
+      RATE_LIMIT_CONTROL_BURST: "2",
+    });
+    try {
+      const admin = await limited.key("cors-exposed");
+      const get = (path: string) =>
+        fetch(`${limited.url}${path}`, {
+          headers: { origin: ADMIN_ORIGIN, authorization: `Bearer ${admin}` },
+        });
+      // REST and tRPC share the control plane's bucket of 2.
+      const answers = [];
+      for (const path of ["/api/journeys", "/trpc/journeys.list", "/api/journeys", "/trpc/journeys.list"])
+        answers.push(await get(path));
+      expect(answers.map((res) => res.status)).toEqual([200, 200, 429, 429]);
+      const readable = [...rateLimitHeaders, "retry-after", "x-request-id"].sort();
+      for (const res of answers) {
+        expect(res.headers.get("access-control-allow-origin")).toBe(ADMIN_ORIGIN);
+        expect(exposedOf(res)).toEqual(readable);
+        // Each one exposed is one the answer carries: all of them on a 429, all but Retry-After on a 200.
+        const sent = readable.filter((name) => res.headers.get(name) !== null);
+        expect(sent).toEqual(
+          res.status === 429 ? readable : readable.filter((name) => name !== "retry-after"),
+        );
+        await res.arrayBuffer();
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("gives any other origin nothing a browser would accept", async () => {
     for (const origin of [
       "https://evil.example.com",
@@ -137,6 +179,7 @@ describe("CORS on the control plane", () => {
         });
         expect(res.headers.get("access-control-allow-origin")).toBeNull();
         expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+        expect(res.headers.get("access-control-expose-headers")).toBeNull();
         expect(res.headers.get("vary")).toMatch(/(^|, )Origin$/);
       }
     }

@@ -11,6 +11,7 @@ import {
 } from "@odyssey/api";
 import type { Database } from "@odyssey/db";
 import type { MiddlewareHandler } from "hono";
+import { exposedHeaders, preflightMaxAgeSeconds } from "../cors";
 import { limitBody } from "../guards/body";
 import { refuse } from "../guards/refuse";
 import { requestHeader, setResponseHeader } from "../request-essentials";
@@ -33,35 +34,53 @@ export const eventsBodyLimit = limitBody({
 });
 
 /**
- * CORS for browsers sending events. A preflight carries neither body nor key, so it cannot name
- * the journey: it is answered for the origins some journey allows (`originAllowedByAnyJourney`),
- * and the journey's own `allowedOrigins` are enforced on the request itself, which a disallowed
- * origin gets answered 403 without `Access-Control-Allow-Origin` (and nothing stored). Only a
- * 200 carries the header.
+ * CORS preflights of browsers sending events. A preflight carries neither body nor key, so it
+ * cannot name the journey: it is answered for the origins some journey allows
+ * (`originAllowedByAnyJourney`), and the journey's own `allowedOrigins` are enforced on the
+ * request itself (`eventsAnswerCors` says which answers a page may read).
  */
-export const eventsCors =
+export const eventsPreflight =
   (db: Database): MiddlewareHandler<RestEnv> =>
   async (c, next) => {
+    if (c.req.method !== "OPTIONS") return next();
     const origin = requestHeader(c, "origin");
-    if (c.req.method === "OPTIONS") {
-      // Headers go with the answer, not onto the context: once the deadline has answered a
-      // slow lookup, the context holds a sent answer that takes no more headers.
-      const allowed = origin ? await allowedByAnyJourney(db, origin) : false;
-      return c.body(null, 204, {
-        Vary: "Origin",
-        Allow: "POST, OPTIONS",
-        ...(allowed && {
-          "Access-Control-Allow-Origin": origin,
-          "Access-Control-Allow-Methods": "POST, OPTIONS",
-          "Access-Control-Allow-Headers": "authorization, content-type",
-          "Access-Control-Max-Age": "600",
-        }),
-      });
-    }
-    await next();
-    setResponseHeader(c, "Vary", "Origin");
-    if (origin && c.res.status === 200) setResponseHeader(c, "Access-Control-Allow-Origin", origin);
+    // Headers go with the answer, not onto the context: once the deadline has answered a
+    // slow lookup, the context holds a sent answer that takes no more headers.
+    const allowed = origin ? await allowedByAnyJourney(db, origin) : false;
+    return c.body(null, 204, {
+      Vary: "Origin",
+      Allow: "POST, OPTIONS",
+      ...(allowed && {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "authorization, content-type",
+        "Access-Control-Max-Age": String(preflightMaxAgeSeconds),
+      }),
+    });
   };
+
+/**
+ * CORS on the answers to event batches, ahead of the rate limit so that its 429 has it too. A
+ * 200, which only an origin the journey allows gets, echoes the origin. So do a 429 and a 503,
+ * whatever the origin, so that a browser can read their `Retry-After`: they say only that the
+ * service is busy or unavailable (a disallowed origin is answered 403 before the events are
+ * stored, and so before a 503 of theirs), and checking the origin would cost the query that a
+ * 429 spares the database, or need the database that a 503 reports lost. Every other answer, a
+ * disallowed origin's 403 among them, carries no `Access-Control-Allow-Origin`.
+ */
+export const eventsAnswerCors: MiddlewareHandler<RestEnv> = async (c, next) => {
+  if (c.req.method === "OPTIONS") return next();
+  await next();
+  setResponseHeader(c, "Vary", "Origin");
+  const origin = requestHeader(c, "origin");
+  if (origin && readableAnswers.has(c.res.status)) {
+    setResponseHeader(c, "Access-Control-Allow-Origin", origin);
+    setResponseHeader(c, "Access-Control-Expose-Headers", exposedHeaders);
+  }
+};
+
+/** The statuses of event answers a page from another origin may read (see `eventsAnswerCors`). */
+const readableAnswers = new Set([200, 429, 503]);
 
 /** A lost database is answered 503 as on every route, not as the 500 of an unknown error. */
 async function allowedByAnyJourney(db: Database, origin: string): Promise<boolean> {
@@ -91,7 +110,9 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       "by index in `rejected` and do not sink the batch. A browser's CORS preflight (`OPTIONS` " +
       "with `Origin`) is answered `204`, with `Access-Control-Allow-Origin` when some journey " +
       "allows that origin (it names no journey); each batch is judged against its own journey's " +
-      "`allowedOrigins`.",
+      "`allowedOrigins`. A `200` echoes the request's `Origin` in `Access-Control-Allow-Origin`, " +
+      "and so do a `429` and a `503` whatever the origin; those answers expose `Retry-After`, " +
+      "`RateLimit-*` and `X-Request-Id` to the page (`Access-Control-Expose-Headers`).",
     // Or no header at all: a publishable key rides in the body (`"key"`), for beacons. An empty
     // requirement is how OpenAPI says a request may go without any of the declared schemes.
     security: [...bearerWithScopeOf("events.ingest"), {}],
