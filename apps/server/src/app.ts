@@ -7,7 +7,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
-import { exposedHeaders } from "./cors";
+import { exposedHeaders, preflightMaxAgeSeconds } from "./cors";
 import type { Config } from "./env";
 import { declaresBody, limitBody, uncompressedBodies } from "./guards/body";
 import { eventElementsOf } from "./guards/event-elements";
@@ -30,7 +30,7 @@ import {
 } from "./rest/events";
 import { journeyRoutes } from "./rest/journeys";
 import { jsonTypes, notJsonMessage } from "./rest/route-parts";
-import { documentedRoutes, methodsAt } from "./rest/route-table";
+import { documentedRoutes, methodsAt, operationMethodsAt } from "./rest/route-table";
 import { snapshotRoutes } from "./rest/snapshots";
 import {
   trpcEventsBodyLimit,
@@ -80,15 +80,21 @@ export function createApp({
 
   // The control plane answers browsers only from the admin UI's origin; ingestion has its own CORS.
   // tRPC's answers carry a Vary of their own, which hono's cors extends; the REST routes' answers
-  // get theirs set on the Node response, which spares them a web Headers object.
+  // get theirs set on the Node response, which spares them a web Headers object. A preflight
+  // names only the methods served: tRPC's GET and POST, on a REST path those of its operations.
   const adminOnly = (origin: string) => (origin === config.adminOrigin ? origin : null);
   const adminOriginOf = (c: Context) => {
     const origin = requestHeader(c, "origin");
     return origin !== undefined && origin === config.adminOrigin ? origin : undefined;
   };
-  const controlCors = cors({ origin: adminOnly });
+  const maxAge = preflightMaxAgeSeconds;
+  const restPreflight = cors({
+    origin: adminOnly,
+    allowMethods: (_origin, c) => operationMethodsAt(routes(), c.req.path),
+    maxAge,
+  });
   const restControlCors: MiddlewareHandler<RestEnv> = (c, next) => {
-    if (isPreflight(c)) return controlCors(c, next);
+    if (isPreflight(c)) return restPreflight(c, next);
     const origin = adminOriginOf(c);
     if (origin !== undefined) {
       setResponseHeader(c, "Access-Control-Allow-Origin", origin);
@@ -97,10 +103,11 @@ export function createApp({
     setResponseHeader(c, "Vary", "Origin");
     return next();
   };
+  const trpcCors = cors({ origin: adminOnly, allowMethods: ["GET", "POST"], maxAge });
   const trpcControlCors: MiddlewareHandler<RestEnv> = (c, next) => {
     if (c.req.method !== "OPTIONS" && adminOriginOf(c) !== undefined)
       setResponseHeader(c, "Access-Control-Expose-Headers", exposedHeaders);
-    return controlCors(c, next);
+    return trpcCors(c, next);
   };
   const limit = rateLimits(config.rateLimits, (c) => rateLimitCharges(c.req.path));
   app.use("/api/*", (c, next) =>

@@ -161,6 +161,34 @@ describe("CORS on the control plane", () => {
     }
   });
 
+  it("answers a preflight with only the methods served at its path, for browsers to keep 10 minutes", async () => {
+    const preflight = (path: string, method: string) =>
+      fetch(`${server.url}${path}`, {
+        method: "OPTIONS",
+        headers: {
+          origin: ADMIN_ORIGIN,
+          "access-control-request-method": method,
+          "access-control-request-headers": "authorization, content-type",
+        },
+      });
+    const cases: [string, string, string[]][] = [
+      ["/trpc/journeys.list", "GET", ["GET", "POST"]],
+      ["/trpc/journeys.create", "POST", ["GET", "POST"]],
+      ["/api/journeys", "GET", ["GET"]],
+      // Also the path of the journey with the slug "create".
+      ["/api/journeys/create", "POST", ["DELETE", "GET", "POST", "PUT"]],
+      ["/api/journeys/some-journey", "PUT", ["DELETE", "GET", "PUT"]],
+      ["/api/journeys/some-journey/snapshots", "POST", ["GET", "POST"]],
+    ];
+    for (const [path, method, methods] of cases) {
+      const res = await preflight(path, method);
+      expect(res.status).toBe(204);
+      expect(res.headers.get("access-control-allow-origin")).toBe(ADMIN_ORIGIN);
+      expect(res.headers.get("access-control-allow-methods")?.split(/,\s*/).sort()).toEqual(methods);
+      expect(res.headers.get("access-control-max-age")).toBe("600");
+    }
+  });
+
   it("gives any other origin nothing a browser would accept", async () => {
     for (const origin of [
       "https://evil.example.com",

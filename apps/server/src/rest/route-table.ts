@@ -28,9 +28,14 @@ export function documentedRoutes(registry: Registry): () => DocumentedRoute[] {
     }));
 }
 
+/** The methods of the operations at `path` (HEAD and OPTIONS are none); empty when no route has it. */
+export function operationMethodsAt(routes: DocumentedRoute[], path: string): string[] {
+  return [...new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method))];
+}
+
 /** The methods `path` answers, as an `Allow` header lists them; empty when no route has it. */
 export function methodsAt(routes: DocumentedRoute[], path: string): string[] {
-  const methods = routes.filter((route) => route.pattern.test(path)).map((route) => route.method);
+  const methods = operationMethodsAt(routes, path);
   if (methods.length === 0) return [];
   if (methods.includes("GET")) methods.push("HEAD");
   return [...new Set([...methods, "OPTIONS"])];
