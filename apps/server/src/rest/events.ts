@@ -60,27 +60,22 @@ export const eventsPreflight =
   };
 
 /**
- * CORS on the answers to event batches, ahead of the rate limit so that its 429 has it too. A
- * 200, which only an origin the journey allows gets, echoes the origin. So do a 429 and a 503,
- * whatever the origin, so that a browser can read their `Retry-After`: they say only that the
- * service is busy or unavailable (a disallowed origin is answered 403 before the events are
- * stored, and so before a 503 of theirs), and checking the origin would cost the query that a
- * 429 spares the database, or need the database that a 503 reports lost. Every other answer, a
- * disallowed origin's 403 among them, carries no `Access-Control-Allow-Origin`.
+ * CORS on the answers to event batches: only a 200, which only an origin the journey allows
+ * gets, echoes the origin, and exposes `Retry-After`, the `RateLimit-*` headers and the request
+ * id to the page. Every error answer, a disallowed origin's 403 among them, carries no
+ * `Access-Control-Allow-Origin`: a 429 comes before the journey (and its origins) is read, and a
+ * 503 may come before too, so neither can tell an allowed origin from another.
  */
 export const eventsAnswerCors: MiddlewareHandler<RestEnv> = async (c, next) => {
   if (c.req.method === "OPTIONS") return next();
   await next();
   setResponseHeader(c, "Vary", "Origin");
   const origin = requestHeader(c, "origin");
-  if (origin && readableAnswers.has(c.res.status)) {
+  if (origin && c.res.status === 200) {
     setResponseHeader(c, "Access-Control-Allow-Origin", origin);
     setResponseHeader(c, "Access-Control-Expose-Headers", exposedHeaders);
   }
 };
-
-/** The statuses of event answers a page from another origin may read (see `eventsAnswerCors`). */
-const readableAnswers = new Set([200, 429, 503]);
 
 /** A lost database is answered 503 as on every route, not as the 500 of an unknown error. */
 async function allowedByAnyJourney(db: Database, origin: string): Promise<boolean> {
@@ -110,9 +105,9 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       "by index in `rejected` and do not sink the batch. A browser's CORS preflight (`OPTIONS` " +
       "with `Origin`) is answered `204`, with `Access-Control-Allow-Origin` when some journey " +
       "allows that origin (it names no journey); each batch is judged against its own journey's " +
-      "`allowedOrigins`. A `200` echoes the request's `Origin` in `Access-Control-Allow-Origin`, " +
-      "and so do a `429` and a `503` whatever the origin; those answers expose `Retry-After`, " +
-      "`RateLimit-*` and `X-Request-Id` to the page (`Access-Control-Expose-Headers`).",
+      "`allowedOrigins`. A `200` echoes the request's `Origin` in `Access-Control-Allow-Origin` and " +
+      "exposes the `RateLimit-*` headers and `X-Request-Id` to the page " +
+      "(`Access-Control-Expose-Headers`); error answers carry no `Access-Control-Allow-Origin`.",
     // Or no header at all: a publishable key rides in the body (`"key"`), for beacons. An empty
     // requirement is how OpenAPI says a request may go without any of the declared schemes.
     security: [...bearerWithScopeOf("events.ingest"), {}],
