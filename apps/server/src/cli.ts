@@ -239,6 +239,13 @@ async function sendToServer(config: Config, holder: number, command: Command, pr
   }
 }
 
+/** A signal came while the database opened or migrated: the command did not run. */
+class InterruptedBeforeRunningError extends Error {
+  constructor() {
+    super("interrupted before the command ran");
+  }
+}
+
 /** Runs the command on this process's own connection to the database. */
 async function runHere(config: Config, command: Command, progress: Progress): Promise<unknown> {
   // Run from another directory, the default ./.odyssey names a folder that is not the server's:
@@ -248,33 +255,36 @@ async function runHere(config: Config, command: Command, progress: Progress): Pr
     throw new Error(
       `No embedded database at ${config.dataDir}: start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,
     );
-  const database = openDatabase(config);
+  // Ctrl-C stops a long command where it can stop cleanly (the seed, between batches), so the
+  // database is closed, not cut off; a second Ctrl-C exits at once. SIGTERM does the same:
+  // `pnpm odyssey` passes Ctrl-C on to the CLI as SIGINT, then SIGTERM. The handlers hold from
+  // before the database opens until it is closed: a signal while it opens, migrates or closes
+  // would otherwise end the process there, a finished command's answer unprinted.
+  const stop = new AbortController();
+  const interrupted = () => {
+    process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
+    process.once("SIGINT", () => process.exit(130));
+    stop.abort();
+  };
+  process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
   try {
-    const empty = newFolder || (config.databaseUrl !== undefined && (await isEmpty(database)));
-    await database.migrate();
-    if (empty)
-      console.error(
-        newFolder
-          ? `Created a new embedded database in ${config.dataDir}.`
-          : `Set up Odyssey's tables in an empty database: ${describeDatabase(config)}.`,
-      );
-    // Ctrl-C stops a long command where it can stop cleanly (the seed, between batches), so the
-    // database is closed, not cut off; a second Ctrl-C exits at once. SIGTERM does the same:
-    // `pnpm odyssey` passes Ctrl-C on to the CLI as SIGINT, then SIGTERM.
-    const stop = new AbortController();
-    const interrupted = () => {
-      process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
-      process.once("SIGINT", () => process.exit(130));
-      stop.abort();
-    };
-    process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
+    const database = openDatabase(config);
     try {
+      const empty = newFolder || (config.databaseUrl !== undefined && (await isEmpty(database)));
+      await database.migrate();
+      if (empty)
+        console.error(
+          newFolder
+            ? `Created a new embedded database in ${config.dataDir}.`
+            : `Set up Odyssey's tables in an empty database: ${describeDatabase(config)}.`,
+        );
+      if (stop.signal.aborted) throw new InterruptedBeforeRunningError();
       return await runCommand(database, command, progress, stop.signal);
     } finally {
-      process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
+      await database.close();
     }
   } finally {
-    await database.close();
+    process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
   }
 }
 
@@ -307,7 +317,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`odyssey: ${error.message}\n\n${usage}`);
       return 2;
     }
-    if (error instanceof SeedInterruptedError) {
+    if (error instanceof SeedInterruptedError || error instanceof InterruptedBeforeRunningError) {
       console.error(`${process.stderr.isTTY ? "\n" : ""}odyssey: ${error.message}`);
       return 130;
     }

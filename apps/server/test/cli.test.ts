@@ -366,6 +366,25 @@ describe("seed --demo with no server running", () => {
     expect(seeded.stderr).toMatch(/^Created journey "demo-small-business-grant"/m);
   });
 
+  it("finishes a seed whose events were all sent when a signal comes: prints its answer, exits 0", async () => {
+    const child = spawnCli(["seed", "--demo", "--org", "late-signal", "--days", "2"], db.env);
+    let stderr = "";
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk;
+        if (/\b100% /.test(stderr)) resolve();
+      }),
+    );
+    // The last batch is stored: what is left is closing the database and printing.
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/^Created journey "demo-small-business-grant"/m);
+    // The journey stays: seeding the organization again needs --replace.
+    const again = await runCli(["seed", "--demo", "--org", "late-signal", "--days", "1"], db.env);
+    expect(again.stderr).toContain("to seed it again, replace it");
+  });
+
   it("stops the same way on SIGTERM, which pnpm sends after passing Ctrl-C on", async () => {
     const { code, stderr } = await interruptedSeed("terminated", db.env, "SIGTERM");
     expect(code).toBe(130);
