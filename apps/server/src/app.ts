@@ -67,6 +67,8 @@ function rateLimitCharges(path: string): Charges {
   return { control: procedures.length - ingest, ingest };
 }
 
+const scalarScript = "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1";
+
 export function createApp({
   database,
   config,
@@ -241,7 +243,13 @@ export function createApp({
       description: apiDescription,
     },
   });
-  app.get("/docs", documentHeaders, Scalar({ url: "/api/openapi.json", pageTitle: "Odyssey API reference" }));
+  // The page's script comes from the CDN, held to the major version this page was made with, so a
+  // release that changes its configuration cannot break the page unseen.
+  app.get(
+    "/docs",
+    documentHeaders,
+    Scalar({ url: "/api/openapi.json", pageTitle: "Odyssey API reference", cdn: scalarScript }),
+  );
 
   // A documented path asked with a method it does not take: 405 with the methods it does.
   app.notFound((c) => {

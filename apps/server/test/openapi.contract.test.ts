@@ -497,5 +497,7 @@ describe("/docs", () => {
     const html = await res.text();
     expect(html).toContain("/api/openapi.json");
     expect(html).toContain("<title>Odyssey API reference</title>");
+    // The script is held to one major version of Scalar's reference.
+    expect(html).toContain('<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1">');
   });
 });
