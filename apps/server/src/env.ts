@@ -11,11 +11,13 @@ import { z } from "zod";
  */
 function decimal(min: number, max: number, { fraction = false } = {}) {
   const digits = fraction ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  // Worded as the other settings' messages are, with the range, not zod's "Too big: …".
+  const range = `must be ${fraction ? "a decimal number" : "a whole number"} from ${min} to ${max}`;
   return z
     .string()
     .regex(digits, { error: fraction ? "must be a decimal number" : "must be a whole number" })
     .transform(Number)
-    .pipe(z.number().min(min).max(max));
+    .pipe(z.number().min(min, { error: range }).max(max, { error: range }));
 }
 
 const Port = decimal(0, 65535);

@@ -504,7 +504,7 @@ describe("rejected arguments", () => {
 onceForBothEngines("configuration", () => {
   it.each([
     [{ PORT: "abc" }, "Invalid PORT"],
-    [{ PORT: "70000" }, "Invalid PORT"],
+    [{ PORT: "70000" }, "Invalid PORT: must be a whole number from 0 to 65535"],
     [{ DATABASE_URL: "mysql://x" }, "Invalid DATABASE_URL: must be a postgres:// or postgresql:// URL"],
     [{ LOG_LEVEL: "loud" }, "Invalid LOG_LEVEL"],
     [

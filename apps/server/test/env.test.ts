@@ -51,6 +51,18 @@ describe("numeric settings", () => {
     expect(refused({ PORT: "65536" })).toMatch(/^Invalid PORT: /);
     expect(loadConfig({ PORT: "0" }).port).toBe(0);
   });
+
+  it("name the range in the words of the other settings' messages", () => {
+    expect(refused({ PORT: "70000" })).toBe(
+      'Invalid PORT: must be a whole number from 0 to 65535 (got "70000")',
+    );
+    expect(refused({ DATABASE_POOL_SIZE: "0" })).toBe(
+      'Invalid DATABASE_POOL_SIZE: must be a whole number from 1 to 200 (got "0")',
+    );
+    expect(refused({ RATE_LIMIT_INGEST_PER_SECOND: "100000.5" })).toBe(
+      'Invalid RATE_LIMIT_INGEST_PER_SECOND: must be a decimal number from 0 to 100000 (got "100000.5")',
+    );
+  });
 });
 
 describe("DATABASE_URL", () => {
