@@ -41,6 +41,19 @@ The database is DATABASE_URL's, else the embedded one in ODYSSEY_DATA_DIR (defau
 
 class UsageError extends Error {}
 
+const controlCharacter = /\p{Cc}/u;
+const escapes: Record<string, string> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+/**
+ * A name as `keys list` prints it: its control characters escaped (`\t`, `\n`, `\u0001`), so a
+ * name stored with one (before they were refused) still takes one column of one line.
+ */
+const printableName = (name: string) =>
+  name.replace(
+    /\p{Cc}/gu,
+    (char) => escapes[char] ?? `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
+
 function parseCommand(argv: string[]): Command {
   const { positionals, values } = parseArgs({
     args: argv,
@@ -89,6 +102,9 @@ function parseCommand(argv: string[]): Command {
       throw new UsageError(`Publishable keys may only have the scopes: ${publishableScopes.join(", ")}`);
     if (values.name !== undefined && values.name.length > 255)
       throw new UsageError("--name must be at most 255 characters");
+    // A tab or line break would split the name across the columns or lines of `keys list`.
+    if (values.name !== undefined && controlCharacter.test(values.name))
+      throw new UsageError("--name must not contain control characters (such as a tab or a line break)");
     return {
       name: "keys.create",
       org: org(),
@@ -139,7 +155,14 @@ function print(command: Command, result: unknown): void {
       for (const key of keys) {
         const state = key.revokedAt ? `revoked ${new Date(key.revokedAt).toISOString()}` : "active";
         console.log(
-          [key.id, `${key.displayPrefix}…`, key.kind, key.scopes.join(","), state, key.name ?? ""].join("\t"),
+          [
+            key.id,
+            `${key.displayPrefix}…`,
+            key.kind,
+            key.scopes.join(","),
+            state,
+            printableName(key.name ?? ""),
+          ].join("\t"),
         );
       }
       if (keys.length === 0) console.error("No keys.");

@@ -94,6 +94,18 @@ describe("keys create on a fresh database, with no server running", () => {
     expect(await db.count("api_keys")).toBe(1);
   });
 
+  it("lists a name stored with control characters escaped: one line of six columns a key", async () => {
+    const created = await runCli(["keys", "create", "--org", "escapes", "--name", "plain"], db.env);
+    expect(created.code).toBe(0);
+    await db.execute("update api_keys set name = E'tab\\there\\nnext\\rline\\x01end' where name = 'plain'");
+    const listed = await runCli(["keys", "list", "--org", "escapes"], db.env);
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.split("\n").slice(0, -1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.split("\t")).toHaveLength(6);
+    expect(lines[0]?.split("\t")[5]).toBe("tab\\there\\nnext\\rline\\u0001end");
+  });
+
   it("says which database it made, the first time only", async () => {
     const fresh = await freshDatabase();
     try {
@@ -437,6 +449,14 @@ onceForBothEngines("usage errors", () => {
     [["keys", "revoke"], "<key id> is required"],
     [["keys", "create", "--org", "acme", "--bogus"], "Unknown option '--bogus'"],
     [["keys", "create", "--org", "acme", "--name", "n".repeat(256)], "--name must be at most 255 characters"],
+    [
+      ["keys", "create", "--org", "acme", "--name", "web\tsite"],
+      "--name must not contain control characters (such as a tab or a line break)",
+    ],
+    [
+      ["keys", "create", "--org", "acme", "--name", "two\nlines"],
+      "--name must not contain control characters (such as a tab or a line break)",
+    ],
     [["frobnicate"], "Unknown command: frobnicate"],
     [["keys", "list", "--org", "acme", "extra", "junk"], "Unexpected argument: extra junk"],
     [["keys", "revoke", "key_a", "key_b"], "Unexpected argument: key_b"],

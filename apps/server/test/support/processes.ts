@@ -170,6 +170,8 @@ export interface FreshDatabase {
   count(table: "organizations" | "api_keys" | "journeys" | "events"): Promise<number>;
   /** Whether the migrations have created the schema. */
   migrated(): Promise<boolean>;
+  /** Runs one SQL statement; on the embedded engine only while no process holds the folder. */
+  execute(statement: string): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -194,6 +196,9 @@ export async function freshDatabase(): Promise<FreshDatabase> {
         readdirSync(dataDir).length > 0 &&
         (await query<{ t: string | null }>(sql`select to_regclass('public.journeys')::text as t`))[0]?.t !==
           null,
+      execute: async (statement) => {
+        await query(sql.raw(statement));
+      },
       drop: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
@@ -203,6 +208,9 @@ export async function freshDatabase(): Promise<FreshDatabase> {
     env: { DATABASE_URL: server.url },
     count: async (table) => (await client.unsafe(`select count(*)::int as n from ${table}`))[0]?.n ?? -1,
     migrated: async () => (await client`select to_regclass('public.journeys')::text as t`)[0]?.t !== null,
+    execute: async (statement) => {
+      await client.unsafe(statement);
+    },
     async drop() {
       await client.end();
       await server.drop();
