@@ -1,5 +1,6 @@
 import {
   DataDirFullError,
+  DataDirIsAFileError,
   DataDirLockedError,
   DataDirNotWritableError,
   NotADataDirError,
@@ -56,6 +57,7 @@ export function describeFailure(error: unknown, where?: Where): string | undefin
   if (
     error instanceof DataDirNotWritableError ||
     error instanceof NotADataDirError ||
+    error instanceof DataDirIsAFileError ||
     error instanceof DataDirFullError ||
     error instanceof UnknownMigrationsError
   )

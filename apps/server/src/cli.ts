@@ -11,7 +11,13 @@ import {
   SeedInterruptedError,
   Slug,
 } from "@odyssey/api";
-import { DataDirLockedError, dataDirHolder, holdsEmbeddedDatabase, queryRows } from "@odyssey/db";
+import {
+  DataDirLockedError,
+  dataDirHolder,
+  holdsEmbeddedDatabase,
+  queryRows,
+  refuseFileAsDataDir,
+} from "@odyssey/db";
 import { sql } from "drizzle-orm";
 import { adminSocketPath, sendAdminCommand } from "./admin-socket";
 import { dataDirLockedMessage, describeFailure, messageOf } from "./cli-errors";
@@ -273,6 +279,7 @@ class InterruptedBeforeRunningError extends Error {
 async function runHere(config: Config, command: Command, progress: Progress): Promise<unknown> {
   // Run from another directory, the default ./.odyssey names a folder that is not the server's:
   // say so rather than answer from (or write to) a database made on the spot.
+  if (!config.databaseUrl) refuseFileAsDataDir(config.dataDir);
   const newFolder = !config.databaseUrl && !holdsEmbeddedDatabase(config.dataDir);
   if (newFolder && needsData(command))
     throw new Error(

@@ -184,6 +184,43 @@ onceForBothEngines("an embedded data folder that holds other files", () => {
   });
 });
 
+onceForBothEngines("an embedded data folder path that names a file", () => {
+  let folder: string;
+  let file: string;
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), "odyssey-file-"));
+    file = join(folder, "data");
+    writeFileSync(file, "not a folder");
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  const advice = "set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder";
+
+  it.each([
+    ["the server", (dataDir: string) => runMain({ ODYSSEY_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" })],
+    [
+      "the CLI creating",
+      (dataDir: string) => runCli(["keys", "create", "--org", "acme"], { ODYSSEY_DATA_DIR: dataDir }),
+    ],
+    [
+      "the CLI reading",
+      (dataDir: string) => runCli(["keys", "list", "--org", "acme"], { ODYSSEY_DATA_DIR: dataDir }),
+    ],
+  ])("stops %s with one line naming ODYSSEY_DATA_DIR and the file, changing nothing", async (_who, run) => {
+    const named = await run(file);
+    expect(named).toMatchObject({ code: 1, stdout: "" });
+    expect(ownLines(named.stderr)).toEqual([
+      `odyssey: ODYSSEY_DATA_DIR names a file, not a folder: ${file}; ${advice}`,
+    ]);
+    const inside = await run(join(file, "db"));
+    expect(inside).toMatchObject({ code: 1, stdout: "" });
+    expect(ownLines(inside.stderr)).toEqual([
+      `odyssey: ODYSSEY_DATA_DIR names a folder inside ${file}, which is a file, not a folder: ${join(file, "db")}; ${advice}`,
+    ]);
+    expect(readdirSync(folder)).toEqual(["data"]);
+  });
+});
+
 onceForBothEngines("a first start on the embedded database cut short", () => {
   let folder: string;
   beforeAll(() => {

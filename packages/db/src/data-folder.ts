@@ -11,6 +11,7 @@ import {
   rmSync,
   type Stats,
   statfsSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
@@ -24,6 +25,41 @@ export class NotADataDirError extends Error {
         "set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder",
     );
     this.name = "NotADataDirError";
+  }
+}
+
+export class DataDirIsAFileError extends Error {
+  constructor(
+    readonly dataDir: string,
+    /** The file: the folder's own path, or a folder above it. */
+    readonly file: string,
+  ) {
+    super(
+      file === dataDir
+        ? `ODYSSEY_DATA_DIR names a file, not a folder: ${dataDir}; set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder`
+        : `ODYSSEY_DATA_DIR names a folder inside ${file}, which is a file, not a folder: ${dataDir}; set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder`,
+    );
+    this.name = "DataDirIsAFileError";
+  }
+}
+
+/**
+ * Refuses a data folder path that names a file, or a folder inside one, which creating the
+ * folder would otherwise report as a bare EEXIST or ENOTDIR. An absent path is left to be created.
+ */
+export function refuseFileAsDataDir(dataDir: string): void {
+  for (let path = dataDir; ; path = dirname(path)) {
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(path);
+    } catch {
+      // Absent, or below a file: the nearest path that exists tells which.
+    }
+    if (stats) {
+      if (!stats.isDirectory()) throw new DataDirIsAFileError(dataDir, path);
+      return;
+    }
+    if (dirname(path) === path) return;
   }
 }
 
@@ -78,6 +114,7 @@ export const holdsEmbeddedDatabase = (dataDir: string) => existsSync(join(dataDi
  * moved): anywhere else it would mix a cluster into the user's files.
  */
 export function refuseForeignFolder(dataDir: string): void {
+  refuseFileAsDataDir(dataDir);
   if (holdsEmbeddedDatabase(dataDir)) return;
   let names: string[];
   try {

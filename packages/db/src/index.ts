@@ -1,4 +1,10 @@
-export { DataDirFullError, holdsEmbeddedDatabase, NotADataDirError } from "./data-folder";
+export {
+  DataDirFullError,
+  DataDirIsAFileError,
+  holdsEmbeddedDatabase,
+  NotADataDirError,
+  refuseFileAsDataDir,
+} from "./data-folder";
 export * from "./database";
 export * from "./ids";
 export * from "./lock";
