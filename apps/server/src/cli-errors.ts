@@ -13,7 +13,7 @@ import { queryParametersLine, redactParameters } from "./logger";
 // the setting to change, for the failures an operator causes and can fix; the error's own
 // message, without its stack, for the rest.
 
-type Where = Pick<Config, "port" | "host" | "databaseUrl">;
+type Where = Pick<Config, "port" | "host" | "databaseUrl"> & Partial<Pick<Config, "databaseTls">>;
 
 interface SystemError {
   code?: unknown;
@@ -50,6 +50,28 @@ function postgresAt(url: URL | undefined): string {
   return url ? `Postgres at ${url.hostname || "localhost"}:${url.port || 5432}` : "Postgres";
 }
 
+/**
+ * The setting that asked for TLS, as written: DATABASE_URL's `sslmode`, `ssl` or
+ * `sslrootcert=system` (as env.ts reads them), else PGSSL; and what to set instead.
+ */
+function tlsSettingOf(url: URL | undefined, mode: string | undefined): { asked: string; instead: string } {
+  const query = url?.searchParams;
+  const named = query?.getAll("sslmode").at(-1) ?? query?.getAll("ssl").at(-1);
+  const param = query?.getAll("sslmode").length ? "sslmode" : "ssl";
+  if (query?.get("sslrootcert") === "system")
+    return { asked: "sslrootcert=system in DATABASE_URL", instead: "correct DATABASE_URL" };
+  if (named !== undefined)
+    return {
+      asked: `${param}=${named} in DATABASE_URL`,
+      instead: `set ${param}=disable (or prefer) in DATABASE_URL`,
+    };
+  return { asked: `PGSSL=${mode ?? "require"}`, instead: "set PGSSL to disable (or prefer)" };
+}
+
+/** The TLS handshake cut short: the server answered the TLS request with no (Postgres without TLS). */
+const isTlsRefused = (e: SystemError, code: string) =>
+  code === "ECONNRESET" && String(e.message).includes("before secure TLS connection was established");
+
 /** The sentence for a failure the operator can fix by changing a setting, or undefined. */
 export function describeFailure(error: unknown, where?: Where): string | undefined {
   if (error instanceof ConfigError) return error.message;
@@ -85,6 +107,10 @@ export function describeFailure(error: unknown, where?: Where): string | undefin
     const postgres = postgresAt(databaseUrl);
     if (code === "ECONNREFUSED")
       return `cannot connect to ${postgres}: connection refused; start Postgres or correct DATABASE_URL`;
+    if (isTlsRefused(e, code) && where.databaseTls !== "disable") {
+      const { asked, instead } = tlsSettingOf(databaseUrl, where.databaseTls);
+      return `cannot connect to ${postgres}: the server did not accept TLS, which ${asked} asks for; enable TLS on the server, or ${instead}`;
+    }
     if (code === "ETIMEDOUT" || code === "CONNECT_TIMEOUT")
       return `cannot connect to ${postgres}: no answer in time; check that it is reachable or correct DATABASE_URL`;
     if (code === "3D000")

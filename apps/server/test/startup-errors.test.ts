@@ -103,6 +103,31 @@ describe.runIf(testEngine() === "postgres")("a database that does not exist", ()
   });
 });
 
+describe.runIf(testEngine() === "postgres")("a Postgres without TLS asked for TLS", () => {
+  // The test server has no TLS: it answers the TLS request with no, and the handshake fails.
+  const url = new URL(testServerUrl());
+  const at = `Postgres at ${url.hostname}:${url.port || 5432}`;
+
+  it("stops the server with one line naming sslmode in DATABASE_URL", async () => {
+    const required = new URL(url);
+    required.searchParams.set("sslmode", "require");
+    const result = await runMain({ DATABASE_URL: required.toString(), PORT: "0", HOST: "127.0.0.1" });
+    expect(result.code).toBe(1);
+    expect(ownLines(result.stderr)).toEqual([
+      `odyssey: cannot connect to ${at}: the server did not accept TLS, which sslmode=require in DATABASE_URL asks for; enable TLS on the server, or set sslmode=disable (or prefer) in DATABASE_URL`,
+    ]);
+    expect(result.stderr).not.toMatch(stackLine);
+  });
+
+  it("stops the CLI with one line naming PGSSL", async () => {
+    const result = await runCli(["migrate"], { DATABASE_URL: url.toString(), PGSSL: "require" });
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(ownLines(result.stderr)).toEqual([
+      `odyssey: cannot connect to ${at}: the server did not accept TLS, which PGSSL=require asks for; enable TLS on the server, or set PGSSL to disable (or prefer)`,
+    ]);
+  });
+});
+
 // These fail before any database is opened: one engine's run is enough.
 const onceForBothEngines = describe.runIf(testEngine() === "postgres");
 
@@ -450,6 +475,20 @@ describe("describeFailure", () => {
   ])("%s", (_case, error, message) => {
     expect(describeFailure(error, where)).toBe(message);
     expect(message).not.toContain("secret");
+  });
+
+  it("names the setting that asked for TLS when the server did not accept it", () => {
+    const cut = system("Client network socket disconnected before secure TLS connection was established", {
+      code: "ECONNRESET",
+    });
+    const refusedWith = (query: string, databaseTls: "require" | "verify-full") =>
+      describeFailure(cut, { ...where, databaseUrl: `${where.databaseUrl}${query}`, databaseTls });
+    expect(refusedWith("?ssl=verify-full", "verify-full")).toBe(
+      "cannot connect to Postgres at db.internal:6543: the server did not accept TLS, which ssl=verify-full in DATABASE_URL asks for; enable TLS on the server, or set ssl=disable (or prefer) in DATABASE_URL",
+    );
+    expect(refusedWith("?sslrootcert=system&sslmode=verify-full", "verify-full")).toBe(
+      "cannot connect to Postgres at db.internal:6543: the server did not accept TLS, which sslrootcert=system in DATABASE_URL asks for; enable TLS on the server, or correct DATABASE_URL",
+    );
   });
 
   it("does not blame Postgres for a refused connection when DATABASE_URL is unset", () => {
