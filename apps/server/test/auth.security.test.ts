@@ -225,9 +225,15 @@ describe("the matrix covers every route", () => {
   });
 });
 
+/** Event writers may send a publishable key in the body instead: a missing key is told so. */
+const missingEventKey =
+  'Missing API key: send it as Authorization: Bearer <key>, or a publishable key (ody_pk_…) as "key" in the body';
+
 describe.each(routes)("$name", (route) => {
-  it.each(unauthorized)("answers 401 to %s", async (_, authorization, message) => {
+  it.each(unauthorized)("answers 401 to %s", async (_, authorization, expected) => {
     const res = await route.call(authorization, "victim-journey");
+    const message =
+      route.scope === "events:write" && expected.startsWith("Missing API key") ? missingEventKey : expected;
     expect(res.status).toBe(401);
     expect(res.message).toBe(message);
     if (route.name.startsWith("trpc ")) expect(res.body).toEqual({ code: "UNAUTHORIZED" });

@@ -52,7 +52,9 @@ describe("authentication", () => {
   it("answers 401 without a key, with a malformed header, or with an unknown key", async () => {
     const noKey = await postEvents(server, { journey: "open", events: [event("auth")] });
     expect(noKey.status).toBe(401);
-    expect(await errorOf(noKey)).toBe("Missing API key: send it as Authorization: Bearer <key>");
+    expect(await errorOf(noKey)).toBe(
+      'Missing API key: send it as Authorization: Bearer <key>, or a publishable key (ody_pk_…) as "key" in the body',
+    );
     const malformed = await postEvents(
       server,
       { journey: "open", events: [event("auth")] },
@@ -68,6 +70,24 @@ describe("authentication", () => {
     expect(unknown.status).toBe(401);
     expect(await errorOf(unknown)).toBe("Invalid API key");
     expect(await eventCount("auth")).toBe(0);
+  });
+
+  it("answers a body key that is no key as an unknown key, not as a secret one", async () => {
+    for (const bodyKey of ["hello", "ody_xx_abc", ""]) {
+      const res = await postEvents(server, { journey: "open", key: bodyKey, events: [event("no-key")] });
+      expect(res.status, bodyKey).toBe(401);
+      expect(await errorOf(res), bodyKey).toBe("Invalid API key");
+    }
+    expect(await eventCount("no-key")).toBe(0);
+  });
+
+  it("answers a body key that is not a string as invalid input naming key", async () => {
+    for (const bodyKey of [5, true, { key: publishable }, [publishable]]) {
+      const res = await postEvents(server, { journey: "open", key: bodyKey, events: [event("key-type")] });
+      expect(res.status, JSON.stringify(bodyKey)).toBe(400);
+      expect(await errorOf(res)).toBe("Invalid event data: key must be a string");
+    }
+    expect(await eventCount("key-type")).toBe(0);
   });
 
   it("answers 403 for a secret key without events:write", async () => {

@@ -1,10 +1,21 @@
+import { z } from "zod";
 import { keyFromAuthorization, keyPrefixes } from "../auth/keys";
 import { requireScope } from "../auth/scopes";
-import { UnauthorizedError } from "../errors";
+import { UnauthorizedError, ValidationError } from "../errors";
 import { acceptedRawText, publicProcedure, router } from "../trpc";
+import { formatValidationError } from "../validation";
 import { ingestEvents } from "./ingest";
 import { verifyKeyForJourney } from "./lookup";
 import { IngestInput, IngestResult } from "./schema";
+
+/** The key in the `Authorization` header; without one, a sender is told of both ways to send it. */
+function eventKeyFromAuthorization(authorization: string | undefined): string {
+  if (authorization === undefined || authorization.trim() === "")
+    throw new UnauthorizedError(
+      `Missing API key: send it as Authorization: Bearer <key>, or a publishable key (${keyPrefixes.publishable}…) as "key" in the body`,
+    );
+  return keyFromAuthorization(authorization);
+}
 
 /**
  * Event writers authenticate with a secret key in `Authorization: Bearer`, or, from browsers
@@ -14,20 +25,26 @@ const eventWriterProcedure = publicProcedure
   .meta({ scope: "events:write" })
   .use(async ({ ctx, getRawInput, next }) => {
     const raw = (await getRawInput()) as { key?: unknown; journey?: unknown } | undefined;
-    const bodyKey =
-      typeof raw === "object" && raw !== null && typeof raw.key === "string" ? raw.key : undefined;
+    const rawKey = typeof raw === "object" && raw !== null ? raw.key : undefined;
+    const bodyKey = typeof rawKey === "string" ? rawKey : undefined;
     const hasHeader = ctx.authorization !== undefined && ctx.authorization.trim() !== "";
+    // A body key that is not text cannot be judged as a key: it is invalid input, named as such
+    // (with a header, the header's key is judged first and the input check says the same).
+    if (!hasHeader && rawKey !== undefined && rawKey !== null && bodyKey === undefined) {
+      const checked = z.object({ key: IngestInput.shape.key }).safeParse({ key: rawKey });
+      if (!checked.success) throw new ValidationError(formatValidationError(checked.error, "event"));
+    }
     // A secret key sent in a body is refused even beside a header: bodies end up in logs and
-    // browser caches where headers do not, so it must be rotated, not silently used.
-    const refusedInBody =
-      bodyKey !== undefined &&
-      (hasHeader ? bodyKey.startsWith(keyPrefixes.secret) : !bodyKey.startsWith(keyPrefixes.publishable));
-    if (refusedInBody)
+    // browser caches where headers do not, so it must be rotated, not silently used. Any other
+    // body key is looked up as it is, and one that is no key is answered as an unknown key.
+    if (bodyKey?.startsWith(keyPrefixes.secret))
       throw new UnauthorizedError(
         `Only publishable keys (${keyPrefixes.publishable}…) may be sent in the body; send secret keys as Authorization: Bearer <key>`,
       );
-    // Without a body key the header decides, with the same 401 messages as every other route.
-    const presented = !hasHeader && bodyKey !== undefined ? bodyKey : keyFromAuthorization(ctx.authorization);
+    // Without a body key the header decides, with the same 401 messages as every other route but
+    // for a missing key, which may come in the body here.
+    const presented =
+      !hasHeader && bodyKey !== undefined ? bodyKey : eventKeyFromAuthorization(ctx.authorization);
     // The journey the batch names is read with the key (one query), within the key's organization;
     // the operation uses it only once the key has passed every check here.
     const slug = acceptedRawText(raw, "journey", IngestInput.shape.journey);
