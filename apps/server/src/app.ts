@@ -33,6 +33,7 @@ import { jsonTypes, notJsonMessage } from "./rest/route-parts";
 import { documentedRoutes, methodsAt, operationMethodsAt } from "./rest/route-table";
 import { snapshotRoutes } from "./rest/snapshots";
 import {
+  trpcBatchSize,
   trpcEventsBodyLimit,
   trpcEventsPerRequest,
   trpcMethods,
@@ -190,6 +191,7 @@ export function createApp({
   );
   app.use(
     "/trpc/*",
+    trpcBatchSize,
     jsonBodyLimits(limits, {
       rebuildRequest: true,
       exemptOf: eventElementsOf,

@@ -1,4 +1,4 @@
-import { deserializeInput, MAX_EVENTS_PER_BATCH } from "@odyssey/api";
+import { deserializeInput, MAX_EVENTS_PER_BATCH, MAX_TRPC_BATCH_CALLS } from "@odyssey/api";
 import type { MiddlewareHandler } from "hono";
 import { refuse } from "./guards/refuse";
 import { requestHeader } from "./request-essentials";
@@ -25,8 +25,9 @@ export const trpcPlainRequest: MiddlewareHandler<RestEnv> = (c, next) => {
   const url = c.req.url;
   const query = url.indexOf("?");
   const escaped = (query < 0 ? url : url.slice(0, query)).includes("%");
+  // The path as sent: decoded, `journeys%2Elist` would read as a procedure that exists.
   if (escaped || !procedurePath.test(c.req.path))
-    return Promise.resolve(refuse(c, 404, `No tRPC procedure at ${c.req.path}`));
+    return Promise.resolve(refuse(c, 404, `No tRPC procedure at ${pathAsSent(url, query)}`));
   const accept = `${requestHeader(c, "trpc-accept") ?? ""},${requestHeader(c, "accept") ?? ""}`;
   if (accept.includes("application/jsonl"))
     return Promise.resolve(
@@ -37,6 +38,25 @@ export const trpcPlainRequest: MiddlewareHandler<RestEnv> = (c, next) => {
       refuse(c, 400, "connectionParams is not supported: send the key in Authorization"),
     );
   return next();
+};
+
+/** The path of `url` as the request line has it, escapes kept (`query`: where its query begins). */
+function pathAsSent(url: string, query: number): string {
+  const beforeQuery = query < 0 ? url : url.slice(0, query);
+  const start = beforeQuery.indexOf("/", beforeQuery.indexOf("://") + 3);
+  return start < 0 ? "/" : beforeQuery.slice(start);
+}
+
+/**
+ * A batch of more than MAX_TRPC_BATCH_CALLS calls is refused before any of them runs, with the
+ * limit in the message (tRPC's own says only "Batch call exceeds maximum size").
+ */
+export const trpcBatchSize: MiddlewareHandler<RestEnv> = (c, next) => {
+  if (c.req.query("batch") !== "1") return next();
+  const calls = trpcProceduresOf(c.req.path).length;
+  if (calls <= MAX_TRPC_BATCH_CALLS) return next();
+  const message = `A tRPC request may batch at most ${MAX_TRPC_BATCH_CALLS} calls (MAX_TRPC_BATCH_CALLS); this one has ${calls}`;
+  return Promise.resolve(refuse(c, 400, message));
 };
 
 /** tRPC takes queries as GET and mutations as POST; anything else is refused as such (405). */

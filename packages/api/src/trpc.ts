@@ -9,7 +9,13 @@ import { requireScope, type Scope, type ScopeName } from "./auth/scopes";
 import type { BaseContext } from "./context";
 import { DomainError, type DomainErrorKind } from "./errors";
 import { deserializeInput, UnsupportedInputError } from "./superjson-input";
-import { formatValidationError, malformedBodyMessage, missingBodyMessage, type Subject } from "./validation";
+import {
+  formatValidationError,
+  malformedBodyMessage,
+  missingBodyMessage,
+  missingInputMessage,
+  type Subject,
+} from "./validation";
 
 /**
  * What a procedure declares about itself; `scope` is read by the docs and the security tests.
@@ -76,12 +82,18 @@ const mapErrors = t.middleware(async ({ path, type, getRawInput, next }) => {
   if (known) throw known;
   const subject = subjectOf[path.split(".")[0] ?? ""] ?? "request";
   if (cause instanceof ZodError && result.error.code === "BAD_REQUEST") {
-    // A call without input (an empty body, a GET without `input`) is told what REST tells a
-    // request without a body; its input was read, so asking for it again cannot fail.
+    // A mutation without input (an empty body) is told what REST tells a request without a
+    // body; a query, which has no body, is told of its input. Its input was read, so asking for
+    // it again cannot fail.
+    const missing = (await getRawInput()) === undefined;
     const message =
-      (await getRawInput()) === undefined
-        ? missingBodyMessage(subject)
-        : formatValidationError(cause, subject);
+      type === "query"
+        ? missing
+          ? missingInputMessage(subject)
+          : formatValidationError(cause, subject, "input")
+        : missing
+          ? missingBodyMessage(subject)
+          : formatValidationError(cause, subject);
     throw new TRPCError({ code: "BAD_REQUEST", message, cause });
   }
   // Any other bad request with a cause is input the HTTP adapter could not decode.

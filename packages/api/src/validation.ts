@@ -59,9 +59,15 @@ function samePath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean
   return a.length === b.length && a.every((part, i) => part === b[i]);
 }
 
+/**
+ * What the whole of what was sent is called: the body of a request, or the input of a tRPC
+ * query (which has no body: it comes in the `input` query parameter).
+ */
+export type Whole = "body" | "input";
+
 /** One human sentence naming the field, from one zod issue (see `primaryIssue`). */
-export function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = fieldName(issue.path) || "body";
+export function describeIssue(issue: z.core.$ZodIssue, whole: Whole = "body"): string {
+  const field = fieldName(issue.path) || whole;
   // Schemas write their own messages as predicates ("must …"); the field name goes in front.
   if (/^(must|is|has) /.test(issue.message)) return `${field} ${issue.message}`;
   switch (issue.code) {
@@ -110,6 +116,11 @@ export function missingBodyMessage(subject: Subject): string {
     : `Invalid ${subject} data: body must be a JSON object`;
 }
 
+/** What a tRPC query without input (a GET without the `input` query parameter) is told. */
+export function missingInputMessage(subject: Subject): string {
+  return `Invalid ${subject} data: input must be a JSON object, sent as the input query parameter`;
+}
+
 /** What a request whose body is not JSON is told, on REST and tRPC alike. */
 export function malformedBodyMessage(subject: Subject): string {
   return subject === "event"
@@ -117,9 +128,9 @@ export function malformedBodyMessage(subject: Subject): string {
     : "Malformed JSON in request body";
 }
 
-export function formatValidationError(error: z.ZodError, subject: Subject): string {
+export function formatValidationError(error: z.ZodError, subject: Subject, whole: Whole = "body"): string {
   const issue = primaryIssue(error.issues);
-  return `Invalid ${subject} data: ${issue ? describeIssue(issue) : "the body is invalid"}`;
+  return `Invalid ${subject} data: ${issue ? describeIssue(issue, whole) : `the ${whole} is invalid`}`;
 }
 
 /**
