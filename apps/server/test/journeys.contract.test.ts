@@ -517,6 +517,17 @@ describe("list and delete", () => {
       expect(await res.json()).toEqual({ error: "Invalid journey data: limit must be a whole number" });
     }
     expect((await server.call(key, "GET", "/api/journeys?limit=007")).status).toBe(200);
+    // A parameter given twice is told so, not that its value is not a number.
+    for (const [query, name] of [
+      ["limit=1&limit=2", "limit"],
+      ["limit=1&limit=1", "limit"],
+      ["cursor=a&cursor=b", "cursor"],
+      ["limit=5&cursor=a&cursor=b", "cursor"],
+    ]) {
+      const res = await server.call(key, "GET", `/api/journeys?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(await res.json(), query).toEqual({ error: `Invalid journey data: ${name} must be given once` });
+    }
     const over = await fetch(`${server.url}/trpc/journeys.list?input=${trpcInput({ limit: 1e20 })}`, {
       headers: { authorization: `Bearer ${key}` },
     });

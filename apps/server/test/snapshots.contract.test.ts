@@ -347,6 +347,14 @@ describe("the list of snapshots", () => {
       expect((await server.call(key, "GET", `/api/journeys/paged/snapshots?limit=${limit}`)).status).toBe(
         400,
       );
+    for (const [query, name] of [
+      ["limit=1&limit=2", "limit"],
+      ["cursor=a&cursor=b", "cursor"],
+    ]) {
+      const res = await server.call(key, "GET", `/api/journeys/paged/snapshots?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(await res.json(), query).toEqual({ error: `Invalid journey data: ${name} must be given once` });
+    }
     // The bounds themselves are answered.
     expect((await restPage(key, "paged", "?limit=1")).data).toHaveLength(1);
     expect((await restPage(key, "paged", "?limit=100")).data).toHaveLength(24);

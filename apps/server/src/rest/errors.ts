@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { formatValidationError, internalErrorMessage, type Subject } from "@odyssey/api";
+import { formatValidationError, internalErrorMessage, primaryIssue, type Subject } from "@odyssey/api";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { Context } from "hono";
@@ -102,10 +102,18 @@ export function errorJson(
   return c.json({ error: message }, status, headers);
 }
 
-/** Validation failures of REST inputs, in the same words tRPC uses. */
+/**
+ * Validation failures of REST inputs, in the same words tRPC uses; a query parameter given more
+ * than once (which reaches the schema as a list) is told so rather than that its value is wrong.
+ */
 export function validationHook(subject: Subject) {
-  return (result: { success: boolean; error?: unknown }, c: Context) => {
-    if (!result.success) return errorJson(c, 400, formatValidationError(result.error as ZodError, subject));
+  return (result: { success: boolean; error?: unknown; target?: string }, c: Context) => {
+    if (result.success) return;
+    const error = result.error as ZodError;
+    const name = primaryIssue(error.issues)?.path[0];
+    if (result.target === "query" && typeof name === "string" && (c.req.queries(name)?.length ?? 0) > 1)
+      return errorJson(c, 400, `Invalid ${subject} data: ${name} must be given once`);
+    return errorJson(c, 400, formatValidationError(error, subject));
   };
 }
 
