@@ -48,15 +48,16 @@ The database is DATABASE_URL's, else the embedded one in ODYSSEY_DATA_DIR (defau
 class UsageError extends Error {}
 
 const controlCharacter = /\p{Cc}/u;
-const escapes: Record<string, string> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+const escapes: Record<string, string> = { "\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\" };
 
 /**
  * A name as `keys list` prints it: its control characters escaped (`\t`, `\n`, `\u0001`), so a
- * name stored with one (before they were refused) still takes one column of one line.
+ * name stored with one (before they were refused) still takes one column of one line, and its
+ * backslashes doubled, so a name holding the text `\t` is not read as a tab.
  */
 const printableName = (name: string) =>
   name.replace(
-    /\p{Cc}/gu,
+    /[\p{Cc}\\]/gu,
     (char) => escapes[char] ?? `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
   );
 

@@ -104,6 +104,10 @@ describe("keys create on a fresh database, with no server running", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]?.split("\t")).toHaveLength(6);
     expect(lines[0]?.split("\t")[5]).toBe("tab\\there\\nnext\\rline\\u0001end");
+    // A backslash in a name is doubled: the text `\t` does not read as an escaped tab.
+    await runCli(["keys", "create", "--org", "escapes", "--name", "a\\tb"], db.env);
+    const again = await runCli(["keys", "list", "--org", "escapes"], db.env);
+    expect(again.stdout).toContain("\ta\\\\tb\n");
   });
 
   it("says which database it made, the first time only", async () => {
