@@ -18,6 +18,9 @@ export const documentHeaders: MiddlewareHandler = async (c, next) => {
 };
 
 const acceptableRequestId = /^[\w\-=]{1,255}$/;
+/** An API key's shape (`ody_sk_…`, `ody_pk_…`): never logged, wherever a client put one. */
+const apiKeyLike = /ody_[sp]k_[A-Za-z0-9]*/gi;
+const looksLikeKey = (value: string) => value.search(apiKeyLike) !== -1;
 
 type NodeBindings = { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
 
@@ -78,11 +81,20 @@ function pathOf(target: string): string {
   return URL.canParse(target) ? new URL(target).pathname : target;
 }
 
-/** A well-formed `X-Request-Id` from the client (a balancer's, say), else a new one. */
+/**
+ * A well-formed `X-Request-Id` from the client (a balancer's, say), else a new one. One holding
+ * an API key is replaced too: the id is logged with every line of its request.
+ */
 function requestIdFor(incoming: IncomingMessage): string {
   const given = incoming.headers["x-request-id"];
-  return typeof given === "string" && acceptableRequestId.test(given) ? given : nextRequestId();
+  return typeof given === "string" && acceptableRequestId.test(given) && !looksLikeKey(given)
+    ? given
+    : nextRequestId();
 }
+
+/** A path as logged: an API key pasted into it (a slug, say) is written as its prefix only. */
+const loggedPath = (path: string) =>
+  looksLikeKey(path) ? path.replace(apiKeyLike, (key) => `${key.slice(0, 7)}[redacted]`) : path;
 
 /** Whether a body the headers announce was left unread (the connection cannot carry another request). */
 function bodyLeftUnread(incoming: IncomingMessage): boolean {
@@ -121,7 +133,7 @@ export function essentialsResponse(logger: Logger, isAccepting: () => boolean): 
       const line = {
         requestId: this.requestId,
         method: this.req.method,
-        path,
+        path: loggedPath(path),
         status: statusCode,
         ms: Math.round(performance.now() - this.startedAt),
       };

@@ -129,6 +129,23 @@ describe("essentialsResponse", () => {
     expect(probe?.requestId).toMatch(/^[\w-]{8,}$/);
   });
 
+  it("never logs an API key sent as the request id or pasted into the path", async () => {
+    const { port, lines } = await essentialsServer(ok);
+    const key = `ody_sk_${"A1b2".repeat(8)}`;
+    const publishable = `ody_pk_${"Z9y8".repeat(8)}`;
+    const answer = await fetch(`http://127.0.0.1:${port}/api/journeys/${publishable}?x=1`, {
+      headers: { "x-request-id": key },
+    });
+    expect(answer.status).toBe(201);
+    // The id is not taken from the client: a new one is answered and logged.
+    const id = answer.headers.get("x-request-id");
+    expect(id).not.toContain("ody_");
+    await expect.poll(() => lines.filter((line) => line.msg === "request").length).toBe(1);
+    const [line] = lines.filter((l) => l.msg === "request");
+    expect(line).toMatchObject({ requestId: id, path: "/api/journeys/ody_pk_[redacted]" });
+    expect(JSON.stringify(lines)).not.toMatch(/A1b2|Z9y8/);
+  });
+
   it("keeps connections while accepting, and closes each after its answer once shutdown has begun", async () => {
     const { port, state } = await essentialsServer(ok);
     const url = `http://127.0.0.1:${port}`;
