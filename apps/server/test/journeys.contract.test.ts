@@ -190,6 +190,20 @@ describe("POST /api/journeys/create", () => {
     }
   });
 
+  it("refuses an origin holding NUL or another control character, which URL parsing would drop unseen", async () => {
+    const cases: [string, string][] = [
+      ["https://a.example\u0000", "must not contain NUL characters"],
+      ["\u0001https://a.example", "must not contain control characters (such as a tab or a line break)"],
+      ["https://a.exa\nmple", "must not contain control characters (such as a tab or a line break)"],
+      ["https://a.exa\tmple", "must not contain control characters (such as a tab or a line break)"],
+    ];
+    for (const [origin, reason] of cases) {
+      const refused = await server.call(key, "PUT", "/api/journeys/origins", { allowedOrigins: [origin] });
+      expect(refused.status, JSON.stringify(origin)).toBe(400);
+      expect(await refused.json()).toEqual({ error: `Invalid journey data: allowedOrigins[0] ${reason}` });
+    }
+  });
+
   it("bounds an origin by its stored ASCII form, over REST and tRPC alike", async () => {
     // Under 2048 characters as sent, over 2048 once its labels are in punycode.
     const label = "漢字仮名交じり文あいうえおかきくけこ"; // 18 characters, 45 in ASCII form

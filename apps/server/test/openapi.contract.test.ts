@@ -398,7 +398,7 @@ describe("the documented requests", () => {
       const answer = await server.call(key, "PUT", "/api/journeys/requests", { allowedOrigins: [origin] });
       expect(answer.status, origin).toBe(400);
     }
-    expect(JSON.stringify(doc)).toContain("no path, query, fragment or credentials");
+    expect(JSON.stringify(doc)).toContain("no path, query, fragment, credentials or control characters");
   });
 
   it("refuse a blank display name on create, and describe what JSON Schema cannot say", async () => {

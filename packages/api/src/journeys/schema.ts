@@ -8,6 +8,8 @@ import { text } from "../text";
 
 export const slugPattern = /^[a-z0-9-]+$/;
 
+const controlCharacter = /\p{Cc}/u;
+
 export const Slug = z
   .string()
   .min(1)
@@ -25,6 +27,19 @@ export const Origin = z
   .string()
   .max(2048)
   .transform((value, ctx) => {
+    // URL parsing drops control characters (NUL, tab, line breaks) unseen: they are refused
+    // instead, as every other text field refuses NUL.
+    const control = controlCharacter.exec(value)?.[0];
+    if (control !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          control === "\u0000"
+            ? "must not contain NUL characters"
+            : "must not contain control characters (such as a tab or a line break)",
+      });
+      return value;
+    }
     const origin = webOrigin(value);
     if (origin === null)
       ctx.addIssue({
@@ -45,7 +60,7 @@ export const Origin = z
   // and an empty user name, which a stricter pattern would wrongly refuse.
   .meta({
     description:
-      "An origin URL, `scheme://host[:port]`: http or https, no path, query, fragment or credentials (e.g. https://app.example.com). Stored as browsers send it in the Origin header: lower-case, without a default port.",
+      "An origin URL, `scheme://host[:port]`: http or https, no path, query, fragment, credentials or control characters (e.g. https://app.example.com). Stored as browsers send it in the Origin header: lower-case, without a default port.",
     pattern: "^\\s*[Hh][Tt][Tt][Pp][Ss]?:[^?#]*$",
   });
 
