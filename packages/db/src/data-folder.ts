@@ -18,11 +18,14 @@ import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { DataDirNotWritableError } from "./lock";
 
+/** What to do about a data folder that cannot be used as one. */
+const useAnotherFolder =
+  "set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder";
+
 export class NotADataDirError extends Error {
   constructor(readonly dataDir: string) {
     super(
-      `The folder ${dataDir} is not empty and holds no embedded database (no PG_VERSION); ` +
-        "set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder",
+      `The folder ${dataDir} is not empty and holds no embedded database (no PG_VERSION); ${useAnotherFolder}`,
     );
     this.name = "NotADataDirError";
   }
@@ -34,11 +37,11 @@ export class DataDirIsAFileError extends Error {
     /** The file: the folder's own path, or a folder above it. */
     readonly file: string,
   ) {
-    super(
+    const what =
       file === dataDir
-        ? `ODYSSEY_DATA_DIR names a file, not a folder: ${dataDir}; set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder`
-        : `ODYSSEY_DATA_DIR names a folder inside ${file}, which is a file, not a folder: ${dataDir}; set ODYSSEY_DATA_DIR to a new or empty folder, or to an existing Odyssey data folder`,
-    );
+        ? "names a file, not a folder"
+        : `names a folder inside ${file}, which is a file, not a folder`;
+    super(`ODYSSEY_DATA_DIR ${what}: ${dataDir}; ${useAnotherFolder}`);
     this.name = "DataDirIsAFileError";
   }
 }
