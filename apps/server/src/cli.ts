@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import {
   allScopes,
   type CreatedKey,
+  controlCharacterProblem,
   type DemoSeedResult,
   type KeySummary,
   publishableScopes,
@@ -47,7 +48,6 @@ The database is DATABASE_URL's, else the embedded one in ODYSSEY_DATA_DIR (defau
 
 class UsageError extends Error {}
 
-const controlCharacter = /\p{Cc}/u;
 const escapes: Record<string, string> = { "\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\" };
 
 /**
@@ -110,8 +110,8 @@ function parseCommand(argv: string[]): Command {
     if (values.name !== undefined && values.name.length > 255)
       throw new UsageError("--name must be at most 255 characters");
     // A tab or line break would split the name across the columns or lines of `keys list`.
-    if (values.name !== undefined && controlCharacter.test(values.name))
-      throw new UsageError("--name must not contain control characters (such as a tab or a line break)");
+    const nameProblem = values.name === undefined ? undefined : controlCharacterProblem(values.name);
+    if (nameProblem) throw new UsageError(`--name ${nameProblem}`);
     return {
       name: "keys.create",
       org: org(),

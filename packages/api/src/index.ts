@@ -13,6 +13,7 @@ export * from "./keys/operations";
 export * from "./router";
 export * from "./snapshots/schema";
 export { deserializeInput } from "./superjson-input";
+export { controlCharacterProblem } from "./text";
 export {
   internalErrorMessage,
   knownTRPCError,

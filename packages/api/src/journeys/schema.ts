@@ -2,13 +2,11 @@ import { z } from "zod";
 import { JourneyAnalytics } from "../analytics/schema";
 import { webOrigin } from "../origin";
 import { PageQuery } from "../paging";
-import { text } from "../text";
+import { controlCharacterProblem, text } from "../text";
 
 // The single source of the journey types: tRPC, REST, OpenAPI and the client all derive from these.
 
 export const slugPattern = /^[a-z0-9-]+$/;
-
-const controlCharacter = /\p{Cc}/u;
 
 export const Slug = z
   .string()
@@ -29,15 +27,9 @@ export const Origin = z
   .transform((value, ctx) => {
     // URL parsing drops control characters (NUL, tab, line breaks) unseen: they are refused
     // instead, as every other text field refuses NUL.
-    const control = controlCharacter.exec(value)?.[0];
+    const control = controlCharacterProblem(value);
     if (control !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          control === "\u0000"
-            ? "must not contain NUL characters"
-            : "must not contain control characters (such as a tab or a line break)",
-      });
+      ctx.addIssue({ code: "custom", message: control });
       return value;
     }
     const origin = webOrigin(value);
