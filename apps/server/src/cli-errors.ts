@@ -4,9 +4,10 @@ import {
   DataDirLockedError,
   DataDirNotWritableError,
   NotADataDirError,
+  type TlsMode,
   UnknownMigrationsError,
 } from "@odyssey/db";
-import { type Config, ConfigError } from "./env";
+import { type Config, ConfigError, tlsSettingOf } from "./env";
 import { queryParametersLine, redactParameters } from "./logger";
 
 // What the server's start and the CLI print when they cannot do their work: one sentence naming
@@ -50,22 +51,22 @@ function postgresAt(url: URL | undefined): string {
   return url ? `Postgres at ${url.hostname || "localhost"}:${url.port || 5432}` : "Postgres";
 }
 
-/**
- * The setting that asked for TLS, as written: DATABASE_URL's `sslmode`, `ssl` or
- * `sslrootcert=system` (as env.ts reads them), else PGSSL; and what to set instead.
- */
-function tlsSettingOf(url: URL | undefined, mode: string | undefined): { asked: string; instead: string } {
-  const query = url?.searchParams;
-  const named = query?.getAll("sslmode").at(-1) ?? query?.getAll("ssl").at(-1);
-  const param = query?.getAll("sslmode").length ? "sslmode" : "ssl";
-  if (query?.get("sslrootcert") === "system")
-    return { asked: "sslrootcert=system in DATABASE_URL", instead: "correct DATABASE_URL" };
-  if (named !== undefined)
-    return {
-      asked: `${param}=${named} in DATABASE_URL`,
-      instead: `set ${param}=disable (or prefer) in DATABASE_URL`,
-    };
-  return { asked: `PGSSL=${mode ?? "require"}`, instead: "set PGSSL to disable (or prefer)" };
+/** The setting that asked for TLS, as written, and what to set instead. */
+function askedForTls(url: URL, mode: TlsMode | undefined): { asked: string; instead: string } {
+  // With the URL naming no mode, the mode in force is PGSSL's (one that asks for TLS).
+  const named = tlsSettingOf(url.href, mode ?? "require");
+  switch (named.setting) {
+    case "sslrootcert":
+      return { asked: "sslrootcert=system in DATABASE_URL", instead: "correct DATABASE_URL" };
+    case "sslmode":
+    case "ssl":
+      return {
+        asked: `${named.setting}=${named.mode} in DATABASE_URL`,
+        instead: `set ${named.setting}=disable (or prefer) in DATABASE_URL`,
+      };
+    default:
+      return { asked: `PGSSL=${named.mode}`, instead: "set PGSSL to disable (or prefer)" };
+  }
 }
 
 /** The TLS handshake cut short: the server answered the TLS request with no (Postgres without TLS). */
@@ -107,8 +108,8 @@ export function describeFailure(error: unknown, where?: Where): string | undefin
     const postgres = postgresAt(databaseUrl);
     if (code === "ECONNREFUSED")
       return `cannot connect to ${postgres}: connection refused; start Postgres or correct DATABASE_URL`;
-    if (isTlsRefused(e, code) && where.databaseTls !== "disable") {
-      const { asked, instead } = tlsSettingOf(databaseUrl, where.databaseTls);
+    if (isTlsRefused(e, code) && databaseUrl && where.databaseTls !== "disable") {
+      const { asked, instead } = askedForTls(databaseUrl, where.databaseTls);
       return `cannot connect to ${postgres}: the server did not accept TLS, which ${asked} asks for; enable TLS on the server, or ${instead}`;
     }
     if (code === "ETIMEDOUT" || code === "CONNECT_TIMEOUT")

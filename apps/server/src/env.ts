@@ -52,12 +52,21 @@ function knownSslMode(value: string): boolean {
   }
 }
 
-/** The last mode the URL names (sslmode before ssl), else PGSSL's, else none. */
-function tlsModeOf(url: string, pgssl: TlsMode | undefined): TlsMode {
+/**
+ * The TLS mode and the setting that names it: `sslrootcert=system` (verify-full), else the last
+ * mode the URL names (sslmode before ssl), else PGSSL's, else none ("disable", named by nothing).
+ */
+export function tlsSettingOf(
+  url: string,
+  pgssl: TlsMode | undefined,
+): { mode: TlsMode; setting: "sslrootcert" | "sslmode" | "ssl" | "PGSSL" | undefined } {
   const query = new URL(url).searchParams;
-  if (query.get("sslrootcert") === "system") return "verify-full";
-  const mode = query.getAll("sslmode").at(-1) ?? query.getAll("ssl").at(-1) ?? pgssl ?? "disable";
-  return mode as TlsMode;
+  if (query.get("sslrootcert") === "system") return { mode: "verify-full", setting: "sslrootcert" };
+  for (const setting of ["sslmode", "ssl"] as const) {
+    const mode = query.getAll(setting).at(-1);
+    if (mode !== undefined) return { mode: mode as TlsMode, setting };
+  }
+  return pgssl ? { mode: pgssl, setting: "PGSSL" } : { mode: "disable", setting: undefined };
 }
 
 const Env = z.object({
@@ -169,7 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
-    databaseTls: e.DATABASE_URL ? tlsModeOf(e.DATABASE_URL, e.PGSSL) : "disable",
+    databaseTls: e.DATABASE_URL ? tlsSettingOf(e.DATABASE_URL, e.PGSSL).mode : "disable",
     dataDir,
     poolSize: e.DATABASE_POOL_SIZE,
     logLevel: e.LOG_LEVEL,
