@@ -24,10 +24,10 @@ const procedurePath = /^\/trpc\/[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(,[A-Za-z0-9_]+(\
 export const trpcPlainRequest: MiddlewareHandler<RestEnv> = (c, next) => {
   const url = c.req.url;
   const query = url.indexOf("?");
-  const escaped = (query < 0 ? url : url.slice(0, query)).includes("%");
+  const target = query < 0 ? url : url.slice(0, query);
   // The path as sent: decoded, `journeys%2Elist` would read as a procedure that exists.
-  if (escaped || !procedurePath.test(c.req.path))
-    return Promise.resolve(refuse(c, 404, `No tRPC procedure at ${pathAsSent(url, query)}`));
+  if (target.includes("%") || !procedurePath.test(c.req.path))
+    return Promise.resolve(refuse(c, 404, `No tRPC procedure at ${pathAsSent(target)}`));
   const accept = `${requestHeader(c, "trpc-accept") ?? ""},${requestHeader(c, "accept") ?? ""}`;
   if (accept.includes("application/jsonl"))
     return Promise.resolve(
@@ -40,11 +40,10 @@ export const trpcPlainRequest: MiddlewareHandler<RestEnv> = (c, next) => {
   return next();
 };
 
-/** The path of `url` as the request line has it, escapes kept (`query`: where its query begins). */
-function pathAsSent(url: string, query: number): string {
-  const beforeQuery = query < 0 ? url : url.slice(0, query);
-  const start = beforeQuery.indexOf("/", beforeQuery.indexOf("://") + 3);
-  return start < 0 ? "/" : beforeQuery.slice(start);
+/** The path of a URL without its query, as the request line has it (escapes kept). */
+function pathAsSent(target: string): string {
+  const start = target.indexOf("/", target.indexOf("://") + 3);
+  return start < 0 ? "/" : target.slice(start);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { keyFromAuthorization, keyPrefixes } from "../auth/keys";
 import { requireScope } from "../auth/scopes";
 import { UnauthorizedError, ValidationError } from "../errors";
@@ -7,6 +6,9 @@ import { formatValidationError } from "../validation";
 import { ingestEvents } from "./ingest";
 import { verifyKeyForJourney } from "./lookup";
 import { IngestInput, IngestResult } from "./schema";
+
+/** The batch's `key` alone, checked before the rest of the input when it is not text. */
+const bodyKeyInput = IngestInput.pick({ key: true });
 
 /** The key in the `Authorization` header; without one, a sender is told of both ways to send it. */
 function eventKeyFromAuthorization(authorization: string | undefined): string {
@@ -31,7 +33,7 @@ const eventWriterProcedure = publicProcedure
     // A body key that is not text cannot be judged as a key: it is invalid input, named as such
     // (with a header, the header's key is judged first and the input check says the same).
     if (!hasHeader && rawKey !== undefined && rawKey !== null && bodyKey === undefined) {
-      const checked = z.object({ key: IngestInput.shape.key }).safeParse({ key: rawKey });
+      const checked = bodyKeyInput.safeParse({ key: rawKey });
       if (!checked.success) throw new ValidationError(formatValidationError(checked.error, "event"));
     }
     // A secret key sent in a body is refused even beside a header: bodies end up in logs and
