@@ -91,6 +91,17 @@ const historyArb = fc.record({
   ),
 });
 
+// Batches of one browser sent at once: whichever copy of a repeated id is stored means the same
+// event, so the figures must not depend on the order the batches commit in.
+const concurrentArb = fc.record({
+  sessions: fc.array(sessionArb, { minLength: 1, maxLength: 10 }),
+  arrivalKeys: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 80, maxLength: 80 }),
+  resend: fc.array(fc.nat(), { maxLength: 12 }),
+  cuts: fc.array(fc.nat(), { minLength: 2, maxLength: 8 }),
+  clientClockOffMs: fc.integer({ min: -HOUR, max: HOUR }),
+  headerSet: fc.nat({ max: HEADER_SETS.length - 1 }),
+});
+
 let server: TestServer;
 let key: string;
 let runs = 0;
@@ -102,6 +113,74 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
+
+/** An event as it happened: `at` is the true instant, before any client clock is off. */
+interface TrueEvent {
+  id: string;
+  type: string;
+  sessionId: string;
+  at: number;
+  stepKey: string | undefined;
+  device: string | undefined;
+}
+
+/**
+ * The history's events in the groups they are sent in: arrival out of order, some events sent
+ * again, split into batches at random points.
+ */
+function arrivalGroups(
+  history: Pick<ValueOf<typeof historyArb>, "sessions" | "arrivalKeys" | "resend" | "cuts">,
+): TrueEvent[][] {
+  let n = 0;
+  const truth = history.sessions.flatMap((session, s) =>
+    session.events.map((e): TrueEvent => {
+      n++;
+      const stepKey = e.step === null ? undefined : typeof e.step === "number" ? `s${e.step}` : e.step;
+      return {
+        id: `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`,
+        type: e.type,
+        sessionId: `session-${s}`,
+        at: now.getTime() - session.startAgoMs + e.afterMs,
+        stepKey: e.type === "step_view" && stepKey === undefined ? "s0" : stepKey,
+        device: e.device ?? undefined,
+      };
+    }),
+  );
+  const arrival = truth
+    .map((e, i) => ({ e, k: history.arrivalKeys[i % history.arrivalKeys.length] ?? 0 }))
+    .sort((a, b) => a.k - b.k)
+    .map(({ e }) => e);
+  for (const r of history.resend) {
+    const copy = arrival[r % arrival.length];
+    if (copy) arrival.splice((r * 7) % (arrival.length + 1), 0, copy);
+  }
+  const cuts = [...new Set(history.cuts.map((c) => c % (arrival.length + 1)))].sort((a, b) => a - b);
+  return [0, ...cuts, arrival.length]
+    .flatMap((from, i, all) => (i < all.length - 1 ? [arrival.slice(from, all[i + 1])] : []))
+    .filter((group) => group.length > 0);
+}
+
+/** The wire form of events sent by a client whose clock is off by `offMs`. */
+function rawEvents(group: TrueEvent[], offMs: number): RawEvent[] {
+  return group.map((e) => ({
+    id: e.id,
+    type: e.type,
+    sessionId: e.sessionId,
+    timestamp: new Date(e.at + offMs).toISOString(),
+    ...(e.stepKey === undefined ? {} : { stepKey: e.stepKey }),
+    ...(e.device === undefined ? {} : { device: e.device }),
+  }));
+}
+
+/** Retrieve's answer, cut to the keys the reference computes. */
+async function analyticsOf(slug: string, keys: string[]): Promise<Record<string, unknown>> {
+  const res = await server.call(key, "GET", `/api/journeys/${slug}`);
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as Record<string, unknown>;
+  return Object.fromEntries(keys.map((k) => [k, body[k]]));
+}
+
 describe("Retrieve's analytics", () => {
   it("equal the reference computed from the raw events, for any history", async () => {
     await fc.assert(
@@ -109,39 +188,10 @@ describe("Retrieve's analytics", () => {
         const slug = `prop-${++runs}`;
         const journey = await createJourney(server, key, slug, { steps: STEPS });
 
-        // The true events, each with the instant it happened.
-        let n = 0;
-        const truth = history.sessions.flatMap((session, s) =>
-          session.events.map((e) => {
-            n++;
-            const stepKey = e.step === null ? undefined : typeof e.step === "number" ? `s${e.step}` : e.step;
-            return {
-              id: `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`,
-              type: e.type,
-              sessionId: `session-${s}`,
-              at: now.getTime() - session.startAgoMs + e.afterMs,
-              stepKey: e.type === "step_view" && stepKey === undefined ? "s0" : stepKey,
-              device: e.device ?? undefined,
-            };
-          }),
-        );
-        // Out-of-order arrival, some events sent again, split into batches at random points.
-        const arrival = truth
-          .map((e, i) => ({ e, k: history.arrivalKeys[i % history.arrivalKeys.length] ?? 0 }))
-          .sort((a, b) => a.k - b.k)
-          .map(({ e }) => e);
-        for (const r of history.resend) {
-          const copy = arrival[r % arrival.length];
-          if (copy) arrival.splice((r * 7) % (arrival.length + 1), 0, copy);
-        }
-        const cuts = [...new Set(history.cuts.map((c) => c % (arrival.length + 1)))].sort((a, b) => a - b);
-        const groups = [0, ...cuts, arrival.length].flatMap((from, i, all) =>
-          i < all.length - 1 ? [arrival.slice(from, all[i + 1])] : [],
-        );
+        const groups = arrivalGroups(history);
 
         const sent: SentBatch[] = [];
         for (const [i, group] of groups.entries()) {
-          if (group.length === 0) continue;
           const b = history.batches[i % history.batches.length];
           if (!b) continue;
           const receivedAt = new Date(now.getTime() - b.lagMs);
@@ -149,14 +199,7 @@ describe("Retrieve's analytics", () => {
           // With sentAt the client's clock is off by skewMs and corrected; without, it is off by
           // clientClockOffMs and left as is (a big enough error is clamped).
           const offMs = b.skewMs ?? b.clientClockOffMs;
-          const events: RawEvent[] = group.map((e) => ({
-            id: e.id,
-            type: e.type,
-            sessionId: e.sessionId,
-            timestamp: new Date(e.at + offMs).toISOString(),
-            ...(e.stepKey === undefined ? {} : { stepKey: e.stepKey }),
-            ...(e.device === undefined ? {} : { device: e.device }),
-          }));
+          const events = rawEvents(group, offMs);
           const sentAt =
             b.skewMs === null ? undefined : new Date(receivedAt.getTime() + b.skewMs).toISOString();
           server.setNow(receivedAt);
@@ -172,16 +215,8 @@ describe("Retrieve's analytics", () => {
         }
 
         server.setNow(now);
-        const res = await server.call(key, "GET", `/api/journeys/${slug}`);
-        expect(res.status).toBe(200);
-        const body = (await res.json()) as Record<string, unknown>;
-        const expected = referenceAnalytics({
-          steps: journey.steps.map((s) => ({ ...s })),
-          batches: sent,
-          now,
-        });
-        const actual = Object.fromEntries(Object.keys(expected).map((k) => [k, body[k]]));
-        expect(actual).toEqual(expected);
+        const expected = referenceAnalytics({ steps: journey.steps, batches: sent, now });
+        expect(await analyticsOf(slug, Object.keys(expected))).toEqual(expected);
 
         const times = keptEvents(sent).map((e) => e.time);
         const instants = history.later
@@ -193,13 +228,46 @@ describe("Retrieve's analytics", () => {
           .sort((a, b) => a - b);
         for (const at of instants) {
           server.setNow(new Date(at));
-          const again = (await (await server.call(key, "GET", `/api/journeys/${slug}`)).json()) as Record<
-            string,
-            unknown
-          >;
           const then = referenceAnalytics({ steps: journey.steps, batches: sent, now: new Date(at) });
-          expect(Object.fromEntries(Object.keys(then).map((k) => [k, again[k]]))).toEqual(then);
+          expect(await analyticsOf(slug, Object.keys(then))).toEqual(then);
         }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("do not depend on the order in which concurrent batches commit", async () => {
+    await fc.assert(
+      fc.asyncProperty(concurrentArb, async (history) => {
+        const slug = `prop-${++runs}`;
+        const journey = await createJourney(server, key, slug, { steps: STEPS });
+        const headerSet = HEADER_SETS[history.headerSet] ?? { headers: {}, device: null };
+        const sent: SentBatch[] = arrivalGroups(history).map((group) => ({
+          receivedAt: now,
+          headerDevice: headerSet.device,
+          events: rawEvents(group, history.clientClockOffMs),
+        }));
+
+        server.setNow(now);
+        const answers = await Promise.all(
+          sent.map(async ({ events }) => {
+            const res = await postEvents(
+              server,
+              { journey: slug, events },
+              { key, headers: headerSet.headers },
+            );
+            expect(res.status).toBe(200);
+            return (await res.json()) as { accepted: number; duplicates: number; rejected: unknown[] };
+          }),
+        );
+        for (const [i, answer] of answers.entries()) {
+          expect(answer).toMatchObject({ accepted: sent[i]?.events.length, rejected: [] });
+        }
+        const stored = answers.reduce((sum, a) => sum + a.accepted - a.duplicates, 0);
+        expect(stored).toBe(keptEvents(sent).length);
+
+        const expected = referenceAnalytics({ steps: journey.steps, batches: sent, now });
+        expect(await analyticsOf(slug, Object.keys(expected))).toEqual(expected);
       }),
       { numRuns: 30 },
     );
