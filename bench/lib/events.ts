@@ -16,7 +16,7 @@ export interface BenchEvent {
   device?: "mobile" | "desktop";
 }
 
-/** A version 7 UUID (time-ordered), as the tracker makes them: ids of one moment sort together. */
+/** A version 7 UUID (time-ordered), as a form's script would make them: ids of one moment sort together. */
 function uuidv7(atMs: number): string {
   const bytes = randomBytes(16);
   bytes.writeUIntBE(Math.max(0, Math.floor(atMs)), 0, 6);
