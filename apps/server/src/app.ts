@@ -235,10 +235,13 @@ export function createApp({
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
-    description: "A secret API key: `Authorization: Bearer ody_sk_…`",
+    description:
+      "An API key: `Authorization: Bearer ody_sk_…`. `POST /api/events` also takes a publishable key (`ody_pk_…`), here or in the body.",
   });
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
+    // Relative to where the document is served: the server that serves it.
+    servers: [{ url: "/", description: "The server that serves this document" }],
     info: {
       title: "Odyssey API",
       version: "1.0.0",

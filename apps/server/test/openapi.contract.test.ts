@@ -62,6 +62,30 @@ function declaredHeaders(op: Operation, status: number): Map<string, Header> {
   );
 }
 
+/** The part of the document at `pointer`, following each `$ref` on the way. */
+const at = (pointer: string): unknown =>
+  pointer
+    .split("/")
+    .slice(1)
+    .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"))
+    .reduce<unknown>((node, part) => resolved(node as Record<string, unknown> | undefined)?.[part], doc);
+
+/** A `#/components/…` reference's target, else the node itself. */
+function resolved(node: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const ref = node?.$ref;
+  if (typeof ref !== "string") return node;
+  return ref
+    .slice(2)
+    .split("/")
+    .reduce<Record<string, unknown> | undefined>(
+      (inner, part) => inner?.[part] as Record<string, unknown> | undefined,
+      doc as unknown as Record<string, unknown>,
+    );
+}
+
+/** The headers the document declares for an answer, as an object of lower-cased names. */
+const declaredOf = (op: Operation, status: number) => Object.fromEntries(declaredHeaders(op, status));
+
 /** The headers of the rate limit and its refusals. */
 const limitHeaders = ["ratelimit-limit", "ratelimit-policy", "ratelimit-remaining", "ratelimit-reset"];
 const limitFamily = [...limitHeaders, "retry-after"];
@@ -123,10 +147,57 @@ describe("/api/openapi.json", () => {
     }
   });
 
+  it("names every operation and a server to call, as client generators need", () => {
+    const ids = operations().map(({ op }) => (op as { operationId?: string }).operationId);
+    expect(ids).toEqual([
+      "createJourney",
+      "getJourney",
+      "updateJourney",
+      "deleteJourney",
+      "listJourneys",
+      "createSnapshot",
+      "listSnapshots",
+      "ingestEvents",
+    ]);
+    expect((doc as unknown as { servers: unknown[] }).servers).toEqual([
+      { url: "/", description: expect.any(String) },
+    ]);
+  });
+
+  it("describes each shape once, as a component every place it appears refers to", () => {
+    const schemas = (doc as unknown as { components: { schemas: Record<string, unknown> } }).components
+      .schemas;
+    const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+    const texts = JSON.stringify(schemas);
+    // A step, a journey and the analytics are written out once each.
+    for (const name of ["Step", "Journey", "JourneyAnalytics", "FunnelStep", "HealthMetrics"])
+      expect(texts.split(`"$ref":"#/components/schemas/${name}"`).length, name).toBeGreaterThan(1);
+    expect(texts.match(/"requiredArtifacts":\{/g)?.length).toBe(2); // Step, and StepInput in the create body
+    expect(at("/components/schemas/JourneyList/properties/data/items")).toEqual(ref("Journey"));
+    expect(at("/components/schemas/Snapshot/properties/configuration")).toEqual(ref("Journey"));
+    expect(at("/components/schemas/Snapshot/properties/analytics")).toEqual(ref("JourneyAnalytics"));
+    expect(at("/components/schemas/Journey/properties/steps/items")).toEqual(ref("Step"));
+    // A component that may be null is referred to beside null, and is itself never null.
+    expect(at("/components/schemas/JourneyDetail/properties/lastArtifactCreated")).toMatchObject({
+      anyOf: [ref("ArtifactRef"), { type: "null" }],
+    });
+    expect(at("/components/schemas/BehaviorMetrics/properties/topDropoffStep")).toMatchObject({
+      anyOf: [ref("DropoffStep"), { type: "null" }],
+    });
+    expect(at("/components/schemas/ArtifactRef")).toMatchObject({ type: "object" });
+    // The contract's definitions reach the document: units and when a figure is null.
+    expect(at("/components/schemas/BehaviorMetrics/properties/medianTimeToComplete")).toMatchObject({
+      description: expect.stringMatching(/seconds.*null when/),
+    });
+    expect(at("/components/schemas/IngestResult/properties/duplicates")).toMatchObject({
+      description: expect.stringMatching(/not stored again/),
+    });
+  });
+
   it("requires every event type in eventCountsLast24h, as the answer always has them all", () => {
     const schemas = (doc as unknown as { components: { schemas: Record<string, Schema> } }).components
       .schemas;
-    const counts = schemas.JourneyDetail?.properties?.eventCountsLast24h;
+    const counts = resolved(schemas.JourneyDetail?.properties?.eventCountsLast24h as never) as Schema;
     const types = Object.keys(counts?.properties ?? {});
     expect(types).toEqual(EventType.options);
     expect(counts?.required?.sort()).toEqual([...types].sort());
@@ -274,6 +345,7 @@ describe("the statuses the server answers", () => {
           expect(limitHeadersOf(answer.headers), `${name} ${answer.status}`).toEqual(
             limitFamily.filter((header) => declared.includes(header)),
           );
+          expect(answer.headers["x-request-id"], `${name} ${answer.status}`).toEqual(expect.any(String));
         }
     }
     // The bends reach what they aim at: a compressed body is refused even on GET.
@@ -288,9 +360,10 @@ describe("the headers of the rate limit", () => {
     for (const { name, op } of operations())
       for (const status of Object.keys(op.responses).map(Number)) {
         const declared = declaredHeaders(op, status);
-        const expected = status === 429 || status === 503 ? limitFamily : limitHeaders;
-        expect([...declared.keys()].sort(), `${name} ${status}`).toEqual([...expected].sort());
+        const expected = [...(status === 429 || status === 503 ? limitFamily : limitHeaders), "x-request-id"];
+        expect([...declared.keys()].sort(), `${name} ${status}`).toEqual(expected.sort());
         for (const header of limitHeaders) expect(declared.get(header)?.required).toBeFalsy();
+        expect(declared.get("x-request-id")?.required).toBe(true);
         if (status === 429 || status === 503) expect(declared.get("retry-after")?.required).toBe(true);
       }
   });
@@ -310,7 +383,7 @@ describe("the headers of the rate limit", () => {
       for (let i = 0; i < 3; i++) answers.push(await limited.call(key, "GET", "/api/journeys/some"));
       expect(answers.map((answer) => answer.status)).toEqual([404, 404, 429]);
       for (const answer of answers)
-        expect(limitHeadersOf(answer.headers)).toEqual([...declaredHeaders(retrieve, answer.status).keys()]);
+        expect(limitHeadersOf(answer.headers)).toEqual(limitHeadersOf(declaredOf(retrieve, answer.status)));
       // Made-up keys spend their address's bucket of failures, then are refused before any lookup.
       const madeUp = [];
       for (let i = 0; i < 3; i++)
@@ -335,13 +408,6 @@ describe("the documented requests", () => {
   /** Whether the document's schema at `pointer` (a JSON pointer into it) accepts `value`. */
   const accepts = (pointer: string, value: unknown) =>
     ajv.validate({ $ref: `#${pointer}`, paths: doc.paths, components: doc.components }, value);
-  /** The part of the document at `pointer`. */
-  const at = (pointer: string): unknown =>
-    pointer
-      .split("/")
-      .slice(1)
-      .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"))
-      .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc);
   const body = (path: string, method: string) =>
     `/paths/${path.replaceAll("/", "~1")}/${method}/requestBody/content/application~1json/schema`;
   const update = body("/api/journeys/{slug}", "put");

@@ -27,8 +27,8 @@ const describe: Record<number, string> = {
 
 /**
  * The headers of the answers, as `components.headers` (app.ts registers them): the rate limit's
- * (guards/rate-limit.ts) on every answer of an operation while its limit is on, and
- * `Retry-After` on every 429 and 503.
+ * (guards/rate-limit.ts) on every answer of an operation while its limit is on, `X-Request-Id`
+ * on every answer, and `Retry-After` on every 429 and 503.
  */
 export const responseHeaderComponents = {
   "RateLimit-Limit": {
@@ -49,6 +49,12 @@ export const responseHeaderComponents = {
     description: "Seconds until the caller's bucket is full again. Sent with RateLimit-Limit.",
     schema: { type: "integer", minimum: 0 },
   },
+  "X-Request-Id": {
+    description:
+      "The request's id, as the server's log lines name it: the request's own `X-Request-Id` when it is 1 to 255 letters, digits, `_`, `-` or `=` (and not an API key), else a new one.",
+    required: true,
+    schema: { type: "string" },
+  },
   "Retry-After": {
     description: "Seconds to wait before sending the request again.",
     required: true,
@@ -66,6 +72,7 @@ export const answerHeaders = {
   "RateLimit-Policy": headerRef("RateLimit-Policy"),
   "RateLimit-Remaining": headerRef("RateLimit-Remaining"),
   "RateLimit-Reset": headerRef("RateLimit-Reset"),
+  "X-Request-Id": headerRef("X-Request-Id"),
 };
 
 /** 429 and 503 also say when to come back. */

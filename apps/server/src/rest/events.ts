@@ -19,6 +19,7 @@ import type { RestEnv } from "./context";
 import { errorJson, errorResponses } from "./errors";
 import { json } from "./route-parts";
 import { bearerWithScopeOf } from "./security";
+import { wire } from "./wire";
 
 /** `application/json`, or `text/plain` as `navigator.sendBeacon` sends a string. */
 export const eventBodyTypes = /^(application\/(.+\+)?json|text\/plain)\s*(;|$)/i;
@@ -96,11 +97,12 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
   app.openAPIRegistry.registerPath({
     method: "post",
     path: "/api/events",
+    operationId: "ingestEvents",
     tags: ["Events"],
     summary: "Send a batch of events",
     description:
       "At most 500 events and 512 KiB. Authenticate with a secret key (scope `events:write`) in " +
-      '`Authorization: Bearer`, or, with no Authorization header, a publishable key (`ody_pk_…`) as `"key"` in the body (hence the empty security requirement). A JSON body sent as ' +
+      '`Authorization: Bearer`, or with a publishable key (`ody_pk_…`): as `"key"` in the body, with no Authorization header (hence the empty security requirement), or in `Authorization: Bearer` where the sender can set headers. A JSON body sent as ' +
       "`text/plain` is accepted. Answers after the events are committed; invalid events are listed " +
       "by index in `rejected` and do not sink the batch. A browser's CORS preflight (`OPTIONS` " +
       "with `Origin`) is answered `204`, with `Access-Control-Allow-Origin` when some journey " +
@@ -118,7 +120,7 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       },
     },
     responses: {
-      200: json(IngestResult, "The batch is committed."),
+      200: json(wire(IngestResult), "The batch is committed."),
       ...errorResponses([400, 401, 403, 404, 415, 500, 503], {
         401: 'No key (neither in Authorization nor as `"key"` in the body), a malformed Authorization header, an unknown or revoked key, or a secret key sent in the body.',
         403: "The key lacks the scope `events:write`, or the request's Origin is not one of the journey's `allowedOrigins` (when that list is not empty); the answer then carries no Access-Control-Allow-Origin and nothing is stored.",

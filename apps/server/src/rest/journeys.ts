@@ -14,9 +14,9 @@ import { bodyRequired, json, jsonBody, SlugParam } from "./route-parts";
 import { bearerWithScopeOf } from "./security";
 import { wire } from "./wire";
 
-const JourneyJson = wire(Journey).openapi("Journey");
-const JourneyDetailJson = wire(JourneyDetail).openapi("JourneyDetail");
-const JourneyListJson = wire(JourneyList).openapi("JourneyList");
+const JourneyJson = wire(Journey);
+const JourneyDetailJson = wire(JourneyDetail);
+const JourneyListJson = wire(JourneyList);
 
 const IdempotencyHeader = z.object({
   "idempotency-key": z.string().optional().openapi({
@@ -34,11 +34,15 @@ const IdempotencyHeader = z.object({
 const create = createRoute({
   method: "post",
   path: "/api/journeys/create",
+  operationId: "createJourney",
   tags: ["Journeys"],
   summary: "Create a journey",
   security: bearerWithScopeOf("journeys.create"),
   middleware: [bodyRequired("journey")],
-  request: { headers: IdempotencyHeader, body: jsonBody(CreateJourneyInput) },
+  request: {
+    headers: IdempotencyHeader,
+    body: jsonBody(CreateJourneyInput.meta({ id: "CreateJourneyInput" })),
+  },
   responses: {
     201: json(
       JourneyJson,
@@ -51,6 +55,7 @@ const create = createRoute({
 const retrieve = createRoute({
   method: "get",
   path: "/api/journeys/{slug}",
+  operationId: "getJourney",
   tags: ["Journeys"],
   summary: "Retrieve a journey",
   security: bearerWithScopeOf("journeys.get"),
@@ -64,11 +69,12 @@ const retrieve = createRoute({
 const update = createRoute({
   method: "put",
   path: "/api/journeys/{slug}",
+  operationId: "updateJourney",
   tags: ["Journeys"],
   summary: "Update a journey",
   security: bearerWithScopeOf("journeys.update"),
   middleware: [bodyRequired("journey")],
-  request: { params: SlugParam, body: jsonBody(JourneyChanges) },
+  request: { params: SlugParam, body: jsonBody(JourneyChanges.meta({ id: "JourneyChanges" })) },
   responses: {
     200: json(JourneyJson, "The updated journey."),
     ...errorResponses([400, 401, 403, 404, 415, 500, 503]),
@@ -78,6 +84,7 @@ const update = createRoute({
 const list = createRoute({
   method: "get",
   path: "/api/journeys",
+  operationId: "listJourneys",
   tags: ["Journeys"],
   summary: "List journeys, newest first",
   security: bearerWithScopeOf("journeys.list"),
@@ -91,12 +98,13 @@ const list = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/api/journeys/{slug}",
+  operationId: "deleteJourney",
   tags: ["Journeys"],
   summary: "Delete a journey, its steps and its analytics",
   security: bearerWithScopeOf("journeys.delete"),
   request: { params: SlugParam },
   responses: {
-    200: json(DeletedJourney, "The journey was deleted."),
+    200: json(wire(DeletedJourney), "The journey was deleted."),
     ...errorResponses([400, 401, 403, 404, 415, 500, 503]),
   },
 });

@@ -6,12 +6,13 @@ import { json, SlugParam } from "./route-parts";
 import { bearerWithScopeOf } from "./security";
 import { wire } from "./wire";
 
-const SnapshotJson = wire(Snapshot).openapi("Snapshot");
-const SnapshotListJson = wire(SnapshotList).openapi("SnapshotList");
+const SnapshotJson = wire(Snapshot);
+const SnapshotListJson = wire(SnapshotList);
 
 const create = createRoute({
   method: "post",
   path: "/api/journeys/{slug}/snapshots",
+  operationId: "createSnapshot",
   tags: ["Snapshots"],
   summary: "Freeze the journey's configuration and analytics",
   description:
@@ -27,6 +28,7 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/api/journeys/{slug}/snapshots",
+  operationId: "listSnapshots",
   tags: ["Snapshots"],
   summary: "List the journey's snapshots, newest first",
   description:

@@ -14,7 +14,10 @@ export type Device = z.infer<typeof Device>;
 /** An ISO 8601 time with its offset, within the times the service stores (`STORABLE_TIMES`). */
 const Instant = z.iso
   .datetime({ offset: true })
-  .refine((value) => isStorableTime(Date.parse(value)), { error: `must be ${STORABLE_TIMES.described}` });
+  .refine((value) => isStorableTime(Date.parse(value)), { error: `must be ${STORABLE_TIMES.described}` })
+  .meta({
+    description: `An ISO 8601 time with its offset, \`T\` and \`Z\` in upper case (2026-11-26T10:00:05.000Z, 2026-11-26T11:00:05+01:00); ${STORABLE_TIMES.described}.`,
+  });
 
 /** One event as a form sends it. Unknown fields are dropped, so no field value is ever stored. */
 export const EventInput = z
@@ -51,7 +54,6 @@ export const IngestInput = z.object({
   journey: text().min(1).max(255),
   // null reads as absent, as it does for an event's optional fields.
   sentAt: Instant.nullish(),
-  /** A publishable key (`ody_pk_…`), for browsers that cannot set headers. */
   key: text().max(200).nullish().meta({
     description:
       "A publishable key (`ody_pk_…`), for browsers that cannot set headers: the batch then needs no Authorization header. Only a publishable key may be sent here; any other is refused (401).",
@@ -64,15 +66,16 @@ export type IngestInput = z.infer<typeof IngestInput>;
 export const RejectedEvent = z.object({ index: z.int(), error: z.string() });
 
 export const IngestResult = z.object({
-  /** Valid events, duplicates included: `accepted + rejected.length` is the batch size. */
-  accepted: z.int(),
-  /** Accepted events not stored again: their id was already stored, or repeated in the batch. */
-  duplicates: z.int(),
+  accepted: z.int().meta({
+    description: "Valid events, duplicates included: `accepted + rejected.length` is the batch size.",
+  }),
+  duplicates: z.int().meta({
+    description: "Accepted events not stored again: their id was already stored, or repeated in the batch.",
+  }),
   rejected: z.array(RejectedEvent),
-  /**
-   * Step keys of this batch's events that are not steps of the journey (the events are still
-   * stored); an event repeating an earlier id of the batch adds none.
-   */
-  unknownStepKeys: z.array(z.string()),
+  unknownStepKeys: z.array(z.string()).meta({
+    description:
+      "Step keys of this batch's events that are not steps of the journey (the events are still stored); an event repeating an earlier id of the batch adds none.",
+  }),
 });
 export type IngestResult = z.infer<typeof IngestResult>;
