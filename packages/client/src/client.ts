@@ -18,17 +18,23 @@ export interface OdysseyClientOptions {
   /** A secret API key (`ody_sk_…`), sent as `Authorization: Bearer <key>`. */
   apiKey: string;
   /** A `fetch` to use instead of the global one (tests, proxies, older runtimes). */
-  fetch?: FetchLike;
-  /** Extra headers sent with every request; a function is called for each request. */
-  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  fetch?: FetchLike | undefined;
+  /**
+   * Extra headers sent with every request; a function is called for each request. An
+   * `Authorization` among them is replaced by the one `apiKey` makes.
+   */
+  headers?:
+    | Record<string, string>
+    | (() => Record<string, string> | Promise<Record<string, string>>)
+    | undefined;
   /** Longest one HTTP request may take, body included, in ms; 0 turns the bound off. Default 30 000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * How many times a query is sent again after a network error, a timeout, a 429 or a 5xx
    * answer (after the answer's `Retry-After` when it has one). Mutations and other 4xx answers
    * are never retried. Default 2.
    */
-  retries?: number;
+  retries?: number | undefined;
 }
 
 /** The typed client: `client.journeys.get.query({ slug })`, `client.journeys.create.mutate(…)`. */
@@ -49,13 +55,15 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
   const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const transport = {
     url,
-    // Named functions rather than the default export: CommonJS builds load the ESM-only
-    // superjson through require(esm), which hands back its namespace.
+    // Named functions rather than the default export, which module interop may hand back
+    // as the namespace instead.
     transformer: { serialize, deserialize },
     fetch: boundedFetch(fetchImpl, timeoutMs),
     async headers() {
       const extra = typeof headers === "function" ? await headers() : headers;
-      return { ...extra, authorization: `Bearer ${apiKey}` };
+      // Another spelling of Authorization would be sent beside this one, and the two joined.
+      const others = Object.entries(extra ?? {}).filter(([name]) => name.toLowerCase() !== "authorization");
+      return { ...Object.fromEntries(others), authorization: `Bearer ${apiKey}` };
     },
   };
 

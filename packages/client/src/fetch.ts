@@ -38,11 +38,16 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
       Object.defineProperty(answer, "json", {
         configurable: true,
         value: async () => {
-          try {
-            return JSON.parse(body);
-          } catch {
-            throw new HttpStatusError(status, notJsonMessage(status, contentType));
-          }
+          const json = parseJson(body);
+          if (json === undefined) throw new HttpStatusError(status, notJsonMessage(status, contentType));
+          // JSON from something else (a proxy, a stub): tRPC would say "Missing result" or
+          // "Unable to transform response from server", and lose the status for an array.
+          if (!isTrpcAnswer(json, callsIn(input)))
+            throw new HttpStatusError(
+              status,
+              `The server answered HTTP ${status} with JSON that is not a tRPC answer`,
+            );
+          return json;
         },
       });
       return answer;
@@ -70,6 +75,20 @@ function isTrpcError(contentType: string | null, body: string): boolean {
   if (contentType === null || !/^application\/(.+\+)?json/i.test(contentType)) return false;
   const json = parseJson(body);
   return Array.isArray(json) || (isObject(json) && isObject(json.error));
+}
+
+/** A tRPC answer for `calls` calls: one `{result}` or `{error}`, or an array of them for a batch. */
+function isTrpcAnswer(json: unknown, calls: number | undefined): boolean {
+  const isOutcome = (value: unknown) => isObject(value) && ("result" in value || "error" in value);
+  if (calls === undefined) return isOutcome(json);
+  return Array.isArray(json) && json.length === calls && json.every(isOutcome);
+}
+
+/** How many calls a batched request carries (`/trpc/a,b?batch=1`); undefined for a single call. */
+function callsIn(input: string | URL | Request): number | undefined {
+  const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+  if (url.searchParams.get("batch") !== "1") return undefined;
+  return url.pathname.slice(url.pathname.lastIndexOf("/") + 1).split(",").length;
 }
 
 /** The text of an answer from outside tRPC in the REST error shape, `{"error": "…"}`. */

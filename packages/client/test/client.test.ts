@@ -31,6 +31,17 @@ describe("requests", () => {
     expect(fake.requests[0]?.headers["x-request-source"]).toBe("test");
   });
 
+  it("sends its own key even when the extra headers name an Authorization", async () => {
+    const headers = { Authorization: "Bearer ody_sk_other", "x-request-source": "test" };
+    await client({ headers }).journeys.get.query({ slug: "a" });
+    await client({ headers: () => headers }).journeys.create.mutate({ slug: "a", displayName: "A" });
+    for (const request of fake.requests) {
+      expect(request.headers.authorization).toBe("Bearer ody_sk_test");
+      expect(request.headers["x-request-source"]).toBe("test");
+    }
+    expect(fake.requests).toHaveLength(2);
+  });
+
   it("batches calls made together into one request", async () => {
     const c = client();
     await Promise.all([c.journeys.get.query({ slug: "a" }), c.journeys.get.query({ slug: "b" })]);
@@ -102,6 +113,17 @@ describe("errors", () => {
       code: "PAYLOAD_TOO_LARGE",
       message: "Request body is larger than 1048576 bytes",
     });
+  });
+
+  it("reports a 200 whose JSON is not a tRPC answer by its status, as no answer from Odyssey", async () => {
+    const message = "The server answered HTTP 200 with JSON that is not a tRPC answer";
+    fake.script("json-200-array", "json-200-object", "json-200-object");
+    for (const call of [
+      () => client({ retries: 0 }).journeys.get.query({ slug: "a" }),
+      () => client({ retries: 0 }).journeys.get.query({ slug: "a" }),
+      () => client().journeys.create.mutate({ slug: "a", displayName: "A" }),
+    ])
+      expect(await failure(call())).toMatchObject({ status: 200, code: "NETWORK_ERROR", message });
   });
 
   it("reports an error page that is not JSON by its status", async () => {

@@ -17,6 +17,8 @@ export type Behaviour =
   | "drop"
   | "html-502"
   | "json-413"
+  | "json-200-array"
+  | "json-200-object"
   | "proxy-429-retry-after-date";
 
 export interface SeenRequest {
@@ -71,6 +73,11 @@ export async function startFakeOdyssey(): Promise<FakeOdyssey> {
       // What the real server's body limit answers, in front of tRPC.
       res.writeHead(413, { "content-type": "application/json" });
       return res.end(JSON.stringify({ error: "Request body is larger than 1048576 bytes" }));
+    }
+    if (behaviour === "json-200-array" || behaviour === "json-200-object") {
+      // Something other than Odyssey answering 200 with JSON: a stub, a misrouted proxy.
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(behaviour === "json-200-array" ? "[]" : '{"status":"ok"}');
     }
     if (behaviour === "proxy-429-retry-after-date") {
       // A proxy's rate limit, which names the time to come back rather than a delay.
