@@ -32,6 +32,32 @@ describe("Migrating", () => {
     expect(await applied()).toBe(before);
   });
 
+  it("refuses a database lacking one of this build's migrations older than its latest, and changes nothing", async () => {
+    // As a build whose migrations were ordered differently leaves it: drizzle would skip the
+    // missing one for good, since it looks only past the newest migration applied.
+    const [oldest] = await queryRows<{ hash: string; made: string }>(
+      database.db,
+      sql`delete from drizzle.__drizzle_migrations
+          where id = (select min(id) from drizzle.__drizzle_migrations)
+          returning hash, created_at::text as made`,
+    );
+    const before = await applied();
+    try {
+      const refusal = database.migrate();
+      await expect(refusal).rejects.toBeInstanceOf(UnknownMigrationsError);
+      await expect(refusal).rejects.toThrow(
+        "The database was migrated by another build of Odyssey, whose migrations are ordered differently: 1 migration of this build's (the first made ",
+      );
+      expect(await applied()).toBe(before);
+    } finally {
+      await database.db.execute(
+        sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${oldest?.hash}, ${oldest?.made})`,
+      );
+    }
+    await database.migrate();
+    expect(await applied()).toBe((before ?? 0) + 1);
+  });
+
   it("refuses a database holding a migration this build does not have, and changes nothing", async () => {
     const before = await applied();
     await database.db.execute(
