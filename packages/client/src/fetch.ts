@@ -77,10 +77,14 @@ function isTrpcError(contentType: string | null, body: string): boolean {
   return Array.isArray(json) || (isObject(json) && isObject(json.error));
 }
 
-/** A tRPC answer for `calls` calls: one `{result}` or `{error}`, or an array of them for a batch. */
+/**
+ * A tRPC answer for `calls` calls: one `{result}` or `{error}`, or for a batch an array of them,
+ * or one `{error}` for the whole batch (a request refused before any call ran).
+ */
 function isTrpcAnswer(json: unknown, calls: number | undefined): boolean {
   const isOutcome = (value: unknown) => isObject(value) && ("result" in value || "error" in value);
   if (calls === undefined) return isOutcome(json);
+  if (isObject(json) && "error" in json) return true;
   return Array.isArray(json) && json.length === calls && json.every(isOutcome);
 }
 

@@ -79,7 +79,7 @@ export const TimeToComplete = says(
     p75: says(z.int().nullable(), "75th percentile, in seconds."),
     p90: says(z.int().nullable(), "90th percentile, in seconds."),
   }),
-  "From entry to the first submit_success, over the cohort sessions that have one (percentile_cont, rounded to the nearest second); null when none has.",
+  "From entry to the first submit_success, over the cohort sessions that have one (percentile_cont, rounded to the nearest second); each is null when none has one.",
 );
 
 export const UnknownStepKey = z.object({ stepKey: z.string(), lastSeenAt: z.date() });
