@@ -113,9 +113,8 @@ export function createApp({
     return trpcCors(c, next);
   };
   const limit = rateLimits(config.rateLimits, (c) => rateLimitCharges(c.req.path));
-  app.use("/api/*", (c, next) =>
-    isIngestion(c.req.path) ? eventsAnswerCors(c, next) : restControlCors(c, next),
-  );
+  const eventsCors = eventsAnswerCors(db);
+  app.use("/api/*", (c, next) => (isIngestion(c.req.path) ? eventsCors(c, next) : restControlCors(c, next)));
   app.use("/api/*", limit);
   app.use("/trpc/*", trpcControlCors, trpcMethods, trpcPlainRequest, limit);
   // The deadline answers without stopping the work: a write may still commit after it. It covers

@@ -444,6 +444,73 @@ describe("CORS on /api/events", () => {
   });
 });
 
+describe("refusals of a batch, as a page reads them", () => {
+  let own: TestServer;
+  let sender: string;
+  const allowed = "https://forms.example.com";
+  beforeAll(async () => {
+    own = await startTestServer();
+    const owner = await own.key("refusals");
+    sender = (await createApiKey(own.database.db, { orgSlug: "refusals", kind: "publishable" })).key;
+    await createJourney(own, owner, "listed", { allowedOrigins: [allowed] });
+  });
+  afterAll(() => own.close());
+
+  const batch = (events: unknown[], journey = "listed") => JSON.stringify({ journey, key: sender, events });
+  const refusals = (): { name: string; status: number; type: string; body: string }[] => [
+    { name: "malformed JSON", status: 400, type: "text/plain", body: "{" },
+    {
+      name: "unknown key",
+      status: 401,
+      type: "text/plain",
+      body: batch([event()]).replace(sender, "ody_pk_unknown"),
+    },
+    { name: "unknown journey", status: 404, type: "text/plain", body: batch([event()], "no-such-journey") },
+    {
+      name: "too many events",
+      status: 413,
+      type: "text/plain",
+      body: batch(Array.from({ length: 501 }, () => event())),
+    },
+    { name: "not JSON nor text", status: 415, type: "text/html", body: batch([event()]) },
+  ];
+  const sendFrom = (origin: string, refusal: { type: string; body: string }) =>
+    fetch(`${own.url}/api/events`, {
+      method: "POST",
+      headers: { origin, "content-type": refusal.type },
+      body: refusal.body,
+    });
+
+  it("lets an origin some journey allows read why, with the headers a 200 exposes", async () => {
+    for (const refusal of refusals()) {
+      const res = await sendFrom(allowed, refusal);
+      expect(res.status, refusal.name).toBe(refusal.status);
+      expect(res.headers.get("access-control-allow-origin"), refusal.name).toBe(allowed);
+      expect(res.headers.get("access-control-expose-headers"), refusal.name).toMatch(/X-Request-Id/i);
+      expect(await errorOf(res)).toEqual(expect.any(String));
+    }
+  });
+
+  it("gives an origin no journey allows nothing to read, nor a 403 to any origin", async () => {
+    for (const refusal of refusals()) {
+      const res = await sendFrom("https://evil.example.net", refusal);
+      expect(res.status, refusal.name).toBe(refusal.status);
+      expect(res.headers.get("access-control-allow-origin"), refusal.name).toBeNull();
+    }
+    const scopeless = await own.key("refusals", ["journeys:read"]);
+    const res = await postEvents(
+      own,
+      { journey: "listed", events: [event()] },
+      {
+        key: scopeless,
+        headers: { origin: allowed },
+      },
+    );
+    expect(res.status).toBe(403);
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
 describe("CORS preflight on /api/events, which names no journey", () => {
   let listed: TestServer;
   beforeAll(async () => {

@@ -60,23 +60,36 @@ export const eventsPreflight =
     });
   };
 
+/** Refusals a page may read when its origin is one some journey allows (see eventsAnswerCors). */
+const readableRefusals = new Set([400, 401, 404, 413, 415]);
+
 /**
- * CORS on the answers to event batches: only a 200, which only an origin the journey allows
- * gets, echoes the origin, and exposes `Retry-After`, the `RateLimit-*` headers and the request
- * id to the page. Every error answer, a disallowed origin's 403 among them, carries no
- * `Access-Control-Allow-Origin`: a 429 comes before the journey (and its origins) is read, and a
- * 503 may come before too, so neither can tell an allowed origin from another.
+ * CORS on the answers to event batches. A 200, which only an origin the journey allows gets,
+ * echoes the origin and exposes `Retry-After`, the `RateLimit-*` headers and the request id to
+ * the page. So does a refusal of the batch itself (400, 401, 404, 413, 415) sent to an origin
+ * some journey allows, as a preflight is answered (its journey may not be known yet): a page
+ * can then read why, where a browser would otherwise report a CORS failure. A 403 (a disallowed
+ * origin, or a key without the scope) carries no `Access-Control-Allow-Origin`, nor do a 429
+ * and a 503: they come before the journey is read, and a lookup per refusal would undo what
+ * they spare the database.
  */
-export const eventsAnswerCors: MiddlewareHandler<RestEnv> = async (c, next) => {
-  if (c.req.method === "OPTIONS") return next();
-  await next();
-  setResponseHeader(c, "Vary", "Origin");
-  const origin = requestHeader(c, "origin");
-  if (origin && c.res.status === 200) {
-    setResponseHeader(c, "Access-Control-Allow-Origin", origin);
-    setResponseHeader(c, "Access-Control-Expose-Headers", exposedHeaders);
-  }
-};
+export const eventsAnswerCors =
+  (db: Database): MiddlewareHandler<RestEnv> =>
+  async (c, next) => {
+    if (c.req.method === "OPTIONS") return next();
+    await next();
+    setResponseHeader(c, "Vary", "Origin");
+    const origin = requestHeader(c, "origin");
+    if (!origin) return;
+    const status = c.res.status;
+    const readable =
+      status === 200 ||
+      (readableRefusals.has(status) && (await originAllowedByAnyJourney(db, origin).catch(() => false)));
+    if (readable) {
+      setResponseHeader(c, "Access-Control-Allow-Origin", origin);
+      setResponseHeader(c, "Access-Control-Expose-Headers", exposedHeaders);
+    }
+  };
 
 /** A lost database is answered 503 as on every route, not as the 500 of an unknown error. */
 async function allowedByAnyJourney(db: Database, origin: string): Promise<boolean> {
@@ -109,7 +122,7 @@ export function eventRoutes(app: OpenAPIHono<RestEnv>) {
       "allows that origin (it names no journey); each batch is judged against its own journey's " +
       "`allowedOrigins`. A `200` echoes the request's `Origin` in `Access-Control-Allow-Origin` and " +
       "exposes the `RateLimit-*` headers and `X-Request-Id` to the page " +
-      "(`Access-Control-Expose-Headers`); error answers carry no `Access-Control-Allow-Origin`.",
+      "(`Access-Control-Expose-Headers`). So does a 400, 401, 404, 413 or 415 when some journey allows the Origin (a preflight's rule), so a page can read why; a 403, 429 or 503 carries no `Access-Control-Allow-Origin`. From a page, send the batch as a string (`navigator.sendBeacon(url, JSON.stringify(batch))`, `text/plain`, no preflight); browsers cap a beacon at 64 KiB.",
     // Or no header at all: a publishable key rides in the body (`"key"`), for beacons. An empty
     // requirement is how OpenAPI says a request may go without any of the declared schemes.
     security: [...bearerWithScopeOf("events.ingest"), {}],
