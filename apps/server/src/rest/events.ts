@@ -82,14 +82,31 @@ export const eventsAnswerCors =
     const origin = requestHeader(c, "origin");
     if (!origin) return;
     const status = c.res.status;
-    const readable =
-      status === 200 ||
-      (readableRefusals.has(status) && (await originAllowedByAnyJourney(db, origin).catch(() => false)));
+    const readable = status === 200 || (readableRefusals.has(status) && (await readableBy(db, origin)));
     if (readable) {
       setResponseHeader(c, "Access-Control-Allow-Origin", origin);
       setResponseHeader(c, "Access-Control-Expose-Headers", exposedHeaders);
     }
   };
+
+/** How long a refusal waits to learn whether its page may read it. */
+const readableLookupMs = 1000;
+
+/**
+ * Whether some journey allows `origin`. A refusal is already made: a database that fails or
+ * stalls (this runs outside the request deadline) only leaves it unreadable by the page.
+ */
+async function readableBy(db: Database, origin: string): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(resolve, readableLookupMs, false);
+  });
+  try {
+    return await Promise.race([originAllowedByAnyJourney(db, origin).catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** A lost database is answered 503 as on every route, not as the 500 of an unknown error. */
 async function allowedByAnyJourney(db: Database, origin: string): Promise<boolean> {

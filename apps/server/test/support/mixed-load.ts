@@ -163,9 +163,20 @@ export function createMixedLoad(options: { url: string; key: string; requestTime
   };
 
   // Requests refused for their body once their key is judged (the key comes first): a query too.
+  // A page's refused batch is also judged for the origins journeys allow, so it may read why.
   const refuser = async () => {
-    for (let n = 0; !stopped && n < MAX_ROUNDS; n++)
+    for (let n = 0; !stopped && n < MAX_ROUNDS; n++) {
       await send("refused", "PUT", "/api/journeys/any", { displayName: 5 });
+      await send(
+        "refused",
+        "POST",
+        "/api/events",
+        { journey: EVENTS_JOURNEY, events: 5 },
+        {
+          origin: "https://forms.example",
+        },
+      );
+    }
   };
 
   const prober = async () => {
