@@ -8,7 +8,12 @@ import { answerHeaders, errorJson } from "./errors";
 // Pieces every REST route declaration shares.
 
 export const SlugParam = z.object({
-  slug: z.string().openapi({ param: { name: "slug", in: "path" }, example: "small-business-grant" }),
+  slug: z.string().openapi({
+    param: { name: "slug", in: "path" },
+    example: "small-business-grant",
+    description:
+      "The journey's slug. A journey may be named `create`: `GET`, `PUT` and `DELETE /api/journeys/create` serve it, as only `POST` creates.",
+  }),
 });
 
 export const json = <T>(schema: T, description: string) => ({
