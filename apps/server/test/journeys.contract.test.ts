@@ -593,6 +593,23 @@ describe("list and delete", () => {
     expect((await server.call(key, "GET", "/api/journeys/page-1")).status).toBe(404);
     expect((await server.call(key, "DELETE", "/api/journeys/page-1")).status).toBe(404);
   });
+
+  it("serves a journey named create at /api/journeys/create, where only POST creates", async () => {
+    expect((await server.call(key, "GET", "/api/journeys/create")).status).toBe(404);
+    const made = await server.call(key, "POST", "/api/journeys/create", { slug: "create", displayName: "C" });
+    expect(made.status).toBe(201);
+    const got = await server.call(key, "GET", "/api/journeys/create");
+    expect([got.status, (await got.json()).slug]).toEqual([200, "create"]);
+    const renamed = await server.call(key, "PUT", "/api/journeys/create", { displayName: "Renamed" });
+    expect([renamed.status, (await renamed.json()).displayName]).toEqual([200, "Renamed"]);
+    const again = await server.call(key, "POST", "/api/journeys/create", {
+      slug: "create",
+      displayName: "C",
+    });
+    expect(again.status).toBe(409);
+    expect((await server.call(key, "DELETE", "/api/journeys/create")).status).toBe(200);
+    expect((await server.call(key, "GET", "/api/journeys/create")).status).toBe(404);
+  });
 });
 
 describe("transport errors", () => {
