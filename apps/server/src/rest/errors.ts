@@ -51,7 +51,7 @@ export const responseHeaderComponents = {
   },
   "X-Request-Id": {
     description:
-      "The request's id, as the server's log lines name it: the request's own `X-Request-Id` when it is 1 to 255 letters, digits, `_`, `-` or `=` (and not an API key), else a new one.",
+      "The request's id, as the server's log lines name it: the request's own `X-Request-Id` when it is 1 to 255 ASCII letters, digits, `_`, `-` or `=` holding no `ody_sk_` or `ody_pk_` (in any case), else a new one.",
     required: true,
     schema: { type: "string" },
   },

@@ -70,8 +70,8 @@ const readableRefusals = new Set([400, 401, 404, 413, 415]);
  * some journey allows, as a preflight is answered (its journey may not be known yet): a page
  * can then read why, where a browser would otherwise report a CORS failure. A 403 (a disallowed
  * origin, or a key without the scope) carries no `Access-Control-Allow-Origin`, nor do a 429
- * and a 503: they come before the journey is read, and a lookup per refusal would undo what
- * they spare the database.
+ * and a 503: they come before the journey is read (a 503 mostly), and a lookup per refusal
+ * would undo what they spare the database.
  */
 export const eventsAnswerCors =
   (db: Database): MiddlewareHandler<RestEnv> =>

@@ -16,7 +16,7 @@ const Instant = z.iso
   .datetime({ offset: true })
   .refine((value) => isStorableTime(Date.parse(value)), { error: `must be ${STORABLE_TIMES.described}` })
   .meta({
-    description: `An ISO 8601 time with its offset, \`T\` and \`Z\` in upper case (2026-11-26T10:00:05.000Z, 2026-11-26T11:00:05+01:00); ${STORABLE_TIMES.described}.`,
+    description: `An ISO 8601 time with seconds and its offset, \`Z\` or \`±hh:mm\`, \`T\` and \`Z\` in upper case (2026-11-26T10:00:05.000Z, 2026-11-26T11:00:05+01:00); ${STORABLE_TIMES.described}.`,
   });
 
 /** One event as a form sends it. Unknown fields are dropped, so no field value is ever stored. */
