@@ -70,6 +70,10 @@ export const journeys = pgTable(
     primaryKey({ columns: [t.orgId, t.id] }),
     unique("journeys_org_slug_unique").on(t.orgId, t.slug),
     index("journeys_org_created_idx").on(t.orgId, t.createdAt, t.id),
+    // A browser's preflight asks whether any journey, of any organization, takes events from an
+    // origin (events/preflight.ts): these answer it without reading every journey.
+    index("journeys_allowed_origins_idx").using("gin", t.allowedOrigins),
+    index("journeys_open_to_all_idx").on(t.orgId).where(sql`cardinality(${t.allowedOrigins}) = 0`),
   ],
 );
 

@@ -1,59 +1,11 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
-import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
-import postgres from "postgres";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrationsFolder } from "../src/index";
-import { createServerDatabase, testEngine } from "../src/testing";
+import { type Engine, migrationsUpTo, openEngine } from "./support/migrations";
 
 // Migration 0010 moves the hour counts from one row per hour and type (event_hours) to one row per
 // hour with a column per type (event_hour_counts). Applied to a database holding counts, it must
 // keep every one of them.
-
-/** The migrations folder as it was up to and including `lastTag`. */
-function migrationsUpTo(lastTag: string): string {
-  const folder = mkdtempSync(join(tmpdir(), "odyssey-migrations-"));
-  cpSync(migrationsFolder, folder, { recursive: true });
-  const journalPath = join(folder, "meta", "_journal.json");
-  const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: { tag: string }[] };
-  const last = journal.entries.findIndex((entry) => entry.tag === lastTag);
-  if (last < 0) throw new Error(`No migration ${lastTag}`);
-  journal.entries = journal.entries.slice(0, last + 1);
-  writeFileSync(journalPath, JSON.stringify(journal));
-  return folder;
-}
-
-interface Engine {
-  migrate(folder: string): Promise<void>;
-  query(text: string): Promise<Record<string, unknown>[]>;
-  close(): Promise<void>;
-}
-
-async function openEngine(): Promise<Engine> {
-  if (testEngine() === "pglite") {
-    const client = new PGlite();
-    return {
-      migrate: (folder) => migratePglite(drizzlePglite(client), { migrationsFolder: folder }),
-      query: async (text) => (await client.query<Record<string, unknown>>(text)).rows,
-      close: () => client.close(),
-    };
-  }
-  const server = await createServerDatabase("odyssey_migration");
-  const client = postgres(server.url, { max: 1, onnotice: () => {} });
-  return {
-    migrate: (folder) => migratePostgres(drizzlePostgres(client), { migrationsFolder: folder }),
-    query: (text) => client.unsafe(text) as Promise<Record<string, unknown>[]>,
-    async close() {
-      await client.end();
-      await server.drop();
-    },
-  };
-}
 
 describe("migration 0010: hour counts per type become columns", () => {
   let engine: Engine;

@@ -1,0 +1,2 @@
+CREATE INDEX "journeys_allowed_origins_idx" ON "journeys" USING gin ("allowed_origins");--> statement-breakpoint
+CREATE INDEX "journeys_open_to_all_idx" ON "journeys" USING btree ("org_id") WHERE cardinality("journeys"."allowed_origins") = 0;
