@@ -130,6 +130,40 @@ describe("Idempotency-Key", () => {
     expect(await journeysWithSlug("idem-org")).toBe(2);
   });
 
+  it("forgets an organization's keys past their 24 hours as new ones come, and no other's", async () => {
+    const otherKey = await server.key("idem-forget-other");
+    for (const [caller, name] of [
+      [key, "old-mine"],
+      [otherKey, "old-theirs"],
+      [key, "recent-mine"],
+    ] as const) {
+      const made = await fetch(`${server.url}/api/journeys/create`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${caller}`,
+          "content-type": "application/json",
+          "idempotency-key": name,
+        },
+        body: JSON.stringify({ slug: `idem-${name}`, displayName: name }),
+      });
+      expect(made.status).toBe(201);
+    }
+    await server.database.db
+      .update(idempotencyKeys)
+      .set({ createdAt: sql`now() - interval '25 hours'` })
+      .where(sql`${idempotencyKeys.key} in ('old-mine', 'old-theirs')`);
+    const kept = async () =>
+      (
+        await queryRows<{ key: string }>(
+          server.database.db,
+          sql`select key from idempotency_keys where key in ('old-mine', 'old-theirs', 'recent-mine', 'new-mine') order by key`,
+        )
+      ).map((row) => row.key);
+    expect(await kept()).toEqual(["old-mine", "old-theirs", "recent-mine"]);
+    expect((await create("new-mine", { slug: "idem-new-mine", displayName: "New" })).status).toBe(201);
+    expect(await kept()).toEqual(["new-mine", "old-theirs", "recent-mine"]);
+  });
+
   it("answers 400 to a key that is not 1–255 printable characters", async () => {
     for (const bad of ["has space", "x".repeat(256)]) {
       const res = await create(bad, { slug: "idem-bad", displayName: "Bad" });

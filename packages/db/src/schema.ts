@@ -320,5 +320,9 @@ export const idempotencyKeys = pgTable(
     response: json("response"),
     createdAt: timestamps.createdAt,
   },
-  (t) => [primaryKey({ columns: [t.orgId, t.key] })],
+  // Expired keys are found by age, a few at each new claim (idempotency/run.ts).
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.key] }),
+    index("idempotency_keys_org_created_idx").on(t.orgId, t.createdAt),
+  ],
 );

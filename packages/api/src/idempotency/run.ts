@@ -130,7 +130,10 @@ async function claim(
     .values({ orgId, key, fingerprint, state: "in_flight", leaseUntil, response: null })
     .onConflictDoNothing()
     .returning({ claimedAt: idempotencyKeys.createdAt });
-  if (inserted[0]) return inserted[0].claimedAt;
+  if (inserted[0]) {
+    await forgetExpiredKeys(db, orgId);
+    return inserted[0].claimedAt;
+  }
   const taken = await db
     .update(idempotencyKeys)
     .set({ fingerprint, state: "in_flight", leaseUntil, response: null, createdAt: sql`now()` })
@@ -146,6 +149,27 @@ async function claim(
     )
     .returning({ claimedAt: idempotencyKeys.createdAt });
   return taken[0]?.claimedAt;
+}
+
+/** Keys forgotten per new key, at most: more than come in, so a day of keys is what stays. */
+const FORGET_PER_CLAIM = 100;
+
+/**
+ * Deletes some of the organization's keys past their retention, which a new claim would
+ * overwrite anyway: without it, every key and its stored answer would stay for good. Rows another
+ * request is deleting are skipped, not waited for. A failure here fails no request.
+ */
+async function forgetExpiredKeys(db: Database, orgId: string): Promise<void> {
+  await db
+    .execute(sql`
+      delete from idempotency_keys
+      where org_id = ${orgId} and key in (
+        select key from idempotency_keys
+        where org_id = ${orgId} and created_at < now() - make_interval(hours => ${RETENTION_HOURS})
+        order by created_at
+        limit ${FORGET_PER_CLAIM}
+        for update skip locked)`)
+    .catch(() => {});
 }
 
 function replay<T>(answer: StoredAnswer): T {

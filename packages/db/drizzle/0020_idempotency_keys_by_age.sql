@@ -1,0 +1,1 @@
+CREATE INDEX "idempotency_keys_org_created_idx" ON "idempotency_keys" USING btree ("org_id","created_at");
