@@ -7,14 +7,14 @@ import {
   pgErrorCode,
   queryRows,
 } from "@odyssey/db";
-import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { z } from "zod";
 import { analyticsVersionOf } from "../analytics/version";
 import type { OrgContext } from "../context";
 import { ConflictError, journeyNotFound } from "../errors";
 import { deleteJourneyEvents } from "../events/store";
-import { cursorReader, encodeCursor } from "../paging";
+import { type Cursor, cursorReader, encodeCursor } from "../paging";
 import { preparedPerDatabase } from "../prepared";
 import type {
   CreateJourneyInput,
@@ -314,6 +314,14 @@ export async function deleteJourney({ ctx, input }: Op<{ slug: string; id?: stri
 
 const readCursor = cursorReader("journey", "journey");
 
+/**
+ * The journeys after `cursor` in the list's order. A row comparison, so that the position bounds
+ * the index scan rather than filtering every newer journey (a page deep in a large organization
+ * read them all).
+ */
+export const journeysBefore = (cursor: Cursor) =>
+  sql`(${journeys.createdAt}, ${journeys.id}) < (${sql.param(cursor.createdAt, journeys.createdAt)}::timestamptz, ${cursor.id})`;
+
 /** Newest first, by keyset on (created_at, id), so pages stay stable while journeys are added. */
 export async function listJourneys({
   ctx,
@@ -323,17 +331,7 @@ export async function listJourneys({
   const rows = await ctx.db
     .select()
     .from(journeys)
-    .where(
-      and(
-        eq(journeys.orgId, ctx.orgId),
-        after
-          ? or(
-              lt(journeys.createdAt, after.createdAt),
-              and(eq(journeys.createdAt, after.createdAt), lt(journeys.id, after.id)),
-            )
-          : undefined,
-      ),
-    )
+    .where(and(eq(journeys.orgId, ctx.orgId), after ? journeysBefore(after) : undefined))
     .orderBy(desc(journeys.createdAt), desc(journeys.id))
     .limit(input.limit + 1);
   const page = rows.slice(0, input.limit);
