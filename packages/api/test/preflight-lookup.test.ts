@@ -46,6 +46,14 @@ describe("Which origins some journey allows", () => {
     expect(plan).not.toMatch(/Seq Scan/);
   });
 
+  it("keeps no pending list in the GIN index, which every question would read whole", async () => {
+    const [index] = await queryRows<{ options: string[] | null }>(
+      database.db,
+      sql`select reloptions as options from pg_class where relname = 'journeys_allowed_origins_idx'`,
+    );
+    expect(index?.options).toEqual(["fastupdate=false"]);
+  });
+
   it("answers for a listed origin, in any form a browser sends it, and for no other", async () => {
     const { db } = database;
     expect(await originAllowedByAnyJourney(db, "https://forms77.example.com")).toBe(true);

@@ -71,8 +71,9 @@ export const journeys = pgTable(
     unique("journeys_org_slug_unique").on(t.orgId, t.slug),
     index("journeys_org_created_idx").on(t.orgId, t.createdAt, t.id),
     // A browser's preflight asks whether any journey, of any organization, takes events from an
-    // origin (events/preflight.ts): these answer it without reading every journey.
-    index("journeys_allowed_origins_idx").using("gin", t.allowedOrigins),
+    // origin (events/preflight.ts): these answer it without reading every journey. Without a
+    // pending list (fastupdate), which every search would read whole: journeys are written rarely.
+    index("journeys_allowed_origins_idx").using("gin", t.allowedOrigins).with({ fastupdate: false }),
     index("journeys_open_to_all_idx").on(t.orgId).where(sql`cardinality(${t.allowedOrigins}) = 0`),
   ],
 );
