@@ -49,7 +49,13 @@ export const apiKeys = pgTable(
     createdAt: timestamps.createdAt,
     revokedAt: timestamp("revoked_at", { withTimezone: true, precision: 3 }),
   },
-  (t) => [primaryKey({ columns: [t.orgId, t.id] }), unique("api_keys_hash_unique").on(t.hash)],
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.id] }),
+    unique("api_keys_hash_unique").on(t.hash),
+    // `odyssey keys revoke <key id>` names a key by its id alone, across organizations (like the
+    // hash, a deliberate lookup without org_id): one key per id, found without reading every key.
+    unique("api_keys_id_unique").on(t.id),
+  ],
 );
 
 export const journeys = pgTable(
