@@ -10,13 +10,11 @@ import { IngestInput, IngestResult } from "./schema";
 /** The batch's `key` alone, checked before the rest of the input when it is not text. */
 const bodyKeyInput = IngestInput.pick({ key: true });
 
-/** The key in the `Authorization` header; without one, a sender is told of both ways to send it. */
-function eventKeyFromAuthorization(authorization: string | undefined): string {
-  if (authorization === undefined || authorization.trim() === "")
-    throw new UnauthorizedError(
-      `Missing API key: send it as Authorization: Bearer <key>, or a publishable key (${keyPrefixes.publishable}…) as "key" in the body`,
-    );
-  return keyFromAuthorization(authorization);
+/** A batch with neither header nor body key: the sender is told of both ways to send one. */
+function missingEventKey(): never {
+  throw new UnauthorizedError(
+    `Missing API key: send it as Authorization: Bearer <key>, or a publishable key (${keyPrefixes.publishable}…) as "key" in the body`,
+  );
 }
 
 /**
@@ -43,10 +41,9 @@ const eventWriterProcedure = publicProcedure
       throw new UnauthorizedError(
         `Only publishable keys (${keyPrefixes.publishable}…) may be sent in the body; send secret keys as Authorization: Bearer <key>`,
       );
-    // Without a body key the header decides, with the same 401 messages as every other route but
-    // for a missing key, which may come in the body here.
-    const presented =
-      !hasHeader && bodyKey !== undefined ? bodyKey : eventKeyFromAuthorization(ctx.authorization);
+    // A header decides, with the same 401 messages as every other route; without one, the body's
+    // key, and a request with neither is told that a key may come in the body here.
+    const presented = hasHeader ? keyFromAuthorization(ctx.authorization) : (bodyKey ?? missingEventKey());
     // The journey the batch names is read with the key (one query), within the key's organization;
     // the operation uses it only once the key has passed every check here.
     const slug = acceptedRawText(raw, "journey", IngestInput.shape.journey);
