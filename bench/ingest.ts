@@ -31,6 +31,7 @@ import { createDatabase } from "../packages/db/src/index.ts";
 import { createBareEventsTable, insertBareEvents } from "./lib/bare-insert.ts";
 import { type CpuSplit, measureCpu } from "./lib/cpu.ts";
 import { type BenchEvent, DEFAULT_STEPS, events, inBatches } from "./lib/events.ts";
+import { percentile } from "./lib/percentile.ts";
 import { buildServerAndClient, type StartedServer, startServer, stop, stopAll } from "./lib/processes.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
 
@@ -64,10 +65,6 @@ const DAY = 24 * 60 * MIN;
 function describeCpu(cpu: CpuSplit, clients: string): string {
   const ms = (value: number | null) => (value === null ? "n/a" : `${value.toFixed(2)} ms`);
   return `server ${ms(cpu.server)}, Postgres ${ms(cpu.postgres)}, ${clients} ${ms(cpu.clients)}; machine ${(cpu.idleShare * 100).toFixed(0)}% idle`;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
 }
 
 async function main() {

@@ -16,6 +16,7 @@ import { sql } from "drizzle-orm";
 import { anyJourneyAllows } from "../packages/api/src/events/preflight.ts";
 import { createDatabase, type Database, queryRows } from "../packages/db/src/index.ts";
 import { createBenchDatabase } from "./lib/database.ts";
+import { percentile } from "./lib/percentile.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
 
 const JOURNEYS = positiveIntSetting("BENCH_JOURNEYS", 100_000);
@@ -29,9 +30,6 @@ const everyJourneyRead = (normal: string) =>
       or ${normal} = any(j.allowed_origins)
       or exists (select 1 from unnest(j.allowed_origins) o where lower(rtrim(o, '/')) = ${normal})
   ) as allowed`;
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 
 async function timed(db: Database, query: ReturnType<typeof sql>, expected: boolean): Promise<number> {
   const start = performance.now();
