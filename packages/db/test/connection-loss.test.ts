@@ -1,3 +1,4 @@
+import { createServer, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -61,6 +62,8 @@ describe.skipIf(testEngine() !== "postgres")("A lost connection", () => {
       settled(query),
       new Promise((resolve) => setTimeout(() => resolve("no answer"), 5000).unref()),
     ]);
+  const lostConnection = (outcome: unknown) =>
+    typeof outcome === "object" && outcome !== null && "error" in outcome && isConnectionError(outcome.error);
   // A rejection nobody handled is reported once the microtasks and timers of its turn have run.
   const reported = () => new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -118,6 +121,37 @@ describe.skipIf(testEngine() !== "postgres")("A lost connection", () => {
     // connection must not wait for its answer (it answered one query, then none).
     for (const n of [1, 2, 3])
       expect(await within5s(queryRows(pool.db, sql`select ${n}::int as n`))).toEqual({ rows: [{ n }] });
+    await reported();
+    expect(unhandled).toEqual([]);
+  });
+
+  it("fails the query that opened a connection after a few spaced tries when every new connection is closed at once", async () => {
+    // What a port forward or a proxy whose database is down does: it accepts, then closes.
+    const sockets = new Set<Socket>();
+    const closer = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.end();
+    });
+    await new Promise<void>((resolve) => closer.listen(0, "127.0.0.1", resolve));
+    const url = new URL(proxy.url);
+    url.port = String((closer.address() as { port: number }).port);
+    try {
+      database = createDatabase({ url: url.toString(), maxConnections: 1 });
+      expect(lostConnection(await within5s(queryRows(database.db, sql`select 1 as one`)))).toBe(true);
+      const afterFirst = sockets.size;
+      expect(afterFirst).toBeLessThanOrEqual(3);
+      // The next query tries again, after the backoff: no connection is opened meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(sockets.size).toBe(afterFirst);
+      expect(lostConnection(await within5s(queryRows(database.db, sql`select 1 as one`)))).toBe(true);
+      expect(sockets.size).toBeLessThanOrEqual(2 * afterFirst);
+    } finally {
+      await database?.close();
+      database = undefined;
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => closer.close(resolve));
+    }
     await reported();
     expect(unhandled).toEqual([]);
   });
