@@ -101,29 +101,43 @@ describe.skipIf(testEngine() !== "postgres")("A lost connection", () => {
     expect(unhandled).toEqual([]);
   });
 
-  it("fails only the transaction it was running when reset, and answers the queries after it", async () => {
-    const pool = openPool();
-    // A statement the connection has prepared already, as on any long-lived one.
-    const transaction = () =>
-      pool.db.transaction((tx) =>
-        queryRows(tx as unknown as Database, sql`select ${"in a transaction"}::text as step`),
-      );
-    await transaction();
-    await transaction();
-    proxy.arm("reset", "in a transaction"); // the parameter: a prepared statement sends no text
-    const failed = await transaction().then(
-      () => undefined,
-      (error: unknown) => error,
+  // Drizzle runs a nested transaction as a savepoint inside the outer one.
+  const inTransaction = (pool: DatabaseHandle, text: string) =>
+    pool.db.transaction((tx) => queryRows(tx as unknown as Database, sql`select ${text}::text as step`));
+  const inSavepoint = (pool: DatabaseHandle, text: string) =>
+    pool.db.transaction((tx) =>
+      tx.transaction((inner) => queryRows(inner as unknown as Database, sql`select ${text}::text as step`)),
     );
-    expect(proxy.armed).toBe(false);
-    expect(isConnectionError(failed)).toBe(true);
-    // The transaction's rollback, written after the reset, never reached the server: the next
-    // connection must not wait for its answer (it answered one query, then none).
-    for (const n of [1, 2, 3])
-      expect(await within5s(queryRows(pool.db, sql`select ${n}::int as n`))).toEqual({ rows: [{ n }] });
-    await reported();
-    expect(unhandled).toEqual([]);
-  });
+
+  it.each([
+    ["reset", "a transaction", "reset", inTransaction],
+    ["ended by the server", "a transaction", "terminate", inTransaction],
+    ["reset", "a savepoint", "reset", inSavepoint],
+    ["ended by the server", "a savepoint", "terminate", inSavepoint],
+  ] as const)(
+    "fails only the transaction whose connection is %s inside %s, and answers the queries after it",
+    async (_lost, _inside, fault, run) => {
+      const pool = openPool();
+      // A statement the connection has prepared already, as on any long-lived one.
+      const text = `broken in ${fault}`;
+      await run(pool, text);
+      await run(pool, text);
+      proxy.arm(fault, text); // the parameter: a prepared statement sends no text
+      const failed = await run(pool, text).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(proxy.armed).toBe(false);
+      expect(isConnectionError(failed)).toBe(true);
+      // The rollback, written after the connection was lost, never reached the server: it must
+      // fail on its own, neither failing the query that opens the next connection nor leaving that
+      // connection waiting for its answer (it answered one query, then none).
+      for (const n of [1, 2, 3])
+        expect(await within5s(queryRows(pool.db, sql`select ${n}::int as n`))).toEqual({ rows: [{ n }] });
+      await reported();
+      expect(unhandled).toEqual([]);
+    },
+  );
 
   it("fails the query that opened a connection after a few spaced tries when every new connection is closed at once", async () => {
     // What a port forward or a proxy whose database is down does: it accepts, then closes.
