@@ -1,4 +1,4 @@
-import { isConnectionError } from "@odyssey/db";
+import { isConnectionError, isDatabaseBusy } from "@odyssey/db";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import superjson from "superjson";
@@ -67,6 +67,7 @@ const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
 };
 
 export const databaseUnavailable = "The database is unavailable; retry shortly";
+export const databaseBusy = "The database cannot complete this request at the moment; retry shortly";
 
 const subjectOf: Record<string, Subject> = { journeys: "journey", events: "event" };
 
@@ -113,12 +114,18 @@ const mapErrors = t.middleware(async ({ path, type, getRawInput, next }) => {
   return result;
 });
 
-/** A domain error or a lost database connection as the tRPC error it is answered with. */
+/**
+ * A domain error, a lost database connection or a database that cannot complete the request now
+ * (read-only, out of disk, a cancelled statement: `isDatabaseBusy`) as the tRPC error it is
+ * answered with. The last two are 503s, which callers may send again, rather than 500s.
+ */
 export function knownTRPCError(cause: unknown): TRPCError | undefined {
   if (cause instanceof DomainError)
     return new TRPCError({ code: codeOf[cause.kind], message: cause.message, cause });
   if (isConnectionError(cause))
     return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: databaseUnavailable, cause });
+  if (isDatabaseBusy(cause))
+    return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: databaseBusy, cause });
   return undefined;
 }
 

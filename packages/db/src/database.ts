@@ -311,6 +311,21 @@ const connectionErrorCodes = new Set([
   "3D000",
 ]);
 
+/**
+ * SQLSTATEs of a database that answers but cannot complete the request now, which may succeed
+ * when sent again: it takes no writes (a standby, or read-only for maintenance), it cancelled the
+ * statement (a `statement_timeout`, or an administrator), it gave up waiting for a lock
+ * (`lock_timeout`), or it ended the transaction to resolve a deadlock or a serialization
+ * conflict. Class 53 (out of disk, memory or connections) is matched whole.
+ */
+const busyCodes = new Set(["25006", "40001", "40P01", "55P03", "57014"]);
+
+/** True when the database answered that it cannot complete the request now (`busyCodes`). */
+export function isDatabaseBusy(error: unknown): boolean {
+  const { code } = pgErrorCode(error);
+  return code !== undefined && (busyCodes.has(code) || code.startsWith("53"));
+}
+
 /** True when the error says the database could not be reached, rather than that a query failed. */
 export function isConnectionError(error: unknown): boolean {
   let current: unknown = error;

@@ -22,7 +22,7 @@ const describe: Record<number, string> = {
   422: "The Idempotency-Key was already used with a different request.",
   429: "Too many requests from this caller (the key in Authorization, else the client address), or too many with keys that failed from this address; retry after the Retry-After delay.",
   500: "An unexpected error; details are logged, never sent.",
-  503: "The database is unreachable, the request outlived the server's deadline (a write may still take effect), or events came while their journey was being deleted; retry after the Retry-After delay.",
+  503: "The database is unreachable or cannot complete the request at the moment (read-only, out of resources, a statement past its timeout), the request outlived the server's deadline (a write may still take effect), or events came while their journey was being deleted; retry after the Retry-After delay.",
 };
 
 /**

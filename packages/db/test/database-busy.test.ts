@@ -1,0 +1,100 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, isConnectionError, isDatabaseBusy, queryRows } from "../src/index";
+import { createTestDatabase, type TestDatabase, testEngine } from "../src/testing";
+
+// A database that answers but cannot complete a request now (read-only, a cancelled statement, a
+// lock it gave up on, out of disk) is told apart from a failed query, so the request is answered
+// 503 with Retry-After rather than 500: sent again later, it may succeed.
+
+let database: TestDatabase;
+
+beforeAll(async () => {
+  database = await createTestDatabase({ maxConnections: 2 });
+}, 60_000);
+
+afterAll(async () => {
+  await database?.close();
+});
+
+/** What `work` threw. */
+async function thrownBy(work: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await work();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the work to fail");
+}
+
+const inTransaction = (statements: ReturnType<typeof sql>[]) =>
+  database.db.transaction(async (tx) => {
+    for (const statement of statements) await queryRows(tx as unknown as Database, statement);
+  });
+
+describe("isDatabaseBusy", () => {
+  it("is true of a write the database refuses because it takes no writes", async () => {
+    const error = await thrownBy(() =>
+      inTransaction([
+        sql`set transaction read only`,
+        sql`insert into organizations (id, slug, name) values ('org_busy', 'busy', 'Busy')`,
+      ]),
+    );
+    expect(isDatabaseBusy(error)).toBe(true);
+    expect(isConnectionError(error)).toBe(false);
+  });
+
+  it.runIf(testEngine() === "postgres")("is true of a statement cancelled by statement_timeout", async () => {
+    const error = await thrownBy(() =>
+      inTransaction([sql`set local statement_timeout = 20`, sql`select pg_sleep(2)`]),
+    );
+    expect(isDatabaseBusy(error)).toBe(true);
+  });
+
+  it.runIf(testEngine() === "postgres")("is true of a lock given up on by lock_timeout", async () => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked = () => {};
+    const holding = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = database.db.transaction(async (tx) => {
+      await queryRows(tx as unknown as Database, sql`lock table organizations in access exclusive mode`);
+      locked();
+      await released;
+    });
+    await holding;
+    try {
+      const error = await thrownBy(() =>
+        inTransaction([sql`set local lock_timeout = 20`, sql`select count(*) from organizations`]),
+      );
+      expect(isDatabaseBusy(error)).toBe(true);
+    } finally {
+      release();
+      await holder;
+    }
+  });
+
+  it("is true of a deadlock, a serialization conflict and class 53, however deeply wrapped", () => {
+    for (const code of ["40P01", "40001", "53100", "53200", "53400"])
+      expect(isDatabaseBusy(new Error("Failed query", { cause: { code } })), code).toBe(true);
+  });
+
+  it("is false of a query that failed on its own terms, and of a lost connection", async () => {
+    const duplicate = await thrownBy(() =>
+      inTransaction([
+        sql`insert into organizations (id, slug, name) values ('org_twice', 'twice', 'Twice')`,
+        sql`insert into organizations (id, slug, name) values ('org_twice', 'twice', 'Twice')`,
+      ]),
+    );
+    expect(isDatabaseBusy(duplicate)).toBe(false);
+    expect(
+      isDatabaseBusy(await thrownBy(() => queryRows(database.db, sql`select * from no_such_table`))),
+    ).toBe(false);
+    expect(isDatabaseBusy({ code: "ECONNREFUSED" })).toBe(false);
+    expect(isDatabaseBusy({ code: "CONNECTION_CLOSED" })).toBe(false);
+    expect(isDatabaseBusy(new Error("no code"))).toBe(false);
+  });
+});
