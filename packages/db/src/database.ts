@@ -290,15 +290,21 @@ export function pgErrorCode(error: unknown): { code?: string; constraint?: strin
   return {};
 }
 
-// Node socket errors, postgres.js connection errors, SQLSTATE class 08 (connection exception),
-// the server refusing work while it shuts down, starts or is full, and the database being gone.
+// Node socket errors (a DNS lookup that failed for now, EAI_AGAIN, among them), postgres.js
+// connection errors, SQLSTATE class 08 (connection exception), the server refusing work while it
+// shuts down, starts or is full, and the database being gone.
 const connectionErrorCodes = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
+  "ECONNABORTED",
   "ETIMEDOUT",
   "EHOSTUNREACH",
+  "EHOSTDOWN",
   "ENETUNREACH",
+  "ENETDOWN",
+  "EADDRNOTAVAIL",
   "ENOTFOUND",
+  "EAI_AGAIN",
   "EPIPE",
   "CONNECT_TIMEOUT",
   "CONNECTION_CLOSED",

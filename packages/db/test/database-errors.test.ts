@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, isConnectionError, isDatabaseBusy, queryRows } from "../src/index";
 import { createTestDatabase, type TestDatabase, testEngine } from "../src/testing";
 
-// A database that answers but cannot complete a request now (read-only, a cancelled statement, a
-// lock it gave up on, out of disk) is told apart from a failed query, so the request is answered
-// 503 with Retry-After rather than 500: sent again later, it may succeed.
+// A database that cannot be reached, or that answers but cannot complete a request now
+// (read-only, a cancelled statement, a lock it gave up on, out of disk), is told apart from a
+// failed query, so the request is answered 503 with Retry-After rather than 500: sent again
+// later, it may succeed.
 
 let database: TestDatabase;
 
@@ -96,5 +97,36 @@ describe("isDatabaseBusy", () => {
     expect(isDatabaseBusy({ code: "ECONNREFUSED" })).toBe(false);
     expect(isDatabaseBusy({ code: "CONNECTION_CLOSED" })).toBe(false);
     expect(isDatabaseBusy(new Error("no code"))).toBe(false);
+  });
+});
+
+describe("isConnectionError", () => {
+  /** A socket error as Node raises it, wrapped as drizzle wraps a failed query's. */
+  const socketError = (code: string, syscall: string) =>
+    new Error("Failed query: select 1", {
+      cause: Object.assign(new Error(`${syscall} ${code} db.internal`), { code, syscall }),
+    });
+
+  it("is true of the network failing to reach the database, a passing DNS failure included", () => {
+    for (const [code, syscall] of [
+      ["ECONNREFUSED", "connect"],
+      ["ECONNRESET", "read"],
+      ["ETIMEDOUT", "connect"],
+      ["EHOSTUNREACH", "connect"],
+      ["ENETUNREACH", "connect"],
+      ["ENETDOWN", "connect"],
+      ["EHOSTDOWN", "connect"],
+      ["ECONNABORTED", "read"],
+      ["EADDRNOTAVAIL", "connect"],
+      ["EPIPE", "write"],
+      ["ENOTFOUND", "getaddrinfo"],
+      ["EAI_AGAIN", "getaddrinfo"],
+    ] as const)
+      expect(isConnectionError(socketError(code, syscall)), code).toBe(true);
+  });
+
+  it("is false of a query that failed on its own terms and of a busy database", () => {
+    for (const code of ["23505", "42P01", "25006", "57014", "EACCES"])
+      expect(isConnectionError(new Error("Failed query", { cause: { code } })), code).toBe(false);
   });
 });
