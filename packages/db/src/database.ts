@@ -74,9 +74,9 @@ export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
 }
 
 /**
- * Planner settings of every session of the service, on either engine (and of the benchmarks'
- * baseline, so that it plans the same SQL alike). Each request's queries read a journey's rows
- * by index; both settings keep the planner from plans that read far more:
+ * Settings of every session of the service, on either engine (and of the benchmarks' baseline,
+ * so that it plans the same SQL alike). Each request's queries read a journey's rows by index;
+ * two planner settings keep the planner from plans that read far more:
  * - No parallel query: starting workers costs milliseconds. The planner chose a parallel plan for
  *   Retrieve's funnel on a journey with 100 thousand sessions (8.6 ms instead of 1.8 ms; fix 24 in
  *   docs/benchmarks.md). PGlite has no parallel query anyway.
@@ -84,9 +84,24 @@ export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
  *   SSD), not four times as much. At 4, once a busy journey made another journey's recent
  *   sessions look like a quarter of the table, Retrieve read every session of every journey
  *   instead of that journey's by index (20–30 ms instead of 1–2; fix 31).
+ * The others hold what the service relies on whatever the database or its role sets by default
+ * (a startup parameter overrides both):
+ * - Dates in ISO form: the driver reads `timestamptz` text as ISO 8601. Under `DateStyle` SQL or
+ *   German every time in an answer was null.
+ * - Read committed: the ingestion's upserts wait for a concurrent batch's row and then update it.
+ *   Under a default of repeatable read or serializable, most concurrent batches of one journey
+ *   failed with a serialization error. Retrieve sets its own level.
+ * - Floats written exactly (shortest form that reads back the same on Postgres 12 and later, all
+ *   17 digits before), whatever `extra_float_digits` the database sets.
  * As text: postgres.js leaves out startup parameters whose value is falsy.
  */
-export const SESSION_SETTINGS = { max_parallel_workers_per_gather: "0", random_page_cost: "1.1" };
+export const SESSION_SETTINGS = {
+  max_parallel_workers_per_gather: "0",
+  random_page_cost: "1.1",
+  datestyle: "ISO, MDY",
+  default_transaction_isolation: "read committed",
+  extra_float_digits: "3",
+} as const;
 
 function createPostgres(url: string, maxConnections: number, tls: TlsMode | undefined): DatabaseHandle {
   const ssl = tls === undefined ? {} : { ssl: tls === "disable" ? false : tls };
@@ -160,7 +175,7 @@ function createPglite(folder?: string, template?: string): DatabaseHandle {
   client
     .exec(
       Object.entries(SESSION_SETTINGS)
-        .map(([name, value]) => `set ${name} = ${value};`)
+        .map(([name, value]) => `set ${name} = '${value}';`)
         .join("\n"),
     )
     .catch(() => {});

@@ -1,12 +1,21 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventSessions, journeys, organizations, queryRows, SESSION_SETTINGS } from "../src/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import {
+  createDatabase,
+  type Database,
+  eventSessions,
+  journeys,
+  organizations,
+  queryRows,
+  SESSION_SETTINGS,
+} from "../src/index";
+import { createTestDatabase, type TestDatabase, testEngine } from "../src/testing";
 
 // The service's sessions, on either engine, plan without parallel query (starting workers costs
 // a request milliseconds; docs/benchmarks.md, fix 24) and price a page read at random about as a
 // sequential one, so that a journey's recent sessions are read by index even when the table's
-// statistics make them look many (fix 31).
+// statistics make them look many (fix 31). They read dates in ISO form, floats exactly and run
+// at read committed, whatever the database sets by default.
 
 let database: TestDatabase;
 
@@ -18,23 +27,66 @@ afterAll(async () => {
   await database?.close();
 });
 
-describe("Every session", () => {
-  it("has the service's planner settings, on every connection of the pool", async () => {
-    // More concurrent queries than one connection can answer, so several connections open.
-    const settings = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        queryRows<{ workers: string; randomPageCost: string }>(
-          database.db,
-          sql`select current_setting('max_parallel_workers_per_gather') as workers,
-            current_setting('random_page_cost') as "randomPageCost", pg_sleep(0.05)`,
+/** Each of the service's settings as the session in which `db` runs reports it. */
+const settingsOf = async (db: Database) => {
+  const [row] = await queryRows<Record<string, string>>(
+    db,
+    sql.join(
+      [
+        sql`select pg_sleep(0.05)`,
+        ...Object.keys(SESSION_SETTINGS).map(
+          (name) => sql`current_setting(${name}) as ${sql.identifier(name)}`,
         ),
-      ),
-    );
-    expect(settings.map(([row]) => [row?.workers, row?.randomPageCost])).toEqual(
-      Array(8).fill([SESSION_SETTINGS.max_parallel_workers_per_gather, SESSION_SETTINGS.random_page_cost]),
-    );
-    expect(SESSION_SETTINGS).toEqual({ max_parallel_workers_per_gather: "0", random_page_cost: "1.1" });
+      ],
+      sql`, `,
+    ),
+  );
+  const { pg_sleep: _, ...settings } = row ?? {};
+  return settings;
+};
+
+describe("Every session", () => {
+  it("has the service's settings, on every connection of the pool", async () => {
+    // More concurrent queries than one connection can answer, so several connections open.
+    const settings = await Promise.all(Array.from({ length: 8 }, () => settingsOf(database.db)));
+    expect(settings).toEqual(Array(8).fill(SESSION_SETTINGS));
+    expect(SESSION_SETTINGS).toEqual({
+      max_parallel_workers_per_gather: "0",
+      random_page_cost: "1.1",
+      datestyle: "ISO, MDY",
+      default_transaction_isolation: "read committed",
+      extra_float_digits: "3",
+    });
   });
+
+  it.runIf(testEngine() === "postgres")(
+    "keeps them whatever the database sets by default, and reads times and floats back as they are",
+    async () => {
+      const name = new URL(database.url ?? "").pathname.slice(1);
+      const admin = createDatabase({ url: database.url, maxConnections: 1 });
+      await queryRows(
+        admin.db,
+        sql.raw(`alter database ${name} set datestyle = 'SQL, DMY';
+          alter database ${name} set default_transaction_isolation = 'serializable';
+          alter database ${name} set extra_float_digits = -3`),
+      );
+      await admin.close();
+      const pool = createDatabase({ url: database.url, maxConnections: 2 });
+      try {
+        expect(await settingsOf(pool.db)).toEqual(SESSION_SETTINGS);
+        const at = new Date("2026-11-26T10:00:05.123Z");
+        const [row] = await queryRows<{ at: string; third: number }>(
+          pool.db,
+          sql`select ${at.toISOString()}::timestamptz as at, (1::float8 / 3) as third`,
+        );
+        // As drizzle reads a timestamptz column's text.
+        expect(new Date(row?.at ?? "").getTime()).toBe(at.getTime());
+        expect(row?.third).toBe(1 / 3);
+      } finally {
+        await pool.close();
+      }
+    },
+  );
 });
 
 describe("The planner, on either engine,", () => {

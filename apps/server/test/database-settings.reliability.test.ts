@@ -5,14 +5,16 @@ import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./support/server";
 
-// A database that answers but cannot complete a request now: it takes no writes (a standby after
-// a failover, or read-only for maintenance), or gives up on a statement (statement_timeout,
-// lock_timeout). Each is answered 503 with Retry-After, as a lost connection is, never 500: the
-// caller may send the request again later. (Postgres only: the settings are the server's.)
+// What the database's own settings do to the service. A database that answers but cannot complete
+// a request now: it takes no writes (a standby after a failover, or read-only for maintenance),
+// or gives up on a statement (statement_timeout, lock_timeout). Each is answered 503 with
+// Retry-After, as a lost connection is, never 500: the caller may send the request again later.
+// Defaults a database may set that would change answers (DateStyle, isolation, float digits)
+// change nothing. (Postgres only: the settings are the server's.)
 
 const busy = { error: "The database cannot complete this request at the moment; retry shortly" };
 
-describe.skipIf(testEngine() !== "postgres")("A database that cannot complete a request now", () => {
+describe.skipIf(testEngine() !== "postgres")("A database's own settings", () => {
   let server: TestServer;
   let key: string;
   let admin: postgres.Sql;
@@ -141,5 +143,35 @@ describe.skipIf(testEngine() !== "postgres")("A database that cannot complete a 
       });
     });
     expect((await server.call(key, "GET", "/api/journeys/existing")).status).toBe(200);
+  });
+
+  it("change no answer when they set other defaults for dates, isolation and floats", async () => {
+    const before = await (await server.call(key, "GET", "/api/journeys/existing")).json();
+    await withSetting("datestyle", "'SQL, DMY'", () =>
+      withSetting("default_transaction_isolation", "serializable", () =>
+        withSetting("extra_float_digits", "-3", async () => {
+          expect(await (await server.call(key, "GET", "/api/journeys/existing")).json()).toEqual(before);
+          // Concurrent batches of the same sessions update the same summary rows.
+          const sends = Array.from({ length: 12 }, (_, batch) => {
+            const events = Array.from({ length: 40 }, (_, i) => ({
+              id: randomUUID(),
+              type: i % 4 ? "field_focus" : "step_view",
+              stepKey: "start",
+              field: "name",
+              sessionId: `shared-${i % 8}`,
+              timestamp: new Date(Date.now() - (batch * 40 + i) * 1000).toISOString(),
+            }));
+            return server.call(key, "POST", "/api/events", { journey: "existing", events });
+          });
+          const answers = await Promise.all(sends);
+          expect(answers.map((res) => res.status)).toEqual(Array(12).fill(200));
+          const after = await (await server.call(key, "GET", "/api/journeys/existing")).json();
+          expect(after.createdAt).toBe(before.createdAt);
+          const counted = (answer: typeof before) =>
+            answer.eventCountsLast24h.field_focus + answer.eventCountsLast24h.step_view;
+          expect(counted(after) - counted(before)).toBe(12 * 40);
+        }),
+      ),
+    );
   });
 });
