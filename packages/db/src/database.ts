@@ -91,8 +91,8 @@ export function createDatabase(options: DatabaseOptions = {}): DatabaseHandle {
  * - Read committed: the ingestion's upserts wait for a concurrent batch's row and then update it.
  *   Under a default of repeatable read or serializable, most concurrent batches of one journey
  *   failed with a serialization error. Retrieve sets its own level.
- * - Floats written exactly (shortest form that reads back the same on Postgres 12 and later, all
- *   17 digits before), whatever `extra_float_digits` the database sets.
+ * - Floats written exactly (the shortest form that reads back the same on Postgres 12 and later,
+ *   enough digits for that before), whatever `extra_float_digits` the database sets.
  * As text: postgres.js leaves out startup parameters whose value is falsy.
  */
 export const SESSION_SETTINGS = {
