@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { testEngine, testServerUrl } from "@odyssey/db/testing";
+import { testEngine, testServerUrl, withTableLocked } from "@odyssey/db/testing";
 import postgres from "postgres";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,32 +62,6 @@ describe.skipIf(testEngine() !== "postgres")("A database's own settings", () => 
     }
   }
 
-  /** Holds an exclusive lock on `table` while `work` runs, from a session of its own. */
-  async function withTableLocked(table: string, work: () => Promise<void>) {
-    const holder = postgres(server.database.url ?? "", { max: 1, onnotice: () => {} });
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked = () => {};
-    const holding = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const transaction = holder.begin(async (tx) => {
-      await tx.unsafe(`lock table ${table} in access exclusive mode`);
-      locked();
-      await released;
-    });
-    await holding;
-    try {
-      await work();
-    } finally {
-      release();
-      await transaction;
-      await holder.end();
-    }
-  }
-
   const answer = async (res: Response) => ({
     status: res.status,
     retryAfter: res.headers.get("retry-after"),
@@ -132,7 +106,7 @@ describe.skipIf(testEngine() !== "postgres")("A database's own settings", () => 
   });
 
   it("answers a statement given up on by lock_timeout or statement_timeout 503 with Retry-After", async () => {
-    await withTableLocked("journeys", async () => {
+    await withTableLocked(server.database.url ?? "", "journeys", async () => {
       await withSetting("lock_timeout", "'100ms'", async () => {
         const res = await server.call(key, "GET", "/api/journeys/existing");
         expect(await answer(res)).toEqual({ status: 503, retryAfter: "1", body: busy });

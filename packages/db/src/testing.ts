@@ -150,3 +150,32 @@ export async function connectionBreaker(target: URL) {
     },
   };
 }
+
+/**
+ * Runs `work` while a session of its own on the database at `url` holds an exclusive lock on
+ * `table`, which every other query of the table waits for.
+ */
+export async function withTableLocked(url: string, table: string, work: () => Promise<void>): Promise<void> {
+  const holder = postgres(url, { max: 1, onnotice: () => {} });
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked = () => {};
+  const holding = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const transaction = holder.begin(async (tx) => {
+    await tx.unsafe(`lock table ${table} in access exclusive mode`);
+    locked();
+    await released;
+  });
+  try {
+    await Promise.race([holding, transaction]);
+    await work();
+  } finally {
+    release();
+    await transaction.catch(() => {});
+    await holder.end();
+  }
+}

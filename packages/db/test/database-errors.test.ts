@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, isConnectionError, isDatabaseBusy, queryRows } from "../src/index";
-import { createTestDatabase, type TestDatabase, testEngine } from "../src/testing";
+import { createTestDatabase, type TestDatabase, testEngine, withTableLocked } from "../src/testing";
 
 // A database that cannot be reached, or that answers but cannot complete a request now
 // (read-only, a cancelled statement, a lock it gave up on, out of disk), is told apart from a
@@ -53,29 +53,12 @@ describe("isDatabaseBusy", () => {
   });
 
   it.runIf(testEngine() === "postgres")("is true of a lock given up on by lock_timeout", async () => {
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked = () => {};
-    const holding = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const holder = database.db.transaction(async (tx) => {
-      await queryRows(tx as unknown as Database, sql`lock table organizations in access exclusive mode`);
-      locked();
-      await released;
-    });
-    await holding;
-    try {
+    await withTableLocked(database.url ?? "", "organizations", async () => {
       const error = await thrownBy(() =>
         inTransaction([sql`set local lock_timeout = 20`, sql`select count(*) from organizations`]),
       );
       expect(isDatabaseBusy(error)).toBe(true);
-    } finally {
-      release();
-      await holder;
-    }
+    });
   });
 
   it("is true of a deadlock, a serialization conflict and class 53, however deeply wrapped", () => {
