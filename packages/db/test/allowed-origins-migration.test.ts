@@ -1,25 +1,14 @@
-import { rmSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrationsFolder } from "../src/index";
-import { type Engine, migrationsUpTo, openEngine } from "./support/migrations";
+import { describe, expect, it } from "vitest";
+import { databaseBefore } from "./support/migrations";
 
 // Migration 0019 gives allowed origins stored before they were normalized on write the case and
 // trailing slash of a browser's Origin header, so the preflight can match them exactly, by index.
 
 describe("migration 0019: stored origins as browsers send them", () => {
-  let engine: Engine;
-  let before: string;
-  beforeAll(async () => {
-    engine = await openEngine();
-    before = migrationsUpTo("0018_preflight_origin_indexes");
-  });
-  afterAll(async () => {
-    await engine.close();
-    rmSync(before, { recursive: true, force: true });
-  });
+  const engine = databaseBefore("0018_preflight_origin_indexes");
 
   it("lowers case and drops trailing slashes, keeping the first order, once each, and nothing else", async () => {
-    await engine.migrate(before);
+    await engine.migrateBefore();
     await engine.query(`insert into organizations (id, slug, name) values ('org_m', 'm', 'M')`);
     const journey = (id: string, origins: string) =>
       `('org_m', '${id}', '${id}', 'J', 'custom', 'production', ${origins}, '2026-11-20T10:00:00Z')`;
@@ -29,7 +18,7 @@ describe("migration 0019: stored origins as browsers send them", () => {
       ${journey("new", `array['https://b.example.com', 'https://a.example.com']`)},
       ${journey("open", `'{}'`)}`);
 
-    await engine.migrate(migrationsFolder);
+    await engine.migrateAll();
 
     const rows = await engine.query(
       `select id, allowed_origins, to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD') as updated

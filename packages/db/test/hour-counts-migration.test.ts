@@ -1,26 +1,15 @@
-import { rmSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrationsFolder } from "../src/index";
-import { type Engine, migrationsUpTo, openEngine } from "./support/migrations";
+import { describe, expect, it } from "vitest";
+import { databaseBefore } from "./support/migrations";
 
 // Migration 0010 moves the hour counts from one row per hour and type (event_hours) to one row per
 // hour with a column per type (event_hour_counts). Applied to a database holding counts, it must
 // keep every one of them.
 
 describe("migration 0010: hour counts per type become columns", () => {
-  let engine: Engine;
-  let before: string;
-  beforeAll(async () => {
-    engine = await openEngine();
-    before = migrationsUpTo("0009_event_ids_uuid");
-  });
-  afterAll(async () => {
-    await engine.close();
-    rmSync(before, { recursive: true, force: true });
-  });
+  const engine = databaseBefore("0009_event_ids_uuid");
 
   it("keeps every count, per journey, hour and shard", async () => {
-    await engine.migrate(before);
+    await engine.migrateBefore();
     await engine.query(`insert into organizations (id, slug, name) values ('org_m', 'm', 'M')`);
     await engine.query(`insert into journeys (org_id, id, slug, display_name, source_system, environment)
       values ('org_m', 'journey_a', 'a', 'A', 'custom', 'production'),
@@ -33,7 +22,7 @@ describe("migration 0010: hour counts per type become columns", () => {
       ('org_m', 'journey_a', '2026-11-20T11:00:00Z', 'submit_success', 0, 5),
       ('org_m', 'journey_b', '2026-11-20T10:00:00Z', 'field_error', 0, 9)`);
 
-    await engine.migrate(migrationsFolder);
+    await engine.migrateAll();
 
     const rows =
       await engine.query(`select journey_id, to_char(hour at time zone 'UTC', 'HH24') as hour, shard,

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -7,6 +7,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { afterAll, beforeAll } from "vitest";
 import { migrationsFolder } from "../../src/index";
 import { createServerDatabase, testEngine } from "../../src/testing";
 
@@ -14,7 +15,7 @@ import { createServerDatabase, testEngine } from "../../src/testing";
 // under test to apply folders to.
 
 /** The migrations folder as it was up to and including `lastTag`. */
-export function migrationsUpTo(lastTag: string): string {
+function migrationsUpTo(lastTag: string): string {
   const folder = mkdtempSync(join(tmpdir(), "odyssey-migrations-"));
   cpSync(migrationsFolder, folder, { recursive: true });
   const journalPath = join(folder, "meta", "_journal.json");
@@ -26,13 +27,13 @@ export function migrationsUpTo(lastTag: string): string {
   return folder;
 }
 
-export interface Engine {
+interface Engine {
   migrate(folder: string): Promise<void>;
   query(text: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
-export async function openEngine(): Promise<Engine> {
+async function openEngine(): Promise<Engine> {
   if (testEngine() === "pglite") {
     const client = new PGlite();
     return {
@@ -50,5 +51,31 @@ export async function openEngine(): Promise<Engine> {
       await client.end();
       await server.drop();
     },
+  };
+}
+
+/**
+ * For a describe block that tests the migrations after `lastTag`: a bare database of the engine
+ * under test, opened before its tests and closed, with the shortened folder, after them.
+ */
+export function databaseBefore(lastTag: string) {
+  let opened: { engine: Engine; folder: string } | undefined;
+  beforeAll(async () => {
+    opened = { engine: await openEngine(), folder: migrationsUpTo(lastTag) };
+  });
+  afterAll(async () => {
+    await opened?.engine.close();
+    if (opened) rmSync(opened.folder, { recursive: true, force: true });
+  });
+  const open = () => {
+    if (!opened) throw new Error("databaseBefore is used outside its describe block");
+    return opened;
+  };
+  return {
+    /** Applies the migrations up to and including `lastTag`. */
+    migrateBefore: () => open().engine.migrate(open().folder),
+    /** Applies every migration of this build. */
+    migrateAll: () => open().engine.migrate(migrationsFolder),
+    query: (text: string) => open().engine.query(text),
   };
 }
