@@ -1,5 +1,5 @@
 import { journeys } from "@odyssey/db";
-import { createTestDatabase, type TestDatabase } from "@odyssey/db/testing";
+import { createTestDatabase, planOf, type TestDatabase } from "@odyssey/db/testing";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { journeysBefore } from "../src/journeys/operations";
@@ -35,7 +35,7 @@ describe("A page of journeys after a cursor", () => {
       .where(and(eq(journeys.orgId, "org_pages"), journeysBefore(cursor)))
       .orderBy(desc(journeys.createdAt), desc(journeys.id))
       .limit(21);
-    const lines = JSON.stringify(await database.db.execute(sql`explain (costs off) ${page}`));
+    const lines = await planOf(database.db, page);
     expect(lines).toMatch(/Index Cond: \(\(org_id = 'org_pages'::text\) AND \(ROW\(created_at, id\) < ROW\(/);
     expect(lines).not.toMatch(/Filter:/);
     expect((await page).map((row) => row.id)).toEqual(

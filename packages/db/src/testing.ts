@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { type SQLWrapper, sql } from "drizzle-orm";
 import postgres from "postgres";
-import { createDatabase, type DatabaseHandle } from "./database";
+import { createDatabase, type Database, type DatabaseHandle, queryRows } from "./database";
 
 // Test databases: each test file gets a fresh one, on the engine the test run names.
 
@@ -178,4 +179,10 @@ export async function withTableLocked(url: string, table: string, work: () => Pr
     await transaction.catch(() => {});
     await holder.end();
   }
+}
+
+/** The plan the database makes for `query`, as the text of `EXPLAIN (COSTS OFF)`, on either engine. */
+export async function planOf(db: Database, query: SQLWrapper): Promise<string> {
+  const rows = await queryRows<Record<string, unknown>>(db, sql`explain (costs off) ${query}`);
+  return rows.map((row) => Object.values(row).join("")).join("\n");
 }
