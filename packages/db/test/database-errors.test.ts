@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase, testEngine, withTableLocked } fr
 let database: TestDatabase;
 
 beforeAll(async () => {
-  database = await createTestDatabase({ maxConnections: 2 });
+  database = await createTestDatabase();
 }, 60_000);
 
 afterAll(async () => {
