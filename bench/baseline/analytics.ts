@@ -1,7 +1,7 @@
 import { EventType } from "@odyssey/api";
 import type postgres from "postgres";
 
-// Retrieve's analytics the bare way: the same seven queries over the summaries that
+// Retrieve's analytics the bare way: the same six queries over the summaries that
 // packages/api/src/analytics/load.ts sends, in parallel as it does, with hand-written SQL.
 
 const DAY = 86_400_000;
@@ -26,22 +26,34 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
   const seenFrom = new Date(now - 7 * DAY);
   const keys = steps.map((s) => s.stepKey as string);
   const elapsed = sql`((extract(epoch from first_success_at) - extract(epoch from entry_at)) * 1000)::float8`;
-  const [[cohort], abandoned, reached, [counts], seenKnown, seenUnknown, [snapshot]] = await Promise.all([
-    sql`select count(*)::int as sessions, count(first_success_at)::int as completed,
-        count(*) filter (where device = 'mobile')::int as mobile, count(device)::int as with_device,
-        count(*) filter (where first_success_at is null and last_event_at >= ${idleBefore})::int as in_progress,
-        percentile_cont(0.5) within group (order by ${elapsed}) as p50,
+  const [[cohort], [times], [counts], seenKnown, seenUnknown, [snapshot]] = await Promise.all([
+    sql`with grouped as (
+        select viewed_step_indexes as viewed, furthest_step_index as furthest,
+          case when first_success_at is not null then 'completed'
+            when last_event_at < ${idleBefore} then 'abandoned' else 'in progress' end as state,
+          count(*) as sessions, count(*) filter (where device = 'mobile') as mobile,
+          count(device) as with_device
+        from event_sessions where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
+        group by 1, 2, 3
+      ), reached as (
+        select step.index, sum(sessions)::int as sessions
+        from grouped, unnest(grouped.viewed) as step(index) group by step.index
+      ), abandoned as (
+        select furthest as index, sum(sessions)::int as sessions
+        from grouped where state = 'abandoned' and furthest is not null group by furthest
+      )
+      select coalesce(sum(sessions), 0)::int as sessions,
+        coalesce(sum(sessions) filter (where state = 'completed'), 0)::int as completed,
+        coalesce(sum(mobile), 0)::int as mobile, coalesce(sum(with_device), 0)::int as with_device,
+        coalesce(sum(sessions) filter (where state = 'in progress'), 0)::int as in_progress,
+        (select json_agg(reached) from reached) as reached,
+        (select json_agg(abandoned) from abandoned) as abandoned
+      from grouped`,
+    sql`select percentile_cont(0.5) within group (order by ${elapsed}) as p50,
         percentile_cont(0.75) within group (order by ${elapsed}) as p75,
         percentile_cont(0.9) within group (order by ${elapsed}) as p90
-      from event_sessions where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}`,
-    sql`select furthest_step_index as index, count(*)::int as sessions from event_sessions
-      where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
-        and first_success_at is null and last_event_at < ${idleBefore} and furthest_step_index is not null
-      group by furthest_step_index`,
-    sql`select step.index::int as index, count(*)::int as sessions
-      from event_sessions, unnest(viewed_step_indexes) as step(index)
-      where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
-      group by step.index`,
+      from event_sessions where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
+        and first_success_at is not null`,
     sql`select ${sql.unsafe(typeSums)} from event_hour_counts
       where org_id = ${orgId} and journey_id = ${journeyId} and hour >= ${countsFrom}`,
     sql`select step_key from event_step_keys where org_id = ${orgId} and journey_id = ${journeyId}
@@ -51,8 +63,9 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
     sql`select id, created_at from snapshots where org_id = ${orgId} and journey_id = ${journeyId}
       order by created_at desc, id desc limit 1`,
   ]);
-  const abandonedAt = new Map(abandoned.map((r) => [r.index as number, r.sessions as number]));
-  const reachedAt = new Map(reached.map((r) => [r.index as number, r.sessions as number]));
+  type Count = { index: number; sessions: number };
+  const abandonedAt = new Map(((cohort?.abandoned ?? []) as Count[]).map((r) => [r.index, r.sessions]));
+  const reachedAt = new Map(((cohort?.reached ?? []) as Count[]).map((r) => [r.index, r.sessions]));
   const funnel = steps.map((step) => {
     const reachedCount = reachedAt.get(step.index as number) ?? 0;
     const abandonedCount = abandonedAt.get(step.index as number) ?? 0;
@@ -89,7 +102,7 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
     behaviorMetrics: {
       completionRate: rate(c.completed, c.sessions),
       mobileRate: rate(c.mobile, c.with_device),
-      medianTimeToComplete: seconds(c.p50 ?? null),
+      medianTimeToComplete: seconds(times?.p50 ?? null),
       topDropoffStep: top
         ? {
             stepId: top.stepId,
@@ -103,7 +116,7 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
     unmappedStepIds: steps.filter((s) => !seen.has(s.stepKey)).map((s) => s.id),
     lastArtifactCreated: snapshot ? { id: snapshot.id, createdAt: snapshot.created_at } : null,
     funnel,
-    timeToComplete: { p75: seconds(c.p75 ?? null), p90: seconds(c.p90 ?? null) },
+    timeToComplete: { p75: seconds(times?.p75 ?? null), p90: seconds(times?.p90 ?? null) },
     unknownStepKeys: seenUnknown.map((r) => ({ stepKey: r.step_key, lastSeenAt: r.last_seen_at })),
     sessionsInProgress: c.in_progress,
   };

@@ -1,5 +1,5 @@
 import { eventSessions, eventStepKeys, type Queryable, queryRows, snapshots } from "@odyssey/db";
-import { and, count, desc, eq, gte, inArray, isNotNull, isNull, lt, notInArray, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNotNull, notInArray, type SQL, sql } from "drizzle-orm";
 import type { Journey } from "../journeys/schema";
 import { computeRecentCounts, type RecentCounts, type Timed } from "./recent-counts";
 import type { FunnelStep, JourneyAnalytics } from "./schema";
@@ -115,6 +115,71 @@ export function withRecentCounts(cohort: CohortAnalytics, recent: RecentCounts):
   };
 }
 
+/** The cohort's counts, read by `cohortStatement` in one pass over its sessions. */
+interface CohortRow extends Record<string, unknown> {
+  sessions: number;
+  completed: number;
+  mobile: number;
+  withDevice: number;
+  inProgress: number;
+  /** Epoch ms of the earliest entry, null for an empty cohort. */
+  firstEntryAt: number | null;
+  /** Epoch ms of the earliest last event of a session in progress, null for none. */
+  firstActiveAt: number | null;
+  /** The funnel's reached counts: sessions that viewed each step index. */
+  reachedIndexes: number[];
+  reachedSessions: number[];
+  /** The funnel's abandoned counts: idle sessions without success, by furthest step index. */
+  abandonedIndexes: number[];
+  abandonedSessions: number[];
+}
+
+/**
+ * Every count of the cohort in one scan of its sessions. They are first grouped by what the
+ * figures tell apart (the steps viewed, the furthest step, and completed / abandoned / in
+ * progress): forms are filled in step order, so a few groups stand for many thousands of
+ * sessions, and the funnel unnests each group's steps once instead of each session's.
+ */
+function cohortStatement(ofSessions: SQL | undefined, idleBefore: Date): SQL {
+  const s = eventSessions;
+  return sql`
+    with grouped as (
+      select ${s.viewedStepIndexes} as viewed, ${s.furthestStepIndex} as furthest,
+        case when ${s.firstSuccessAt} is not null then 'completed'
+          when ${s.lastEventAt} < ${idleBefore.toISOString()}::timestamptz then 'abandoned'
+          else 'in progress' end as state,
+        count(*) as sessions,
+        count(*) filter (where ${s.device} = 'mobile') as mobile,
+        count(${s.device}) as with_device,
+        min(${s.entryAt}) as first_entry_at,
+        min(${s.lastEventAt}) as first_last_event_at
+      from ${s} where ${ofSessions}
+      group by 1, 2, 3
+    ), reached as (
+      select step.index, sum(sessions)::int as sessions
+      from grouped, unnest(grouped.viewed) as step(index)
+      group by step.index
+    ), abandoned as (
+      select furthest as index, sum(sessions)::int as sessions
+      from grouped where state = 'abandoned' and furthest is not null
+      group by furthest
+    )
+    select
+      coalesce(sum(sessions), 0)::int as "sessions",
+      coalesce(sum(sessions) filter (where state = 'completed'), 0)::int as "completed",
+      coalesce(sum(mobile), 0)::int as "mobile",
+      coalesce(sum(with_device), 0)::int as "withDevice",
+      coalesce(sum(sessions) filter (where state = 'in progress'), 0)::int as "inProgress",
+      (extract(epoch from min(first_entry_at)) * 1000)::float8 as "firstEntryAt",
+      (extract(epoch from min(first_last_event_at) filter (where state = 'in progress')) * 1000)::float8
+        as "firstActiveAt",
+      array(select index from reached order by index) as "reachedIndexes",
+      array(select sessions from reached order by index) as "reachedSessions",
+      array(select index from abandoned order by index) as "abandonedIndexes",
+      array(select sessions from abandoned order by index) as "abandonedSessions"
+    from grouped`;
+}
+
 async function computeCohortAnalytics({
   ctx,
   journey,
@@ -137,47 +202,12 @@ async function computeCohortAnalytics({
     gte(eventStepKeys.lastSeenAt, w.stepsSeenFrom),
   );
 
-  const [cohortRows, abandonedRows, reachedRows, seenKnown, seenUnknown, snapshotRows] = await Promise.all([
+  const [[cohort], [times], seenKnown, seenUnknown, snapshotRows] = await Promise.all([
+    queryRows<CohortRow>(db, cohortStatement(ofSessions, w.idleBefore)),
     db
-      .select({
-        sessions: count(),
-        completed: sql<number>`count(${eventSessions.firstSuccessAt})`.mapWith(Number),
-        mobile: sql<number>`count(*) filter (where ${eventSessions.device} = 'mobile')`.mapWith(Number),
-        withDevice: sql<number>`count(${eventSessions.device})`.mapWith(Number),
-        inProgress: sql<number>`count(*) filter (where ${eventSessions.firstSuccessAt} is null
-          and ${eventSessions.lastEventAt} >= ${w.idleBefore.toISOString()}::timestamptz)`.mapWith(Number),
-        p50: percentile(0.5),
-        p75: percentile(0.75),
-        p90: percentile(0.9),
-        firstEntryAt: sql<Date | null>`min(${eventSessions.entryAt})`.mapWith(eventSessions.entryAt),
-        firstActiveAt:
-          sql<Date | null>`min(${eventSessions.lastEventAt}) filter (where ${eventSessions.firstSuccessAt} is null
-          and ${eventSessions.lastEventAt} >= ${w.idleBefore.toISOString()}::timestamptz)`.mapWith(
-            eventSessions.lastEventAt,
-          ),
-      })
+      .select({ p50: percentile(0.5), p75: percentile(0.75), p90: percentile(0.9) })
       .from(eventSessions)
-      .where(ofSessions),
-    db
-      .select({ index: eventSessions.furthestStepIndex, sessions: count() })
-      .from(eventSessions)
-      .where(
-        and(
-          ofSessions,
-          isNull(eventSessions.firstSuccessAt),
-          lt(eventSessions.lastEventAt, w.idleBefore),
-          isNotNull(eventSessions.furthestStepIndex),
-        ),
-      )
-      .groupBy(eventSessions.furthestStepIndex),
-    // Reached: the cohort's sessions unnested by viewed step, no other table read.
-    queryRows<{ index: number; sessions: number }>(
-      db,
-      sql`select step.index::int as index, count(*)::int as sessions
-          from ${eventSessions}, unnest(${eventSessions.viewedStepIndexes}) as step(index)
-          where ${ofSessions}
-          group by step.index`,
-    ),
+      .where(and(ofSessions, isNotNull(eventSessions.firstSuccessAt))),
     stepKeys.length
       ? db
           .select({
@@ -207,20 +237,11 @@ async function computeCohortAnalytics({
       .limit(1),
   ]);
 
-  const cohort = cohortRows[0] ?? {
-    sessions: 0,
-    completed: 0,
-    mobile: 0,
-    withDevice: 0,
-    inProgress: 0,
-    p50: null,
-    p75: null,
-    p90: null,
-    firstEntryAt: null,
-    firstActiveAt: null,
-  };
-  const abandonedAt = new Map(abandonedRows.map((r) => [r.index, r.sessions]));
-  const reachedAt = new Map(reachedRows.map((r) => [r.index, r.sessions]));
+  if (!cohort || !times) throw new Error("An aggregate without GROUP BY answered no row");
+  const reachedAt = new Map(cohort.reachedIndexes.map((index, i) => [index, cohort.reachedSessions[i] ?? 0]));
+  const abandonedAt = new Map(
+    cohort.abandonedIndexes.map((index, i) => [index, cohort.abandonedSessions[i] ?? 0]),
+  );
   const funnel: FunnelStep[] = journey.steps.map((step) => {
     const reached = reachedAt.get(step.index) ?? 0;
     const abandoned = abandonedAt.get(step.index) ?? 0;
@@ -260,7 +281,7 @@ async function computeCohortAnalytics({
     behaviorMetrics: {
       completionRate: rate(cohort.completed, cohort.sessions),
       mobileRate: rate(cohort.mobile, cohort.withDevice),
-      medianTimeToComplete: seconds(cohort.p50),
+      medianTimeToComplete: seconds(times?.p50 ?? null),
       topDropoffStep: top
         ? {
             stepId: top.stepId,
@@ -273,7 +294,7 @@ async function computeCohortAnalytics({
     unmappedStepIds: journey.steps.filter((s) => !seen.has(s.stepKey)).map((s) => s.id),
     lastArtifactCreated: last ? { id: last.id, createdAt: last.createdAt } : null,
     funnel,
-    timeToComplete: { p75: seconds(cohort.p75), p90: seconds(cohort.p90) },
+    timeToComplete: { p75: seconds(times?.p75 ?? null), p90: seconds(times?.p90 ?? null) },
     unknownStepKeys: seenUnknown,
     sessionsInProgress: cohort.inProgress,
   };
