@@ -134,6 +134,10 @@ interface CohortRow extends Record<string, unknown> {
   abandonedSessions: number[];
 }
 
+/** Step index → sessions, from the statement's two parallel arrays. */
+const countsByIndex = (indexes: number[], sessions: number[]) =>
+  new Map(indexes.map((index, i) => [index, sessions[i] ?? 0]));
+
 /**
  * Every count of the cohort in one scan of its sessions. They are first grouped by what the
  * figures tell apart (the steps viewed, the furthest step, and completed / abandoned / in
@@ -238,10 +242,8 @@ async function computeCohortAnalytics({
   ]);
 
   if (!cohort || !times) throw new Error("An aggregate without GROUP BY answered no row");
-  const reachedAt = new Map(cohort.reachedIndexes.map((index, i) => [index, cohort.reachedSessions[i] ?? 0]));
-  const abandonedAt = new Map(
-    cohort.abandonedIndexes.map((index, i) => [index, cohort.abandonedSessions[i] ?? 0]),
-  );
+  const reachedAt = countsByIndex(cohort.reachedIndexes, cohort.reachedSessions);
+  const abandonedAt = countsByIndex(cohort.abandonedIndexes, cohort.abandonedSessions);
   const funnel: FunnelStep[] = journey.steps.map((step) => {
     const reached = reachedAt.get(step.index) ?? 0;
     const abandoned = abandonedAt.get(step.index) ?? 0;
@@ -281,7 +283,7 @@ async function computeCohortAnalytics({
     behaviorMetrics: {
       completionRate: rate(cohort.completed, cohort.sessions),
       mobileRate: rate(cohort.mobile, cohort.withDevice),
-      medianTimeToComplete: seconds(times?.p50 ?? null),
+      medianTimeToComplete: seconds(times.p50),
       topDropoffStep: top
         ? {
             stepId: top.stepId,
@@ -294,7 +296,7 @@ async function computeCohortAnalytics({
     unmappedStepIds: journey.steps.filter((s) => !seen.has(s.stepKey)).map((s) => s.id),
     lastArtifactCreated: last ? { id: last.id, createdAt: last.createdAt } : null,
     funnel,
-    timeToComplete: { p75: seconds(times?.p75 ?? null), p90: seconds(times?.p90 ?? null) },
+    timeToComplete: { p75: seconds(times.p75), p90: seconds(times.p90) },
     unknownStepKeys: seenUnknown,
     sessionsInProgress: cohort.inProgress,
   };
