@@ -31,7 +31,7 @@ import { createDatabase } from "../packages/db/src/index.ts";
 import { createBareEventsTable, insertBareEvents } from "./lib/bare-insert.ts";
 import { type CpuSplit, measureCpu } from "./lib/cpu.ts";
 import { type BenchEvent, DEFAULT_STEPS, events, inBatches } from "./lib/events.ts";
-import { percentile } from "./lib/percentile.ts";
+import { p50p99 } from "./lib/percentile.ts";
 import { buildServerAndClient, type StartedServer, startServer, stop, stopAll } from "./lib/processes.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
 
@@ -251,8 +251,7 @@ async function main() {
         if (res.status !== 200) throw new Error(`GET ${slug}: ${res.status}`);
         if (i >= 20) times.push(performance.now() - started);
       }
-      times.sort((a, b) => a - b);
-      return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+      return p50p99(times);
     };
     const small = await latency("small");
     const large = await latency("large");

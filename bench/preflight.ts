@@ -16,7 +16,7 @@ import { sql } from "drizzle-orm";
 import { anyJourneyAllows } from "../packages/api/src/events/preflight.ts";
 import { createDatabase, type Database, queryRows } from "../packages/db/src/index.ts";
 import { createBenchDatabase } from "./lib/database.ts";
-import { percentile } from "./lib/percentile.ts";
+import { p50p99 } from "./lib/percentile.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
 
 const JOURNEYS = positiveIntSetting("BENCH_JOURNEYS", 100_000);
@@ -67,15 +67,11 @@ async function main() {
         times.indexes.push(await timed(db, anyJourneyAllows(origin), expected));
         times.baseline.push(await timed(db, everyJourneyRead(origin), expected));
       }
-      const [now, before] = [times.indexes, times.baseline].map((list) => list.sort((a, b) => a - b)) as [
-        number[],
-        number[],
-      ];
-      const p50 = percentile(now, 0.5);
-      const baseP50 = percentile(before, 0.5);
+      const now = p50p99(times.indexes);
+      const before = p50p99(times.baseline);
       rows.push(
-        `| ${name} | ${p50.toFixed(2)} / ${percentile(now, 0.99).toFixed(2)} | ` +
-          `${baseP50.toFixed(2)} / ${percentile(before, 0.99).toFixed(2)} | ${(baseP50 / p50).toFixed(0)}× |`,
+        `| ${name} | ${now.p50.toFixed(2)} / ${now.p99.toFixed(2)} | ` +
+          `${before.p50.toFixed(2)} / ${before.p99.toFixed(2)} | ${(before.p50 / now.p50).toFixed(0)}× |`,
       );
     }
     console.log(
