@@ -16,8 +16,8 @@
 import { sql } from "drizzle-orm";
 import { readAnalytics } from "../packages/api/src/analytics/load.ts";
 import { createApiKey, createCaller } from "../packages/api/src/index.ts";
-import { createDatabase, type Database, queryRows } from "../packages/db/src/index.ts";
-import { createBenchDatabase } from "./lib/database.ts";
+import { type Database, queryRows } from "../packages/db/src/index.ts";
+import { withMigratedBenchDatabase } from "./lib/database.ts";
 import { p50p99 } from "./lib/percentile.ts";
 import { progressBar } from "./lib/progress.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
@@ -104,11 +104,7 @@ async function formerCohortQueries(db: Database, orgId: string, journeyId: strin
 }
 
 async function main() {
-  const bench = await createBenchDatabase();
-  const handle = createDatabase({ url: bench.url, maxConnections: 2 });
-  try {
-    await handle.migrate();
-    const { db } = handle;
+  await withMigratedBenchDatabase(2, async (db) => {
     const { key, orgId } = await createApiKey(db, { orgSlug: "bench", kind: "secret" });
     const caller = createCaller({ db, authorization: `Bearer ${key}` });
     const steps = Array.from({ length: STEPS }, (_, index) => ({ stepKey: `step-${index}`, index }));
@@ -155,10 +151,7 @@ async function main() {
       `| every figure of Retrieve, computed again | ${now.p50.toFixed(0)} / ${now.p99.toFixed(0)} | ` +
         `${before.p50.toFixed(0)} / ${before.p99.toFixed(0)} | ${(now.p50 / before.p50).toFixed(2)}× |`,
     );
-  } finally {
-    await handle.close();
-    await bench.drop();
-  }
+  });
 }
 
 await main();

@@ -14,8 +14,8 @@
 
 import { sql } from "drizzle-orm";
 import { anyJourneyAllows } from "../packages/api/src/events/preflight.ts";
-import { createDatabase, type Database, queryRows } from "../packages/db/src/index.ts";
-import { createBenchDatabase } from "./lib/database.ts";
+import { type Database, queryRows } from "../packages/db/src/index.ts";
+import { withMigratedBenchDatabase } from "./lib/database.ts";
 import { p50p99 } from "./lib/percentile.ts";
 import { positiveIntSetting } from "./lib/settings.ts";
 
@@ -40,11 +40,7 @@ async function timed(db: Database, query: ReturnType<typeof sql>, expected: bool
 }
 
 async function main() {
-  const bench = await createBenchDatabase();
-  const handle = createDatabase({ url: bench.url, maxConnections: 1 });
-  try {
-    await handle.migrate();
-    const { db } = handle;
+  await withMigratedBenchDatabase(1, async (db) => {
     process.stderr.write(`storing ${JOURNEYS} journeys…\n`);
     await db.execute(sql`
       insert into organizations (id, slug, name)
@@ -79,10 +75,7 @@ async function main() {
     );
     console.log("|---|---:|---:|---:|");
     for (const row of rows) console.log(row);
-  } finally {
-    await handle.close();
-    await bench.drop();
-  }
+  });
 }
 
 await main();

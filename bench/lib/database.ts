@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
+import { createDatabase, type Database } from "../../packages/db/src/index.ts";
 
 /** The server the benchmark creates its database on; never reconfigured, only used. */
 export const serverUrl =
@@ -45,4 +46,23 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
       }
     },
   };
+}
+
+/**
+ * Runs `work` on a fresh bench database migrated by the service's own code, with a pool of
+ * `maxConnections`, then closes the pool and drops the database, also when `work` fails.
+ */
+export async function withMigratedBenchDatabase<T>(
+  maxConnections: number,
+  work: (db: Database) => Promise<T>,
+): Promise<T> {
+  const bench = await createBenchDatabase();
+  const handle = createDatabase({ url: bench.url, maxConnections });
+  try {
+    await handle.migrate();
+    return await work(handle.db);
+  } finally {
+    await handle.close();
+    await bench.drop();
+  }
 }
