@@ -29,23 +29,22 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
   const [[cohort], [times], [counts], seenKnown, seenUnknown, [snapshot]] = await Promise.all([
     sql`with grouped as (
         select viewed_step_indexes as viewed, furthest_step_index as furthest,
-          case when first_success_at is not null then 'completed'
-            when last_event_at < ${idleBefore} then 'abandoned' else 'in progress' end as state,
+          first_success_at is not null as completed, last_event_at < ${idleBefore} as idle,
           count(*) as sessions, count(*) filter (where device = 'mobile') as mobile,
           count(device) as with_device
         from event_sessions where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
-        group by 1, 2, 3
+        group by 1, 2, 3, 4
       ), reached as (
         select step.index, sum(sessions)::int as sessions
         from grouped, unnest(grouped.viewed) as step(index) group by step.index
       ), abandoned as (
         select furthest as index, sum(sessions)::int as sessions
-        from grouped where state = 'abandoned' and furthest is not null group by furthest
+        from grouped where not completed and idle and furthest is not null group by furthest
       )
       select coalesce(sum(sessions), 0)::int as sessions,
-        coalesce(sum(sessions) filter (where state = 'completed'), 0)::int as completed,
+        coalesce(sum(sessions) filter (where completed), 0)::int as completed,
         coalesce(sum(mobile), 0)::int as mobile, coalesce(sum(with_device), 0)::int as with_device,
-        coalesce(sum(sessions) filter (where state = 'in progress'), 0)::int as in_progress,
+        coalesce(sum(sessions) filter (where not completed and not idle), 0)::int as in_progress,
         (select json_agg(reached) from reached) as reached,
         (select json_agg(abandoned) from abandoned) as abandoned
       from grouped`,

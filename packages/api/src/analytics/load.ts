@@ -140,42 +140,44 @@ const countsByIndex = (indexes: number[], sessions: number[]) =>
 
 /**
  * Every count of the cohort in one scan of its sessions. They are first grouped by what the
- * figures tell apart (the steps viewed, the furthest step, and completed / abandoned / in
- * progress): forms are filled in step order, so a few groups stand for many thousands of
- * sessions, and the funnel unnests each group's steps once instead of each session's.
+ * figures tell apart (the steps viewed, the furthest step, completed or not, idle or not): forms
+ * are filled in step order, so a few groups stand for many thousands of sessions, and the funnel
+ * unnests each group's steps once instead of each session's. The states are grouped as two
+ * booleans, which the planner knows have two values each, so it expects as few groups as there
+ * are; a CASE expression of unknown spread made it expect one group per two sessions
+ * (docs/benchmarks.md, fix 33).
  */
 function cohortStatement(ofSessions: SQL | undefined, idleBefore: Date): SQL {
   const s = eventSessions;
   return sql`
     with grouped as (
       select ${s.viewedStepIndexes} as viewed, ${s.furthestStepIndex} as furthest,
-        case when ${s.firstSuccessAt} is not null then 'completed'
-          when ${s.lastEventAt} < ${idleBefore.toISOString()}::timestamptz then 'abandoned'
-          else 'in progress' end as state,
+        ${s.firstSuccessAt} is not null as completed,
+        ${s.lastEventAt} < ${idleBefore.toISOString()}::timestamptz as idle,
         count(*) as sessions,
         count(*) filter (where ${s.device} = 'mobile') as mobile,
         count(${s.device}) as with_device,
         min(${s.entryAt}) as first_entry_at,
         min(${s.lastEventAt}) as first_last_event_at
       from ${s} where ${ofSessions}
-      group by 1, 2, 3
+      group by 1, 2, 3, 4
     ), reached as (
       select step.index, sum(sessions)::int as sessions
       from grouped, unnest(grouped.viewed) as step(index)
       group by step.index
     ), abandoned as (
       select furthest as index, sum(sessions)::int as sessions
-      from grouped where state = 'abandoned' and furthest is not null
+      from grouped where not completed and idle and furthest is not null
       group by furthest
     )
     select
       coalesce(sum(sessions), 0)::int as "sessions",
-      coalesce(sum(sessions) filter (where state = 'completed'), 0)::int as "completed",
+      coalesce(sum(sessions) filter (where completed), 0)::int as "completed",
       coalesce(sum(mobile), 0)::int as "mobile",
       coalesce(sum(with_device), 0)::int as "withDevice",
-      coalesce(sum(sessions) filter (where state = 'in progress'), 0)::int as "inProgress",
+      coalesce(sum(sessions) filter (where not completed and not idle), 0)::int as "inProgress",
       (extract(epoch from min(first_entry_at)) * 1000)::float8 as "firstEntryAt",
-      (extract(epoch from min(first_last_event_at) filter (where state = 'in progress')) * 1000)::float8
+      (extract(epoch from min(first_last_event_at) filter (where not completed and not idle)) * 1000)::float8
         as "firstActiveAt",
       array(select index from reached order by index) as "reachedIndexes",
       array(select sessions from reached order by index) as "reachedSessions",
@@ -208,6 +210,7 @@ async function computeCohortAnalytics({
 
   const [[cohort], [times], seenKnown, seenUnknown, snapshotRows] = await Promise.all([
     queryRows<CohortRow>(db, cohortStatement(ofSessions, w.idleBefore)),
+    // Only the completed sessions, read from their own index (event_sessions_completed_idx).
     db
       .select({ p50: percentile(0.5), p75: percentile(0.75), p90: percentile(0.9) })
       .from(eventSessions)
