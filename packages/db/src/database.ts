@@ -347,6 +347,24 @@ export function isDatabaseBusy(error: unknown): boolean {
   return code !== undefined && (busyCodes.has(code) || code.startsWith("53"));
 }
 
+/**
+ * A session that ended under a query (an administrator's pg_terminate_backend, a server shutting
+ * down, a reset socket) while the pool held it, rather than a database that cannot be reached:
+ * a new session may well succeed. Not the pool's own closing (CONNECTION_ENDED, _DESTROYED).
+ */
+const lostSessionCodes = new Set(["CONNECTION_CLOSED", "ECONNRESET", "EPIPE", "57P01", "57P02"]);
+
+/** True when the query failed because its session ended under it (`lostSessionCodes`). */
+export function isLostSession(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const { code } = current as { code?: unknown };
+    if (typeof code === "string" && lostSessionCodes.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** True when the error says the database could not be reached, rather than that a query failed. */
 export function isConnectionError(error: unknown): boolean {
   let current: unknown = error;

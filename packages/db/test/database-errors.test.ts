@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, isConnectionError, isDatabaseBusy, queryRows } from "../src/index";
+import { type Database, isConnectionError, isDatabaseBusy, isLostSession, queryRows } from "../src/index";
 import { createTestDatabase, type TestDatabase, testEngine, withTableLocked } from "../src/testing";
 
 // A database that cannot be reached, or that answers but cannot complete a request now
@@ -111,5 +111,36 @@ describe("isConnectionError", () => {
   it("is false of a query that failed on its own terms and of a busy database", () => {
     for (const code of ["23505", "42P01", "25006", "57014", "EACCES"])
       expect(isConnectionError(new Error("Failed query", { cause: { code } })), code).toBe(false);
+  });
+});
+
+describe("isLostSession", () => {
+  const failedQuery = (code: string) => new Error("Failed query: select 1", { cause: { code } });
+
+  it("is true of a session that ended under the query: terminated, reset or closed", () => {
+    for (const code of ["57P01", "57P02", "CONNECTION_CLOSED", "ECONNRESET", "EPIPE"])
+      expect(isLostSession(failedQuery(code)), code).toBe(true);
+  });
+
+  it("is false of a database that cannot be reached, of the pool's own closing and of other failures", () => {
+    for (const code of [
+      "ECONNREFUSED",
+      "CONNECT_TIMEOUT",
+      "ENOTFOUND",
+      "57P03",
+      "3D000",
+      "CONNECTION_ENDED",
+      "CONNECTION_DESTROYED",
+      "23505",
+      "57014",
+    ])
+      expect(isLostSession(failedQuery(code)), code).toBe(false);
+  });
+
+  it.runIf(testEngine() === "postgres")("is true of a query whose session Postgres terminated", async () => {
+    const error = await thrownBy(() =>
+      inTransaction([sql`select pg_terminate_backend(pg_backend_pid())`, sql`select 1`]),
+    );
+    expect(isLostSession(error)).toBe(true);
   });
 });
