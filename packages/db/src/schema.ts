@@ -198,12 +198,6 @@ export const eventSessions = pgTable(
   (t) => [
     primaryKey({ columns: [t.orgId, t.journeyId, t.sessionId] }),
     index("event_sessions_entry_idx").on(t.orgId, t.journeyId, t.entryAt),
-    // The percentiles of time to complete read only the cohort's completed sessions: from this,
-    // without the heap, instead of every session of the cohort (docs/benchmarks.md, fix 33). It
-    // costs ingestion an index entry once per session, when it completes.
-    index("event_sessions_completed_idx")
-      .on(t.orgId, t.journeyId, t.entryAt, t.firstSuccessAt)
-      .where(sql`${t.firstSuccessAt} is not null`),
     journeyFk("event_sessions_journey_fk", t),
   ],
 );

@@ -130,41 +130,4 @@ describe("The planner, on either engine,", () => {
     expect(plan).not.toContain("Seq Scan");
     expect(plan).toContain("event_sessions_entry_idx");
   });
-
-  it("reads the times of a journey's completed sessions from their own index, not every session", async () => {
-    const { db } = database;
-    const org = "org_Ck4mNWq2hT7zRbXe";
-    const journeyId = "journey_Vd8sLp3QaY6fGnKw";
-    await db.insert(organizations).values({ id: org, slug: "completed", name: "Completed" });
-    await db.insert(journeys).values({
-      orgId: org,
-      id: journeyId,
-      slug: journeyId,
-      displayName: journeyId,
-      sourceSystem: "custom",
-      environment: "production",
-    });
-    // 20 thousand recent sessions, one in ten completed.
-    await db.execute(sql`insert into ${eventSessions} (org_id, journey_id, session_id, first_start_at,
-        first_event_at, last_event_at, furthest_step_index, viewed_step_indexes, first_success_at)
-      select ${org}, ${journeyId}, 'session-' || n, at, at, at + interval '5 minutes', 3, '{0,1,2,3}',
-        case when n % 10 = 0 then at + interval '4 minutes' end
-      from (select n, now() - (n % 29) * interval '1 day' - (n % 1440) * interval '1 minute' as at
-            from generate_series(1, 20000) as n) as rows`);
-    await db.execute(sql`vacuum analyze ${eventSessions}`);
-    // The shape of Retrieve's percentile query (analytics/load.ts).
-    const cohortFrom = new Date(Date.now() - 30 * 86_400_000).toISOString();
-    const plan = JSON.stringify(
-      await queryRows(
-        db,
-        sql`explain (format json) select percentile_cont(0.5) within group (order by
-            extract(epoch from first_success_at) - extract(epoch from entry_at))
-          from ${eventSessions}
-          where org_id = ${org} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}::timestamptz
-            and first_success_at is not null`,
-      ),
-    );
-    expect(plan).toContain("Index Only Scan");
-    expect(plan).toContain("event_sessions_completed_idx");
-  });
 });

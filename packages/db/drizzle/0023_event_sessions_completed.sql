@@ -1,1 +1,0 @@
-CREATE INDEX "event_sessions_completed_idx" ON "event_sessions" USING btree ("org_id","journey_id","entry_at","first_success_at") WHERE "event_sessions"."first_success_at" is not null;
