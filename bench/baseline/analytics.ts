@@ -1,7 +1,7 @@
 import { EventType } from "@odyssey/api";
 import type postgres from "postgres";
 
-// Retrieve's analytics the bare way: the same six queries over the summaries that
+// Retrieve's analytics the bare way: the same five queries over the summaries that
 // packages/api/src/analytics/load.ts sends, in parallel as it does, with hand-written SQL.
 
 const DAY = 86_400_000;
@@ -26,12 +26,13 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
   const seenFrom = new Date(now - 7 * DAY);
   const keys = steps.map((s) => s.stepKey as string);
   const elapsed = sql`((extract(epoch from first_success_at) - extract(epoch from entry_at)) * 1000)::float8`;
-  const [[cohort], [times], [counts], seenKnown, seenUnknown, [snapshot]] = await Promise.all([
+  const [[cohort], [counts], seenKnown, seenUnknown, [snapshot]] = await Promise.all([
     sql`with grouped as (
         select viewed_step_indexes as viewed, furthest_step_index as furthest,
           first_success_at is not null as completed, last_event_at < ${idleBefore} as idle,
           count(*) as sessions, count(*) filter (where device = 'mobile') as mobile,
-          count(device) as with_device
+          count(device) as with_device,
+          array_agg(${elapsed}) filter (where first_success_at is not null) as completed_ms
         from event_sessions where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
         group by 1, 2, 3, 4
       ), reached as (
@@ -40,19 +41,19 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
       ), abandoned as (
         select furthest as index, sum(sessions)::int as sessions
         from grouped where not completed and idle and furthest is not null group by furthest
+      ), percentiles as (
+        select percentile_cont(array[0.5, 0.75, 0.9]) within group (order by ms) as p
+        from grouped, unnest(grouped.completed_ms) as ms
       )
       select coalesce(sum(sessions), 0)::int as sessions,
         coalesce(sum(sessions) filter (where completed), 0)::int as completed,
         coalesce(sum(mobile), 0)::int as mobile, coalesce(sum(with_device), 0)::int as with_device,
         coalesce(sum(sessions) filter (where not completed and not idle), 0)::int as in_progress,
         (select json_agg(reached) from reached) as reached,
-        (select json_agg(abandoned) from abandoned) as abandoned
+        (select json_agg(abandoned) from abandoned) as abandoned,
+        (select p[1] from percentiles) as p50, (select p[2] from percentiles) as p75,
+        (select p[3] from percentiles) as p90
       from grouped`,
-    sql`select percentile_cont(0.5) within group (order by ${elapsed}) as p50,
-        percentile_cont(0.75) within group (order by ${elapsed}) as p75,
-        percentile_cont(0.9) within group (order by ${elapsed}) as p90
-      from event_sessions where org_id = ${orgId} and journey_id = ${journeyId} and entry_at >= ${cohortFrom}
-        and first_success_at is not null`,
     sql`select ${sql.unsafe(typeSums)} from event_hour_counts
       where org_id = ${orgId} and journey_id = ${journeyId} and hour >= ${countsFrom}`,
     sql`select step_key from event_step_keys where org_id = ${orgId} and journey_id = ${journeyId}
@@ -101,7 +102,7 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
     behaviorMetrics: {
       completionRate: rate(c.completed, c.sessions),
       mobileRate: rate(c.mobile, c.with_device),
-      medianTimeToComplete: seconds(times?.p50 ?? null),
+      medianTimeToComplete: seconds(cohort?.p50 ?? null),
       topDropoffStep: top
         ? {
             stepId: top.stepId,
@@ -115,7 +116,7 @@ export async function analytics(sql: postgres.Sql, orgId: string, journeyId: str
     unmappedStepIds: steps.filter((s) => !seen.has(s.stepKey)).map((s) => s.id),
     lastArtifactCreated: snapshot ? { id: snapshot.id, createdAt: snapshot.created_at } : null,
     funnel,
-    timeToComplete: { p75: seconds(times?.p75 ?? null), p90: seconds(times?.p90 ?? null) },
+    timeToComplete: { p75: seconds(cohort?.p75 ?? null), p90: seconds(cohort?.p90 ?? null) },
     unknownStepKeys: seenUnknown.map((r) => ({ stepKey: r.step_key, lastSeenAt: r.last_seen_at })),
     sessionsInProgress: c.in_progress,
   };

@@ -1,5 +1,5 @@
 import { eventSessions, eventStepKeys, type Queryable, queryRows, snapshots } from "@odyssey/db";
-import { and, desc, eq, gte, inArray, isNotNull, notInArray, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, notInArray, type SQL, sql } from "drizzle-orm";
 import type { Journey } from "../journeys/schema";
 import { computeRecentCounts, type RecentCounts, type Timed } from "./recent-counts";
 import type { FunnelStep, JourneyAnalytics } from "./schema";
@@ -19,10 +19,6 @@ import {
 const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
 /** Milliseconds from entry to the first submit_success (null for sessions without one). */
 const msToComplete = sql`((extract(epoch from ${eventSessions.firstSuccessAt}) - extract(epoch from ${eventSessions.entryAt})) * 1000)::float8`;
-const percentile = (p: number) =>
-  sql<number | null>`percentile_cont(${sql.raw(String(p))}) within group (order by ${msToComplete})`.mapWith(
-    Number,
-  );
 
 /** Retrieve's analytics but the trailing 24 hours' counts, whose windows move far less often. */
 export type CohortAnalytics = Omit<JourneyAnalytics, "eventCountsLast24h" | "healthMetrics"> & {
@@ -132,6 +128,10 @@ interface CohortRow extends Record<string, unknown> {
   /** The funnel's abandoned counts: idle sessions without success, by furthest step index. */
   abandonedIndexes: number[];
   abandonedSessions: number[];
+  /** Percentiles of the completed sessions' time to complete, in ms; null for none. */
+  p50: number | null;
+  p75: number | null;
+  p90: number | null;
 }
 
 /** Step index → sessions, from the statement's two parallel arrays. */
@@ -139,13 +139,14 @@ const countsByIndex = (indexes: number[], sessions: number[]) =>
   new Map(indexes.map((index, i) => [index, sessions[i] ?? 0]));
 
 /**
- * Every count of the cohort in one scan of its sessions. They are first grouped by what the
+ * Every figure of the cohort in one scan of its sessions. They are first grouped by what the
  * figures tell apart (the steps viewed, the furthest step, completed or not, idle or not): forms
  * are filled in step order, so a few groups stand for many thousands of sessions, and the funnel
  * unnests each group's steps once instead of each session's. The states are grouped as two
  * booleans, which the planner knows have two values each, so it expects as few groups as there
- * are; a CASE expression of unknown spread made it expect one group per two sessions
- * (docs/benchmarks.md, fix 33).
+ * are; a CASE expression of unknown spread made it expect one group per two sessions. Each group
+ * also keeps its completed sessions' times, for the percentiles, which no count can give: read
+ * apart, they cost a second scan of the cohort (docs/benchmarks.md, fix 33).
  */
 function cohortStatement(ofSessions: SQL | undefined, idleBefore: Date): SQL {
   const s = eventSessions;
@@ -158,7 +159,8 @@ function cohortStatement(ofSessions: SQL | undefined, idleBefore: Date): SQL {
         count(*) filter (where ${s.device} = 'mobile') as mobile,
         count(${s.device}) as with_device,
         min(${s.entryAt}) as first_entry_at,
-        min(${s.lastEventAt}) as first_last_event_at
+        min(${s.lastEventAt}) as first_last_event_at,
+        array_agg(${msToComplete}) filter (where ${s.firstSuccessAt} is not null) as completed_ms
       from ${s} where ${ofSessions}
       group by 1, 2, 3, 4
     ), reached as (
@@ -169,6 +171,9 @@ function cohortStatement(ofSessions: SQL | undefined, idleBefore: Date): SQL {
       select furthest as index, sum(sessions)::int as sessions
       from grouped where not completed and idle and furthest is not null
       group by furthest
+    ), percentiles as (
+      select percentile_cont(array[0.5, 0.75, 0.9]) within group (order by ms) as p
+      from grouped, unnest(grouped.completed_ms) as ms
     )
     select
       coalesce(sum(sessions), 0)::int as "sessions",
@@ -182,7 +187,10 @@ function cohortStatement(ofSessions: SQL | undefined, idleBefore: Date): SQL {
       array(select index from reached order by index) as "reachedIndexes",
       array(select sessions from reached order by index) as "reachedSessions",
       array(select index from abandoned order by index) as "abandonedIndexes",
-      array(select sessions from abandoned order by index) as "abandonedSessions"
+      array(select sessions from abandoned order by index) as "abandonedSessions",
+      (select p[1] from percentiles) as "p50",
+      (select p[2] from percentiles) as "p75",
+      (select p[3] from percentiles) as "p90"
     from grouped`;
 }
 
@@ -208,13 +216,8 @@ async function computeCohortAnalytics({
     gte(eventStepKeys.lastSeenAt, w.stepsSeenFrom),
   );
 
-  const [[cohort], [times], seenKnown, seenUnknown, snapshotRows] = await Promise.all([
+  const [[cohort], seenKnown, seenUnknown, snapshotRows] = await Promise.all([
     queryRows<CohortRow>(db, cohortStatement(ofSessions, w.idleBefore)),
-    // Only the completed sessions, read from their own index (event_sessions_completed_idx).
-    db
-      .select({ p50: percentile(0.5), p75: percentile(0.75), p90: percentile(0.9) })
-      .from(eventSessions)
-      .where(and(ofSessions, isNotNull(eventSessions.firstSuccessAt))),
     stepKeys.length
       ? db
           .select({
@@ -244,7 +247,7 @@ async function computeCohortAnalytics({
       .limit(1),
   ]);
 
-  if (!cohort || !times) throw new Error("An aggregate without GROUP BY answered no row");
+  if (!cohort) throw new Error("An aggregate without GROUP BY answered no row");
   const reachedAt = countsByIndex(cohort.reachedIndexes, cohort.reachedSessions);
   const abandonedAt = countsByIndex(cohort.abandonedIndexes, cohort.abandonedSessions);
   const funnel: FunnelStep[] = journey.steps.map((step) => {
@@ -286,7 +289,7 @@ async function computeCohortAnalytics({
     behaviorMetrics: {
       completionRate: rate(cohort.completed, cohort.sessions),
       mobileRate: rate(cohort.mobile, cohort.withDevice),
-      medianTimeToComplete: seconds(times.p50),
+      medianTimeToComplete: seconds(cohort.p50),
       topDropoffStep: top
         ? {
             stepId: top.stepId,
@@ -299,7 +302,7 @@ async function computeCohortAnalytics({
     unmappedStepIds: journey.steps.filter((s) => !seen.has(s.stepKey)).map((s) => s.id),
     lastArtifactCreated: last ? { id: last.id, createdAt: last.createdAt } : null,
     funnel,
-    timeToComplete: { p75: seconds(times.p75), p90: seconds(times.p90) },
+    timeToComplete: { p75: seconds(cohort.p75), p90: seconds(cohort.p90) },
     unknownStepKeys: seenUnknown,
     sessionsInProgress: cohort.inProgress,
   };
