@@ -5,8 +5,8 @@ import { startTestServer, type TestServer } from "./support/server";
 
 // Postgres ends a session (an administrator's pg_terminate_backend, a pooler, a timeout) while the
 // pool still holds it as idle: the reads that reach that session before the pool has noticed are
-// lost with it. A read is sent again, once, on a new session; a write is not (it may have been
-// committed before its answer was lost).
+// lost with it. A read runs again, after a short pause, on another session; a write does not (it
+// may have been committed before its answer was lost).
 
 describe.skipIf(testEngine() !== "postgres")("a read that meets a session Postgres has just ended", () => {
   let server: TestServer;
