@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { testEngine, testServerUrl, withTableLocked } from "@odyssey/db/testing";
-import postgres from "postgres";
+import { testEngine, withTableLocked } from "@odyssey/db/testing";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DatabaseAdmin, databaseAdmin } from "./support/database-admin";
 import { startTestServer, type TestServer } from "./support/server";
 
 // What the database's own settings do to the service. A database that answers but cannot complete
@@ -17,14 +17,12 @@ const busy = { error: "The database cannot complete this request at the moment; 
 describe.skipIf(testEngine() !== "postgres")("A database's own settings", () => {
   let server: TestServer;
   let key: string;
-  let admin: postgres.Sql;
-  let name: string;
+  let admin: DatabaseAdmin;
 
   beforeAll(async () => {
     server = await startTestServer();
     key = await server.key("acme");
-    name = new URL(server.database.url ?? "").pathname.slice(1);
-    admin = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
+    admin = databaseAdmin(server);
     const created = await server.call(key, "POST", "/api/journeys/create", {
       slug: "existing",
       displayName: "Existing",
@@ -44,20 +42,19 @@ describe.skipIf(testEngine() !== "postgres")("A database's own settings", () => 
    */
   async function withSetting(setting: string, value: string, work: () => Promise<void>) {
     const renew = async () => {
-      await admin`select pg_terminate_backend(pid) from pg_stat_activity
-        where datname = ${name} and application_name = 'odyssey'`;
+      await admin.endPoolSessions();
       for (let attempt = 0; attempt < 50; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         if ((await fetch(`${server.url}/readyz`)).status === 200) return;
       }
       throw new Error("the server did not become ready again");
     };
-    await admin.unsafe(`alter database ${name} set ${setting} = ${value}`);
+    await admin.sql.unsafe(`alter database ${admin.name} set ${setting} = ${value}`);
     await renew();
     try {
       await work();
     } finally {
-      await admin.unsafe(`alter database ${name} reset ${setting}`);
+      await admin.sql.unsafe(`alter database ${admin.name} reset ${setting}`);
       await renew();
     }
   }

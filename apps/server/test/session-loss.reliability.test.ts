@@ -1,6 +1,7 @@
-import { testEngine, testServerUrl } from "@odyssey/db/testing";
-import postgres from "postgres";
+import { testEngine } from "@odyssey/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DatabaseAdmin, databaseAdmin } from "./support/database-admin";
+import { createJourney } from "./support/events";
 import { startTestServer, type TestServer } from "./support/server";
 
 // Postgres ends a session (an administrator's pg_terminate_backend, a pooler, a timeout) while the
@@ -11,20 +12,13 @@ import { startTestServer, type TestServer } from "./support/server";
 describe.skipIf(testEngine() !== "postgres")("a read that meets a session Postgres has just ended", () => {
   let server: TestServer;
   let key: string;
-  let admin: postgres.Sql;
-  let name: string;
+  let admin: DatabaseAdmin;
 
   beforeAll(async () => {
     server = await startTestServer();
     key = await server.key("sessions");
-    name = new URL(server.database.url ?? "").pathname.slice(1);
-    admin = postgres(testServerUrl(), { max: 1, onnotice: () => {} });
-    const created = await server.call(key, "POST", "/api/journeys/create", {
-      slug: "kept",
-      displayName: "Kept",
-      steps: [{ stepKey: "start", index: 0 }],
-    });
-    expect(created.status).toBe(201);
+    admin = databaseAdmin(server);
+    await createJourney(server, key, "kept", { steps: 1 });
   }, 60_000);
 
   afterAll(async () => {
@@ -48,8 +42,7 @@ describe.skipIf(testEngine() !== "postgres")("a read that meets a session Postgr
     for (let round = 0; round < 5; round++) {
       // Every session of the pool open and idle.
       expect((await Promise.all(reads())).map((res) => res.status)).toEqual(Array(18).fill(200));
-      await admin`select pg_terminate_backend(pid) from pg_stat_activity
-        where datname = ${name} and application_name = 'odyssey'`;
+      await admin.endPoolSessions();
       const answers = await Promise.all(
         reads().map(async (res) => {
           const answer = await res;
