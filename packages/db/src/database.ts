@@ -291,16 +291,22 @@ export function prepareSql<T extends Record<string, unknown>>(
   };
 }
 
-/** The Postgres error code behind a driver error (drizzle wraps driver errors in `cause`). */
-export function pgErrorCode(error: unknown): { code?: string; constraint?: string } {
+/** An error and the causes it wraps, four deep at most (drizzle wraps driver errors in `cause`). */
+function* causeChain(error: unknown): Generator<Record<string, unknown>> {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current; depth++) {
-    const candidate = current as { code?: unknown; constraint?: unknown; constraint_name?: unknown };
+    yield current as Record<string, unknown>;
+    current = (current as { cause?: unknown }).cause;
+  }
+}
+
+/** The Postgres error code behind a driver error. */
+export function pgErrorCode(error: unknown): { code?: string; constraint?: string } {
+  for (const candidate of causeChain(error)) {
     if (typeof candidate.code === "string" && /^[0-9A-Z]{5}$/.test(candidate.code)) {
       const constraint = candidate.constraint_name ?? candidate.constraint;
       return { code: candidate.code, constraint: typeof constraint === "string" ? constraint : undefined };
     }
-    current = (current as { cause?: unknown }).cause;
   }
   return {};
 }
@@ -356,20 +362,14 @@ const lostSessionCodes = new Set(["CONNECTION_CLOSED", "ECONNRESET", "EPIPE", "5
 
 /** True when the query failed because its session ended under it (`lostSessionCodes`). */
 export function isLostSession(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current; depth++) {
-    const { code } = current as { code?: unknown };
+  for (const { code } of causeChain(error))
     if (typeof code === "string" && lostSessionCodes.has(code)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
   return false;
 }
 
 /** True when the error says the database could not be reached, rather than that a query failed. */
 export function isConnectionError(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current; depth++) {
-    const { code, message } = current as { code?: unknown; message?: unknown };
+  for (const { code, message } of causeChain(error)) {
     if (typeof code === "string" && (connectionErrorCodes.has(code) || code.startsWith("08"))) return true;
     if (message === "PGlite is closed") return true;
     // 55000 is a generic state error; at connect time it means the database refuses connections.
@@ -379,7 +379,6 @@ export function isConnectionError(error: unknown): boolean {
       message.includes("not currently accepting connections")
     )
       return true;
-    current = (current as { cause?: unknown }).cause;
   }
   return false;
 }
