@@ -473,6 +473,20 @@ describe("POST /api/events", () => {
     expect(rows.get(far.id)?.occurred_at).toBe(now.toISOString());
   });
 
+  it("reads times as RFC 3339 does: `t` and `z` in either case, any offset", async () => {
+    const lower = event({ timestamp: "2026-11-26t09:58:00.250z" });
+    const offset = event({ timestamp: "2026-11-26T10:57:00+01:00" });
+    const res = await postEvents(
+      server,
+      { journey: "grant", sentAt: "2026-11-26t10:00:00z", events: [lower, offset] },
+      { key },
+    );
+    expect(await res.json()).toMatchObject({ accepted: 2, rejected: [] });
+    const rows = await stored([lower.id, offset.id]);
+    expect(rows.get(lower.id)?.occurred_at).toBe("2026-11-26T09:58:00.250Z");
+    expect(rows.get(offset.id)?.occurred_at).toBe("2026-11-26T09:57:00.000Z");
+  });
+
   it("takes the device from the event, else Sec-CH-UA-Mobile, else the User-Agent, else unknown", async () => {
     const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1";
     const windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36";

@@ -541,6 +541,30 @@ describe("the documented requests", () => {
     });
     expect(events.map((e) => accepts(event, e))).toEqual([false, false, true, true]);
   });
+
+  it("take the event times the server takes, `t` and `z` in either case, and refuse those it refuses", async () => {
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const times = [
+      iso(now),
+      iso(now).toLowerCase(),
+      iso(now).replace("Z", "+00:00").replace("T", "t"),
+      // (A space for `T`, which RFC 3339's grammar does not allow, is left out: ajv-formats takes it.)
+      iso(now).slice(0, 16),
+      "yesterday",
+    ];
+    const events = times.map((timestamp, i) => ({
+      id: `0193a0c2-7d1e-7c4b-9a51-3f1e2b8c9e0${i}`,
+      type: "session_start",
+      sessionId: "times",
+      timestamp,
+    }));
+    const answer = await server.call(key, "POST", "/api/events", { journey: "requests", events });
+    const { rejected } = (await answer.json()) as { rejected: { index: number }[] };
+    const takenByServer = events.map((_, i) => !rejected.some((r) => r.index === i));
+    expect(takenByServer).toEqual([true, true, true, false, false]);
+    expect(events.map((e) => accepts(event, e))).toEqual(takenByServer);
+  });
 });
 
 describe("answers given before any operation is chosen", () => {

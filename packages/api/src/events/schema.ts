@@ -11,12 +11,17 @@ export const MAX_BATCH_BYTES = 512 * 1024;
 export const Device = z.enum(["mobile", "tablet", "desktop"]);
 export type Device = z.infer<typeof Device>;
 
-/** An ISO 8601 time with its offset, within the times the service stores (`STORABLE_TIMES`). */
-const Instant = z.iso
-  .datetime({ offset: true })
+/**
+ * An RFC 3339 time with its offset, within the times the service stores (`STORABLE_TIMES`).
+ * zod's `z.iso.datetime` pattern, but ignoring case: RFC 3339, which the OpenAPI document's
+ * `format: date-time` names, allows `t` and `z` in lower case.
+ */
+const Instant = z
+  .stringFormat("datetime", new RegExp(z.regexes.datetime({ offset: true }).source, "i"))
   .refine((value) => isStorableTime(Date.parse(value)), { error: `must be ${STORABLE_TIMES.described}` })
   .meta({
-    description: `An ISO 8601 time with seconds and its offset, \`Z\` or \`±hh:mm\`, \`T\` and \`Z\` in upper case (2026-11-26T10:00:05.000Z, 2026-11-26T11:00:05+01:00); ${STORABLE_TIMES.described}.`,
+    format: "date-time",
+    description: `An RFC 3339 time with seconds and its offset, \`Z\` or \`±hh:mm\` (2026-11-26T10:00:05.000Z, 2026-11-26T11:00:05+01:00); ${STORABLE_TIMES.described}.`,
   });
 
 /** One event as a form sends it. Unknown fields are dropped, so no field value is ever stored. */
