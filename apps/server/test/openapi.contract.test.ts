@@ -475,6 +475,17 @@ describe("the documented requests", () => {
       "Invalid journey data: displayName must not be empty",
     ]);
     expect(accepts(create, blank)).toBe(false);
+    // 255 characters as sent, spaces around the name included: the document's bound is the server's.
+    const padded = (name: string) => ({ slug: "padded", displayName: ` ${name} ` });
+    const over = await server.call(key, "POST", "/api/journeys/create", padded("x".repeat(254)));
+    expect([over.status, (await over.json()).error]).toEqual([
+      400,
+      "Invalid journey data: displayName must be at most 255 characters",
+    ]);
+    expect(accepts(create, padded("x".repeat(254)))).toBe(false);
+    const within = await server.call(key, "POST", "/api/journeys/create", padded("x".repeat(253)));
+    expect([within.status, (await within.json()).displayName]).toEqual([201, "x".repeat(253)]);
+    expect(accepts(create, padded("x".repeat(253)))).toBe(true);
     // Steps repeating a stepKey or an index: refused, and said in words.
     const repeated = {
       slug: "repeated",

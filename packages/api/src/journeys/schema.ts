@@ -72,12 +72,14 @@ export const StepInput = z.object({
   requiredArtifacts: z.array(text().min(1).max(255)).max(100).optional(),
 });
 
-/** Trimmed, then 1–255 characters: a blank name is refused ("must not be empty"). */
-const DisplayName = text()
-  .trim()
-  .min(1)
-  .max(255)
-  .meta({ description: "1 to 255 characters once trimmed: not blank.", pattern: "\\S" });
+/**
+ * At most 255 characters as sent (the bound the OpenAPI document's `maxLength` states), then
+ * trimmed; a blank name is refused ("must not be empty").
+ */
+const DisplayName = text().max(255).trim().min(1).meta({
+  description: "1 to 255 characters, not blank; spaces around the name are removed.",
+  pattern: "\\S",
+});
 
 /** The refinement below, which JSON Schema cannot say, described for the OpenAPI document. */
 const Steps = z.array(StepInput).max(200).meta({
