@@ -147,9 +147,10 @@ const LOST_SESSION_PAUSES_MS = [20, 40, 80];
  * A database that cannot be reached is not retried here (`isLostSession`): that is a 503 at once.
  */
 const retryReadOnLostSession = t.middleware(async ({ type, next }) => {
+  if (type !== "query") return next();
   let result = await next();
   for (const pause of LOST_SESSION_PAUSES_MS) {
-    if (type !== "query" || result.ok || !isLostSession(result.error.cause)) break;
+    if (result.ok || !isLostSession(result.error.cause)) break;
     await new Promise((resolve) => setTimeout(resolve, pause));
     result = await next();
   }
