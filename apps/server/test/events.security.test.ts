@@ -90,6 +90,24 @@ describe("authentication", () => {
     expect(await eventCount("key-type")).toBe(0);
   });
 
+  it("answers a body key past the document's bounds as invalid input naming key", async () => {
+    const cases = [
+      [`${publishable}${"x".repeat(201 - publishable.length)}`, "key must be at most 200 characters"],
+      [`ody_pk_\u0000`, "key must not contain NUL characters"],
+    ] as const;
+    for (const [bodyKey, reason] of cases) {
+      const res = await postEvents(server, { journey: "open", key: bodyKey, events: [event("key-bound")] });
+      expect(res.status, reason).toBe(400);
+      expect(await errorOf(res)).toBe(`Invalid event data: ${reason}`);
+    }
+    // At the bound it is judged as a key: this one is no key.
+    const atBound = `ody_pk_${"x".repeat(193)}`;
+    const res = await postEvents(server, { journey: "open", key: atBound, events: [event("key-bound")] });
+    expect(res.status).toBe(401);
+    expect(await errorOf(res)).toBe("Invalid API key");
+    expect(await eventCount("key-bound")).toBe(0);
+  });
+
   it("answers 403 for a secret key without events:write", async () => {
     const readOnly = await server.key("events-security", ["journeys:read"]);
     const res = await postEvents(server, { journey: "open", events: [event("scope")] }, { key: readOnly });

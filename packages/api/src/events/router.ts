@@ -7,7 +7,7 @@ import { ingestEvents } from "./ingest";
 import { verifyKeyForJourney } from "./lookup";
 import { IngestInput, IngestResult } from "./schema";
 
-/** The batch's `key` alone, checked before the rest of the input when it is not text. */
+/** The batch's `key` alone, checked before the rest of the input when no header is sent. */
 const bodyKeyInput = IngestInput.pick({ key: true });
 
 /** A batch with neither header nor body key: the sender is told of both ways to send one. */
@@ -28,9 +28,10 @@ const eventWriterProcedure = publicProcedure
     const rawKey = typeof raw === "object" && raw !== null ? raw.key : undefined;
     const bodyKey = typeof rawKey === "string" ? rawKey : undefined;
     const hasHeader = ctx.authorization !== undefined && ctx.authorization.trim() !== "";
-    // A body key that is not text cannot be judged as a key: it is invalid input, named as such
-    // (with a header, the header's key is judged first and the input check says the same).
-    if (!hasHeader && rawKey !== undefined && rawKey !== null && bodyKey === undefined) {
+    // A body key outside the contract's bounds (not text, longer than the document allows, holding
+    // NUL) cannot be judged as a key: it is invalid input, named as such (with a header, the
+    // header's key is judged first and the input check says the same).
+    if (!hasHeader && rawKey !== undefined && rawKey !== null) {
       const checked = bodyKeyInput.safeParse({ key: rawKey });
       if (!checked.success) throw new ValidationError(formatValidationError(checked.error, "event"));
     }
