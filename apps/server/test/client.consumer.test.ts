@@ -71,6 +71,9 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
       "--prefer-offline",
       `./${tarball}`,
       "typescript@5.9",
+      // For the `fetch` option's probe with undici (tsconfig.undici.json); Node 20 bundles undici 6.
+      "undici@6",
+      "@types/node@20",
     ]);
     await cp(fixtures, project, { recursive: true });
     server = await startTestServer();
@@ -212,6 +215,26 @@ describe.runIf(testEngine() === "postgres")("@odyssey/client, installed from its
     expect(result.tooLarge?.message).toBe(
       await restError(writerKey, "POST", "/api/journeys/create", oversized),
     );
+  });
+
+  it("takes undici's fetch as its fetch, in its types and at run time", async () => {
+    await sh(project, "node", ["node_modules/typescript/bin/tsc", "-p", "tsconfig.undici.json"]);
+    const slug = "via-undici";
+    const created = await fetch(`${server.url}/api/journeys/create`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${writerKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ slug, displayName: "Via undici" }),
+    });
+    expect(created.status).toBe(201);
+    const script = `import { slugViaUndici } from "./out/undici-fetch.js";
+      console.log(JSON.stringify(await slugViaUndici(...JSON.parse(process.argv[1]))));`;
+    const answer = await sh(project, "node", [
+      "--input-type=module",
+      "-e",
+      script,
+      JSON.stringify([server.url, readerKey, slug]),
+    ]);
+    expect(report<string>(answer)).toBe(slug);
   });
 
   it("works through require() with its CommonJS build, where require() cannot load ES modules too", async () => {

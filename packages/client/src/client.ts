@@ -9,7 +9,7 @@ import {
 } from "@trpc/client";
 import { observable, type Unsubscribable } from "@trpc/server/observable";
 import { deserialize, serialize } from "superjson";
-import { abortedError, type OdysseyError, toOdysseyError } from "./errors";
+import { abortedError, type OdysseyError, RequestNotSentError, toOdysseyError } from "./errors";
 import { boundedFetch, type FetchLike } from "./fetch";
 
 export interface OdysseyClientOptions {
@@ -27,7 +27,10 @@ export interface OdysseyClientOptions {
     | Record<string, string>
     | (() => Record<string, string> | Promise<Record<string, string>>)
     | undefined;
-  /** Longest one HTTP request may take, body included, in ms; 0 turns the bound off. Default 30 000. */
+  /**
+   * Longest one HTTP request may take, body included, in ms, up to 2 147 483 647 (about 24.8
+   * days, the longest a timer can wait); 0 or `Infinity` turns the bound off. Default 30 000.
+   */
   timeoutMs?: number | undefined;
   /**
    * How many times a query is sent again after a network error, a timeout, a 429 or a 5xx
@@ -41,6 +44,8 @@ export interface OdysseyClientOptions {
 export type OdysseyClient = TRPCClient<AppRouter>;
 
 const defaultTimeoutMs = 30_000;
+/** The longest delay `setTimeout` keeps: a longer one fires at once. */
+const maxTimerMs = 2_147_483_647;
 const defaultRetries = 2;
 /** The longest `Retry-After` a query waits out before a retry when `timeoutMs` is 0. */
 const maxRetryAfterWithoutTimeoutMs = 60_000;
@@ -50,9 +55,25 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
   const url = trpcUrl(options.baseUrl);
   if (typeof apiKey !== "string" || apiKey.trim() === "")
     throw new TypeError("apiKey must be a non-empty string");
-  const timeoutMs = nonNegative(options.timeoutMs ?? defaultTimeoutMs, "timeoutMs");
+  const timeoutMs = timeoutOption(options.timeoutMs ?? defaultTimeoutMs);
   const retries = Math.floor(nonNegative(options.retries ?? defaultRetries, "retries"));
-  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
+  const withKey = (extra: Record<string, string> | undefined) => {
+    // Another spelling of Authorization would be sent beside this one, and the two joined.
+    const others = Object.entries(extra ?? {}).filter(([name]) => name.toLowerCase() !== "authorization");
+    const all = { ...Object.fromEntries(others), authorization: `Bearer ${apiKey}` };
+    // Throws a TypeError for a name or value HTTP cannot carry (a line break in the key, say).
+    new Headers(all);
+    return all;
+  };
+  // Fixed headers are checked now, so a mistake in them fails here rather than on every call.
+  if (typeof headers !== "function") {
+    try {
+      withKey(headers);
+    } catch (error) {
+      throw new TypeError(`apiKey and headers must be valid HTTP header values: ${messageOf(error)}`);
+    }
+  }
   const transport = {
     url,
     // Named functions rather than the default export, which module interop may hand back
@@ -60,10 +81,13 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
     transformer: { serialize, deserialize },
     fetch: boundedFetch(fetchImpl, timeoutMs),
     async headers() {
-      const extra = typeof headers === "function" ? await headers() : headers;
-      // Another spelling of Authorization would be sent beside this one, and the two joined.
-      const others = Object.entries(extra ?? {}).filter(([name]) => name.toLowerCase() !== "authorization");
-      return { ...Object.fromEntries(others), authorization: `Bearer ${apiKey}` };
+      // A failure here is the caller's (a token refresh that failed), not the network's: the
+      // call fails with NOT_SENT and is not retried.
+      try {
+        return withKey(typeof headers === "function" ? await headers() : headers);
+      } catch (error) {
+        throw new RequestNotSentError(error);
+      }
     },
   };
 
@@ -180,6 +204,21 @@ function trpcUrl(baseUrl: string): string {
     );
   }
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}/trpc`;
+}
+
+/** `timeoutMs` as the request wrapper takes it: 0 for no bound. */
+function timeoutOption(value: number): number {
+  nonNegative(value, "timeoutMs");
+  if (value === Number.POSITIVE_INFINITY) return 0;
+  if (value > maxTimerMs)
+    throw new TypeError(
+      `timeoutMs must be at most ${maxTimerMs} (about 24.8 days); 0 or Infinity turns the bound off`,
+    );
+  return value;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function nonNegative(value: number, name: string): number {

@@ -4,9 +4,20 @@ import type { TRPC_ERROR_CODE_KEY } from "@trpc/server";
 
 /**
  * The stable codes an `OdysseyError` carries: the server's (`NOT_FOUND`, `CONFLICT`,
- * `FORBIDDEN`, `UNAUTHORIZED`, `BAD_REQUEST`, …) and three for calls that got no answer.
+ * `FORBIDDEN`, `UNAUTHORIZED`, `BAD_REQUEST`, …) and four for calls that got no answer.
  */
-export type OdysseyErrorCode = TRPC_ERROR_CODE_KEY | "NETWORK_ERROR" | "TIMEOUT" | "ABORTED";
+export type OdysseyErrorCode = TRPC_ERROR_CODE_KEY | "NETWORK_ERROR" | "TIMEOUT" | "ABORTED" | "NOT_SENT";
+
+/**
+ * Thrown when a call's request could not be made: the `headers` function threw, or gave a header
+ * HTTP cannot carry. Its `cause` is what was thrown.
+ */
+export class RequestNotSentError extends Error {
+  constructor(cause: unknown) {
+    super(`The request was not sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "RequestNotSentError";
+  }
+}
 
 /** Thrown by the request wrapper when a call outlives `timeoutMs`. */
 export class RequestTimeoutError extends Error {
@@ -93,6 +104,7 @@ function classify(error: TRPCClientError<AppRouter>): { status: number; code: Od
   // An answer not from Odyssey's tRPC handler: an error status names the failure; a success
   // status with a body tRPC cannot read (a captive portal's page) is as good as no connection.
   if (cause instanceof HttpStatusError) return { status: cause.status, code: codeOfAnswer(cause.status) };
+  if (cause instanceof RequestNotSentError) return { status: 0, code: "NOT_SENT" };
   if (cause?.name === "TimeoutError") return { status: 0, code: "TIMEOUT" };
   if (cause?.name === "AbortError" || error.message === "Aborted") return { status: 0, code: "ABORTED" };
   const response = error.meta?.response as { status?: unknown } | undefined;

@@ -1,14 +1,41 @@
 import { HttpStatusError, RequestTimeoutError } from "./errors";
 
-/** The part of `fetch` the client uses; the global `fetch` and undici's fit it. */
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+/** What the client passes to `fetch`: a plain request, its body a JSON string. */
+export interface FetchInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/** What the client reads of an answer. */
+export interface FetchResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: {
+    get(name: string): string | null;
+    forEach(callback: (value: string, name: string) => void): void;
+  };
+  text(): Promise<string>;
+}
+
+/**
+ * The part of `fetch` the client uses, written out rather than borrowed from the DOM's types:
+ * the global `fetch` and undici's (whose `Request` and `Response` types differ from the DOM's)
+ * both fit it.
+ */
+export type FetchLike = (url: string, init: FetchInit) => Promise<FetchResponse>;
+
+/** The `fetch` tRPC is given: what it calls `fetch` with, and what it reads of the answer. */
+type TrpcFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /**
  * Wraps `fetch` so one request, body included, is bounded by `timeoutMs`, and an answer that
  * tRPC did not write (a proxy's 502 page, the server's 413 for a body over its limit, a captive
  * portal's 200 page) still reports its status and message.
  */
-export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike {
+export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): TrpcFetch {
   return async (input, init) => {
     const controller = new AbortController();
     const outer = init?.signal;
@@ -20,7 +47,7 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
         ? setTimeout(() => controller.abort(new RequestTimeoutError(timeoutMs)), timeoutMs)
         : undefined;
     try {
-      const response = await fetchImpl(input, { ...init, signal: controller.signal });
+      const response = await fetchImpl(urlOf(input), { ...plainInit(init), signal: controller.signal });
       // Read the body under the same deadline: a stalled body is as bad as a stalled answer.
       const body = await response.text();
       const { status, statusText, headers } = response;
@@ -30,7 +57,7 @@ export function boundedFetch(fetchImpl: FetchLike, timeoutMs: number): FetchLike
       const answer = new Response(nullBodyStatuses.has(status) ? null : body, {
         status,
         statusText,
-        headers,
+        headers: copyOf(headers),
       });
       // tRPC reads the answer with json(), and would report a body that is not JSON (a captive
       // portal's page) as a failed connection, without its status. Defined rather than assigned:
@@ -88,9 +115,33 @@ function isTrpcAnswer(json: unknown, calls: number | undefined): boolean {
   return Array.isArray(json) && json.length === calls && json.every(isOutcome);
 }
 
+function urlOf(input: string | URL | Request): string {
+  return typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+}
+
+/**
+ * tRPC's request as `FetchInit`: it sends its headers as a plain object and its body as JSON
+ * text (this client sends no form data).
+ */
+function plainInit(init: RequestInit | undefined): FetchInit {
+  const plain: FetchInit = {};
+  if (init?.method !== undefined) plain.method = init.method;
+  if (init?.headers !== undefined) plain.headers = Object.fromEntries(new Headers(init.headers));
+  if (typeof init?.body === "string") plain.body = init.body;
+  return plain;
+}
+
+function copyOf(headers: FetchResponse["headers"]): Headers {
+  const copy = new Headers();
+  headers.forEach((value, name) => {
+    copy.append(name, value);
+  });
+  return copy;
+}
+
 /** How many calls a batched request carries (`/trpc/a,b?batch=1`); undefined for a single call. */
 function callsIn(input: string | URL | Request): number | undefined {
-  const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+  const url = new URL(urlOf(input));
   if (url.searchParams.get("batch") !== "1") return undefined;
   return url.pathname.slice(url.pathname.lastIndexOf("/") + 1).split(",").length;
 }

@@ -87,6 +87,36 @@ describe("requests", () => {
     expect(() => createOdysseyClient({ baseUrl: "odyssey.example.com", apiKey: "k" })).toThrow(TypeError);
     expect(() => createOdysseyClient({ baseUrl: fake.url, apiKey: " " })).toThrow(/apiKey/);
     expect(() => client({ timeoutMs: -1 })).toThrow(/timeoutMs/);
+    // A timer cannot wait longer: Node would fire it at once, timing out every request.
+    expect(() => client({ timeoutMs: 2 ** 31 })).toThrow(/timeoutMs must be at most 2147483647/);
+    expect(() => createOdysseyClient({ baseUrl: fake.url, apiKey: "ody_sk_a\nb" })).toThrow(
+      /apiKey and headers must be valid HTTP header values/,
+    );
+    expect(() => client({ headers: { "a header": "x" } })).toThrow(TypeError);
+  });
+
+  it("takes Infinity and the longest timer as no bound and the longest bound", async () => {
+    for (const timeoutMs of [Number.POSITIVE_INFINITY, 2 ** 31 - 1]) {
+      fake.script("slow");
+      expect((await client({ timeoutMs, retries: 0 }).journeys.get.query({ slug: "a" })).slug).toBe("a");
+    }
+  });
+
+  it("fails a call whose headers cannot be made with NOT_SENT, sending nothing and never retrying", async () => {
+    let calls = 0;
+    const refresh = () => {
+      calls++;
+      throw new Error("token refresh failed");
+    };
+    const thrown = await failure(client({ headers: refresh, retries: 3 }).journeys.get.query({ slug: "a" }));
+    expect(thrown).toMatchObject({ status: 0, code: "NOT_SENT", retryable: false });
+    expect(thrown.message).toBe("The request was not sent: token refresh failed");
+    expect(calls).toBe(1);
+    const invalid = await failure(
+      client({ headers: () => ({ "x-trace": "a\nb" }), retries: 3 }).journeys.get.query({ slug: "a" }),
+    );
+    expect(invalid).toMatchObject({ status: 0, code: "NOT_SENT", retryable: false });
+    expect(fake.requests).toHaveLength(0);
   });
 });
 

@@ -14,6 +14,7 @@ export type Behaviour =
   | "ok"
   | TRPC_ERROR_CODE_KEY
   | "hang"
+  | "slow"
   | "drop"
   | "html-502"
   | "json-413"
@@ -89,6 +90,8 @@ export async function startFakeOdyssey(): Promise<FakeOdyssey> {
       res.writeHead(502, { "content-type": "text/html" });
       return res.end("<html><body>Bad gateway</body></html>");
     }
+    // A normal answer, 100 ms late: longer than a timer that fired at once would wait.
+    if (behaviour === "slow") await new Promise((resolve) => setTimeout(resolve, 100));
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : Buffer.concat(chunks);
@@ -100,7 +103,7 @@ export async function startFakeOdyssey(): Promise<FakeOdyssey> {
         body,
       }),
       router: fakeRouter,
-      createContext: () => ({ fail: behaviour === "ok" ? undefined : behaviour }),
+      createContext: () => ({ fail: behaviour === "ok" || behaviour === "slow" ? undefined : behaviour }),
     });
     res.writeHead(response.status, Object.fromEntries(response.headers));
     res.end(Buffer.from(await response.arrayBuffer()));
