@@ -70,6 +70,15 @@ function rateLimitCharges(path: string): Charges {
 
 const scalarScript = "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1";
 
+/** The paths outside the OpenAPI document's operations, each served by GET (and HEAD) alone. */
+const paths = {
+  health: "/healthz",
+  ready: "/readyz",
+  document: "/api/openapi.json",
+  reference: "/docs",
+} as const;
+const getOnlyPaths = new Set<string>(Object.values(paths));
+
 export function createApp({
   database,
   config,
@@ -97,7 +106,12 @@ export function createApp({
     maxAge,
   });
   const restControlCors: MiddlewareHandler<RestEnv> = (c, next) => {
-    if (isPreflight(c)) return restPreflight(c, next);
+    if (isPreflight(c)) {
+      // An OPTIONS names the path's methods in Allow, a preflight too (the document says so).
+      const allowed = methodsAt(routes(), c.req.path);
+      if (allowed.length > 0) c.header("Allow", allowed.join(", "));
+      return restPreflight(c, next);
+    }
     const origin = adminOriginOf(c);
     if (origin !== undefined) {
       setResponseHeader(c, "Access-Control-Allow-Origin", origin);
@@ -223,8 +237,8 @@ export function createApp({
     }),
   );
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", async (c) => {
+  app.get(paths.health, (c) => c.json({ status: "ok" }));
+  app.get(paths.ready, async (c) => {
     const ready = isAccepting() && (await database.ping(1000));
     return c.json({ ready }, ready ? 200 : 503);
   });
@@ -237,7 +251,7 @@ export function createApp({
     description:
       "An API key: `Authorization: Bearer ody_sk_…`. `POST /api/events` also takes a publishable key (`ody_pk_…`), here or in the body.",
   });
-  app.doc31("/api/openapi.json", {
+  app.doc31(paths.document, {
     openapi: "3.1.0",
     // Relative to where the document is served: the server that serves it.
     servers: [{ url: "/", description: "The server that serves this document" }],
@@ -250,14 +264,16 @@ export function createApp({
   // The page's script comes from the CDN, held to the major version this page was made with, so a
   // release that changes its configuration cannot break the page unseen.
   app.get(
-    "/docs",
+    paths.reference,
     documentHeaders,
-    Scalar({ url: "/api/openapi.json", pageTitle: "Odyssey API reference", cdn: scalarScript }),
+    Scalar({ url: paths.document, pageTitle: "Odyssey API reference", cdn: scalarScript }),
   );
 
-  // A documented path asked with a method it does not take: 405 with the methods it does.
+  // A path asked with a method it does not take: 405 with the methods it does.
   app.notFound((c) => {
-    const allowed = methodsAt(routes(), c.req.path);
+    const allowed = getOnlyPaths.has(c.req.path)
+      ? ["GET", "HEAD", "OPTIONS"]
+      : methodsAt(routes(), c.req.path);
     if (allowed.length === 0) return errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`);
     const allow = { Allow: allowed.join(", ") };
     if (c.req.method === "OPTIONS") return c.body(null, 204, allow);
@@ -282,7 +298,7 @@ const apiDescription = [
     "`100-continue`, and `431` for a request head past the size limit; such an answer closes " +
     "the connection.",
   "",
-  "A path of this document asked with a method it does not take is answered `405` with `Allow`, " +
+  "A path of this document (or `/healthz`, `/readyz`, this document's own, `/docs`) asked with a method it does not take is answered `405` with `Allow`, " +
     "and `OPTIONS` on it `204` with `Allow` (on `/api/events` the CORS preflight: see that " +
     'operation); a path under `/api` that is not in this document, `404` `{"error": "No route for <method> <path>"}`.',
 ].join("\n");

@@ -638,12 +638,16 @@ describe("no bad input gives a 500", () => {
 });
 
 describe("methods and encodings", () => {
-  it("answers 405 with Allow to a documented path asked with a method it does not take", async () => {
+  it("answers 405 with Allow to a path asked with a method it does not take", async () => {
     const cases: [string, string, string][] = [
       ["PATCH", "/api/journeys/existing", "GET, PUT, DELETE, HEAD, OPTIONS"],
       ["POST", "/api/journeys/existing", "GET, PUT, DELETE, HEAD, OPTIONS"],
       ["GET", "/api/events", "POST, OPTIONS"],
       ["DELETE", "/api/journeys/existing/snapshots", "POST, GET, HEAD, OPTIONS"],
+      ["POST", "/api/openapi.json", "GET, HEAD, OPTIONS"],
+      ["DELETE", "/healthz", "GET, HEAD, OPTIONS"],
+      ["POST", "/readyz", "GET, HEAD, OPTIONS"],
+      ["PUT", "/docs", "GET, HEAD, OPTIONS"],
     ];
     for (const [method, path, allow] of cases) {
       const res = await server.call(key, method, path);
@@ -672,6 +676,12 @@ describe("methods and encodings", () => {
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    expect(preflight.headers.get("allow")?.split(", ").sort()).toEqual(
+      ["GET", "PUT", "DELETE", "HEAD", "OPTIONS"].sort(),
+    );
+    const health = await fetch(`${server.url}/healthz`, { method: "OPTIONS" });
+    expect(health.status).toBe(204);
+    expect(health.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
   });
 
   it("tells a batch past both body limits the limit of batches, on REST and tRPC", async () => {
