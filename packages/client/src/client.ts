@@ -66,13 +66,12 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
     new Headers(all);
     return all;
   };
-  // Fixed headers are checked now, so a mistake in them fails here rather than on every call.
-  if (typeof headers !== "function") {
-    try {
-      withKey(headers);
-    } catch (error) {
-      throw new TypeError(`apiKey and headers must be valid HTTP header values: ${messageOf(error)}`);
-    }
+  // The key and fixed headers are checked now, so a mistake in them fails here rather than on
+  // every call.
+  try {
+    withKey(typeof headers === "function" ? undefined : headers);
+  } catch (error) {
+    throw new TypeError(`apiKey and headers must be valid HTTP header values: ${messageOf(error)}`);
   }
   const transport = {
     url,

@@ -93,6 +93,9 @@ describe("requests", () => {
       /apiKey and headers must be valid HTTP header values/,
     );
     expect(() => client({ headers: { "a header": "x" } })).toThrow(TypeError);
+    expect(() =>
+      createOdysseyClient({ baseUrl: fake.url, apiKey: "ody_sk_a\nb", headers: () => ({}) }),
+    ).toThrow(/apiKey and headers/);
   });
 
   it("takes Infinity and the longest timer as no bound and the longest bound", async () => {
