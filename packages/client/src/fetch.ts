@@ -97,11 +97,14 @@ function notJsonMessage(status: number, contentType: string | null): string {
 
 const nullBodyStatuses = new Set([101, 204, 205, 304]);
 
-/** tRPC writes its errors as JSON: a batch (an array) or `{"error": {…}}`. */
+/**
+ * tRPC writes its errors as JSON: a batch (an array) or `{"error": {"json": {…}}}`, the error
+ * serialized by superjson. A proxy's `{"error": {"message": …}}` is not one.
+ */
 function isTrpcError(contentType: string | null, body: string): boolean {
   if (contentType === null || !/^application\/(.+\+)?json/i.test(contentType)) return false;
   const json = parseJson(body);
-  return Array.isArray(json) || (isObject(json) && isObject(json.error));
+  return Array.isArray(json) || (isObject(json) && isObject(json.error) && isObject(json.error.json));
 }
 
 /**
@@ -146,10 +149,15 @@ function callsIn(input: string | URL | Request): number | undefined {
   return url.pathname.slice(url.pathname.lastIndexOf("/") + 1).split(",").length;
 }
 
-/** The text of an answer from outside tRPC in the REST error shape, `{"error": "…"}`. */
+/**
+ * The text of an answer from outside tRPC: the REST error shape, `{"error": "…"}`, or the
+ * `{"error": {"message": "…"}}` many proxies and gateways write.
+ */
 function restErrorMessage(body: string): string | undefined {
   const json = parseJson(body);
-  return isObject(json) && typeof json.error === "string" ? json.error : undefined;
+  if (!isObject(json)) return undefined;
+  if (typeof json.error === "string") return json.error;
+  return isObject(json.error) && typeof json.error.message === "string" ? json.error.message : undefined;
 }
 
 function parseJson(text: string): unknown {

@@ -148,6 +148,13 @@ describe("errors", () => {
     });
   });
 
+  it("reports a proxy's JSON error whose error is an object by its status and message", async () => {
+    fake.script("proxy-401-json-object");
+    const error = await failure(client().journeys.get.query({ slug: "a" }));
+    expect(error).toMatchObject({ status: 401, code: "UNAUTHORIZED", message: "Unauthorized by proxy" });
+    expect(fake.requests).toHaveLength(1);
+  });
+
   it("reports a 200 whose JSON is not a tRPC answer by its status, as no answer from Odyssey", async () => {
     const message = "The server answered HTTP 200 with JSON that is not a tRPC answer";
     fake.script("json-200-array", "json-200-object", "json-200-object");

@@ -18,6 +18,7 @@ export type Behaviour =
   | "drop"
   | "html-502"
   | "json-413"
+  | "proxy-401-json-object"
   | "json-200-array"
   | "json-200-object"
   | "proxy-429-retry-after-date";
@@ -74,6 +75,11 @@ export async function startFakeOdyssey(): Promise<FakeOdyssey> {
       // What the real server's body limit answers, in front of tRPC.
       res.writeHead(413, { "content-type": "application/json" });
       return res.end(JSON.stringify({ error: "Request body is larger than 1048576 bytes" }));
+    }
+    if (behaviour === "proxy-401-json-object") {
+      // A gateway's refusal in front of the server, its error an object rather than text.
+      res.writeHead(401, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ error: { code: 401, message: "Unauthorized by proxy" } }));
     }
     if (behaviour === "json-200-array" || behaviour === "json-200-object") {
       // Something other than Odyssey answering 200 with JSON: a stub, a misrouted proxy.
