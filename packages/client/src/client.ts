@@ -9,7 +9,7 @@ import {
 } from "@trpc/client";
 import { observable, type Unsubscribable } from "@trpc/server/observable";
 import { deserialize, serialize } from "superjson";
-import { abortedError, type OdysseyError, RequestNotSentError, toOdysseyError } from "./errors";
+import { abortedError, messageOf, type OdysseyError, RequestNotSentError, toOdysseyError } from "./errors";
 import { boundedFetch, type FetchLike } from "./fetch";
 
 export interface OdysseyClientOptions {
@@ -66,10 +66,11 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
     new Headers(all);
     return all;
   };
-  // The key and fixed headers are checked now, so a mistake in them fails here rather than on
-  // every call.
+  // The key and fixed headers are made and checked once, now, so a mistake in them fails here
+  // rather than on every call.
+  let fixed: Record<string, string>;
   try {
-    withKey(typeof headers === "function" ? undefined : headers);
+    fixed = withKey(typeof headers === "function" ? undefined : headers);
   } catch (error) {
     throw new TypeError(`apiKey and headers must be valid HTTP header values: ${messageOf(error)}`);
   }
@@ -80,10 +81,11 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
     transformer: { serialize, deserialize },
     fetch: boundedFetch(fetchImpl, timeoutMs),
     async headers() {
+      if (typeof headers !== "function") return fixed;
       // A failure here is the caller's (a token refresh that failed), not the network's: the
       // call fails with NOT_SENT and is not retried.
       try {
-        return withKey(typeof headers === "function" ? await headers() : headers);
+        return withKey(await headers());
       } catch (error) {
         throw new RequestNotSentError(error);
       }
@@ -214,10 +216,6 @@ function timeoutOption(value: number): number {
       `timeoutMs must be at most ${maxTimerMs} (about 24.8 days); 0 or Infinity turns the bound off`,
     );
   return value;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function nonNegative(value: number, name: string): number {

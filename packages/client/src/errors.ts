@@ -14,9 +14,14 @@ export type OdysseyErrorCode = TRPC_ERROR_CODE_KEY | "NETWORK_ERROR" | "TIMEOUT"
  */
 export class RequestNotSentError extends Error {
   constructor(cause: unknown) {
-    super(`The request was not sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`The request was not sent: ${messageOf(cause)}`, { cause });
     this.name = "RequestNotSentError";
   }
+}
+
+/** What was thrown, as text: an error's message, anything else as a string. */
+export function messageOf(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
 }
 
 /** Thrown by the request wrapper when a call outlives `timeoutMs`. */
