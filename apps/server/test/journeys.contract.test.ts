@@ -552,6 +552,8 @@ describe("list and delete", () => {
   it("answers 400 for a cursor whose time is not a representable instant, over REST and tRPC", async () => {
     const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
     const cursors = [
+      // Empty, as an empty limit is refused: not read as "no cursor", the first page.
+      "",
       // {"createdAt":"0000-01-01T00:00:00.000Z","id":"journey_abc"}: year 0000, which Postgres refuses.
       "eyJjcmVhdGVkQXQiOiIwMDAwLTAxLTAxVDAwOjAwOjAwLjAwMFoiLCJpZCI6ImpvdXJuZXlfYWJjIn0",
       cursorOf({ createdAt: "0000-12-31T23:59:59.999Z", id: "journey_abc" }),

@@ -314,6 +314,8 @@ describe("the list of snapshots", () => {
     expect(journeysCursor).toEqual(expect.any(String));
     const cursors = [
       "garbage",
+      // Empty, as an empty limit is refused: not read as "no cursor", the first page.
+      "",
       // A cursor of the journeys list: its position names a journey, not a snapshot.
       journeysCursor,
       cursorOf({ createdAt: "2026-02-31T00:00:00.000Z", id: "snap_abc" }),

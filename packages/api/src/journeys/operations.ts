@@ -327,7 +327,7 @@ export async function listJourneys({
   ctx,
   input,
 }: Op<z.output<typeof ListJourneysInput>>): Promise<JourneyList> {
-  const after = input.cursor ? readCursor(input.cursor) : undefined;
+  const after = input.cursor === undefined ? undefined : readCursor(input.cursor);
   const rows = await ctx.db
     .select()
     .from(journeys)

@@ -64,7 +64,7 @@ export async function listSnapshots({
   ctx,
   input,
 }: Op<{ slug: string } & z.output<typeof PageQuery>>): Promise<SnapshotList> {
-  const after = input.cursor ? readCursor(input.cursor) : undefined;
+  const after = input.cursor === undefined ? undefined : readCursor(input.cursor);
   const [journey] = await ctx.db
     .select({ id: journeys.id })
     .from(journeys)
