@@ -6,15 +6,18 @@ import type { EventType } from "@odyssey/api";
 const TYPES: EventType[] = ["step_view", "field_focus", "field_focus", "field_error", "submit_attempt"];
 export const DEFAULT_STEPS = ["eligibility", "business-info", "financials", "documents", "review"];
 
-export interface BenchEvent {
+interface BenchEventFields {
   id: string;
-  type: EventType;
   sessionId: string;
   timestamp: string;
   stepKey?: string;
   field?: string;
   device?: "mobile" | "desktop";
 }
+/** An event as the API types it: a `step_view` names its step. */
+export type BenchEvent =
+  | (BenchEventFields & { type: Exclude<EventType, "step_view"> })
+  | (BenchEventFields & { type: "step_view"; stepKey: string });
 
 /** A version 7 UUID (time-ordered), as a form's script would make them: ids of one moment sort together. */
 function uuidv7(atMs: number): string {
@@ -50,7 +53,7 @@ export function events(
       t += 5_000 + Math.floor(Math.random() * 60_000);
       const type: EventType =
         i === 8 && Math.random() < 0.5 ? "submit_success" : (TYPES[i % TYPES.length] as EventType);
-      const stepKey = stepKeys[Math.min(Math.floor(i / 2), stepKeys.length - 1)];
+      const stepKey = stepKeys[Math.min(Math.floor(i / 2), stepKeys.length - 1)] ?? "";
       out.push({
         id: uuidv7(Math.min(t, toMs)),
         type,

@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Database } from "@odyssey/db";
-import type { EventType } from "../analytics/schema";
 import type { OrgContext } from "../context";
 import { ConflictError, JourneyBeingDeletedError, NotFoundError } from "../errors";
 import { ingestEvents } from "../events/ingest";
-import type { Device } from "../events/schema";
+import type { Device, TypedEventInput } from "../events/schema";
 import { createJourney, deleteJourney, findJourney } from "../journeys/operations";
 import { ensureOrganization } from "../keys/operations";
 
@@ -48,49 +47,44 @@ function random(seed: number) {
   };
 }
 
-interface DemoEvent {
-  id: string;
-  type: EventType;
-  sessionId: string;
-  timestamp: string;
-  stepKey?: string;
-  field?: string;
-  device?: Device;
-}
+/** What one event of a session carries besides its id, session and time. */
+type DemoEventPart<E = TypedEventInput> = E extends unknown
+  ? Omit<E, "id" | "sessionId" | "timestamp">
+  : never;
 
 /** One visitor's session: steps until they leave or submit, with focus, errors and retries. */
-function session(rng: ReturnType<typeof random>, startMs: number, n: number): DemoEvent[] {
+function session(rng: ReturnType<typeof random>, startMs: number, n: number): TypedEventInput[] {
   const sessionId = `demo-${n}`;
   const roll = rng.next();
   const device: Device = roll < 0.46 ? "mobile" : roll < 0.9 ? "desktop" : "tablet";
   const struggle = device === "mobile" ? 1.35 : 1;
   let t = startMs;
-  const events: DemoEvent[] = [];
-  const push = (type: EventType, extra: Partial<DemoEvent> = {}) => {
-    events.push({ id: randomUUID(), type, sessionId, timestamp: new Date(t).toISOString(), ...extra });
+  const events: TypedEventInput[] = [];
+  const push = (event: DemoEventPart) => {
+    events.push({ ...event, id: randomUUID(), sessionId, timestamp: new Date(t).toISOString() });
     t += rng.between(2, 40) * 1000;
   };
-  push("session_start", { device });
+  push({ type: "session_start", device });
   for (const step of STEPS) {
-    push("step_view", { stepKey: step.stepKey });
+    push({ type: "step_view", stepKey: step.stepKey });
     const fields = rng.between(1, Math.min(step.fieldCount, 6));
     for (let f = 0; f < fields; f++) {
-      push("field_focus", { stepKey: step.stepKey, field: `${step.stepKey}-field-${f + 1}` });
+      push({ type: "field_focus", stepKey: step.stepKey, field: `${step.stepKey}-field-${f + 1}` });
       if (rng.chance(0.08 * struggle))
-        push("field_error", { stepKey: step.stepKey, field: `${step.stepKey}-field-${f + 1}` });
+        push({ type: "field_error", stepKey: step.stepKey, field: `${step.stepKey}-field-${f + 1}` });
     }
     // An old tracker build still names the financials step by its former key.
     if (step.stepKey === "financials" && rng.chance(0.03))
-      push("field_focus", { stepKey: "bank-details", field: "iban" });
+      push({ type: "field_focus", stepKey: "bank-details", field: "iban" });
     t += rng.between(20, 240) * 1000;
     if (rng.chance(step.dropoff * struggle)) return events;
   }
-  push("submit_attempt");
+  push({ type: "submit_attempt" });
   if (rng.chance(0.12)) {
-    push("submit_failure");
-    push("submit_attempt");
+    push({ type: "submit_failure" });
+    push({ type: "submit_attempt" });
   }
-  push("submit_success");
+  push({ type: "submit_success" });
   return events;
 }
 

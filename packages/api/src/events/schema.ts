@@ -24,23 +24,25 @@ const Instant = z
     description: `An RFC 3339 time with seconds and its offset, \`Z\` or \`±hh:mm\` (2026-11-26T10:00:05.000Z, 2026-11-26T11:00:05+01:00); ${STORABLE_TIMES.described}.`,
   });
 
+const StepKey = text().min(1).max(100);
+
+const EventFields = z.object({
+  id: z.guid({ error: (issue) => (issue.input === undefined ? "is required" : "must be a UUID") }),
+  type: z.enum(EventType.options, {
+    error: (issue) => (issue.input === undefined ? "is required" : undefined),
+  }),
+  sessionId: text().min(1).max(200),
+  timestamp: Instant,
+  stepKey: StepKey.nullish(),
+  field: text().min(1).max(200).nullish(),
+  device: Device.nullish(),
+});
+
 /** One event as a form sends it. Unknown fields are dropped, so no field value is ever stored. */
-export const EventInput = z
-  .object({
-    id: z.guid({ error: (issue) => (issue.input === undefined ? "is required" : "must be a UUID") }),
-    type: z.enum(EventType.options, {
-      error: (issue) => (issue.input === undefined ? "is required" : undefined),
-    }),
-    sessionId: text().min(1).max(200),
-    timestamp: Instant,
-    stepKey: text().min(1).max(100).nullish(),
-    field: text().min(1).max(200).nullish(),
-    device: Device.nullish(),
-  })
-  .refine((event) => event.type !== "step_view" || event.stepKey, {
-    path: ["stepKey"],
-    error: "is required for step_view events",
-  })
+export const EventInput = EventFields.refine((event) => event.type !== "step_view" || event.stepKey, {
+  path: ["stepKey"],
+  error: "is required for step_view events",
+})
   // The refinement, as JSON Schema says it, for the OpenAPI document.
   .meta({
     description:
@@ -50,6 +52,17 @@ export const EventInput = z
     then: { properties: { stepKey: { type: "string" } }, required: ["stepKey"] },
   });
 export type EventInput = z.infer<typeof EventInput>;
+
+/**
+ * One event as callers type it: `EventInput` with its refinement as a type, so a `step_view`
+ * without `stepKey` is a compile error rather than a rejection in the answer. Only its type is
+ * used (`IngestInput`), inlined where the router's type is published.
+ */
+const TypedEvent = z.union([
+  EventFields.extend({ type: z.literal("step_view"), stepKey: StepKey }),
+  EventFields.extend({ type: EventType.exclude(["step_view"]) }),
+]);
+export type TypedEventInput = z.input<typeof TypedEvent>;
 
 /**
  * A batch. Events are validated one by one inside the operation, so one bad event is reported
@@ -64,7 +77,7 @@ export const IngestInput = z.object({
       "A publishable key (`ody_pk_…`), for browsers that cannot set headers: the batch then needs no Authorization header. Only a publishable key may be sent here; any other is refused (401).",
   }),
   // Typed as events for callers; checked one by one by the operation (z.custom checks nothing).
-  events: z.array(z.custom<z.input<typeof EventInput>>()),
+  events: z.array(z.custom<z.input<typeof TypedEvent>>()),
 });
 export type IngestInput = z.infer<typeof IngestInput>;
 
