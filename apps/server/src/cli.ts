@@ -27,6 +27,7 @@ import { runCommand } from "./commands";
 import { describeDatabase, openDatabase } from "./database";
 import { type Config, loadConfig } from "./env";
 import { progressBar } from "./progress";
+import { onStopSignals } from "./stop-signals";
 
 const usage = `Usage: odyssey <command>
 
@@ -261,11 +262,11 @@ async function sendToServer(config: Config, holder: number, command: Command, pr
     );
     process.exit(130);
   };
-  process.once("SIGINT", interrupted);
+  process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
   try {
     return await sendAdminCommand(config.dataDir, command, progress);
   } finally {
-    process.off("SIGINT", interrupted);
+    process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
   }
 }
 
@@ -286,18 +287,16 @@ async function runHere(config: Config, command: Command, progress: Progress): Pr
     throw new Error(
       `No embedded database at ${config.dataDir}: start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,
     );
-  // Ctrl-C stops a long command where it can stop cleanly (the seed, between batches), so the
-  // database is closed, not cut off; a second Ctrl-C exits at once. SIGTERM does the same:
-  // `pnpm odyssey` passes Ctrl-C on to the CLI as SIGINT, then SIGTERM. The handlers hold from
-  // before the database opens until it is closed: a signal while it opens, migrates or closes
-  // would otherwise end the process there, a finished command's answer unprinted.
+  // Ctrl-C (or SIGTERM) stops a long command where it can stop cleanly (the seed, between
+  // batches), so the database is closed, not cut off; a second Ctrl-C, a second or more later,
+  // exits at once. The handlers hold from before the database opens until it is closed: a signal
+  // while it opens, migrates or closes would otherwise end the process there, a finished
+  // command's answer unprinted.
   const stop = new AbortController();
-  const interrupted = () => {
-    process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
-    process.once("SIGINT", () => process.exit(130));
-    stop.abort();
-  };
-  process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
+  const removeHandlers = onStopSignals(
+    () => stop.abort(),
+    (signal) => process.exit(signal === "SIGINT" ? 130 : 143),
+  );
   try {
     const database = openDatabase(config);
     try {
@@ -315,7 +314,7 @@ async function runHere(config: Config, command: Command, progress: Progress): Pr
       await database.close();
     }
   } finally {
-    process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
+    removeHandlers();
   }
 }
 

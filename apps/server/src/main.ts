@@ -6,6 +6,7 @@ import { describeDatabase, openDatabase } from "./database";
 import { type Config, loadConfig } from "./env";
 import { listen } from "./http";
 import { createLogger } from "./logger";
+import { onStopSignals } from "./stop-signals";
 
 /** The configuration, once it has loaded: a failure after that is described in its terms. */
 let loaded: Config | undefined;
@@ -25,10 +26,6 @@ async function start() {
   let stopSignal: string | undefined;
   let shutDown: (() => Promise<void>) | undefined;
   const onSignal = (signal: string) => {
-    if (stopSignal) {
-      logger.warn({ signal }, "second signal: exiting at once");
-      process.exit(1);
-    }
     stopSignal = signal;
     logger.info({ signal }, "shutting down");
     const force = setTimeout(() => {
@@ -38,8 +35,10 @@ async function start() {
     force.unref();
     if (shutDown) void shutDown();
   };
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  process.on("SIGINT", () => onSignal("SIGINT"));
+  onStopSignals(onSignal, (signal) => {
+    logger.warn({ signal }, "second signal: exiting at once");
+    process.exit(1);
+  });
   const stopped = () => {
     logger.info("stopped");
     process.exit(0);

@@ -31,7 +31,11 @@ async function api(url: string, key: string, method: string, path: string, body?
 }
 
 /** `seed --demo` for 60 days, sent Ctrl-C once its events are being sent: its exit and stderr. */
-async function interruptedSeed(org: string, env: Record<string, string>, signal: NodeJS.Signals = "SIGINT") {
+async function interruptedSeed(
+  org: string,
+  env: Record<string, string>,
+  signals: NodeJS.Signals[] = ["SIGINT"],
+) {
   const child = spawnCli(["seed", "--demo", "--org", org, "--days", "60"], env);
   let stderr = "";
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
@@ -41,7 +45,11 @@ async function interruptedSeed(org: string, env: Record<string, string>, signal:
       if (stderr.includes("Sending demo events")) resolve();
     }),
   );
-  child.kill(signal);
+  // Apart by as much as pnpm takes to pass a signal on: sent together, the kernel merges them.
+  for (const [i, signal] of signals.entries()) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 20));
+    child.kill(signal);
+  }
   const code = await exited;
   return { code, stderr };
 }
@@ -402,10 +410,24 @@ describe("seed --demo with no server running", () => {
   });
 
   it("stops the same way on SIGTERM, which pnpm sends after passing Ctrl-C on", async () => {
-    const { code, stderr } = await interruptedSeed("terminated", db.env, "SIGTERM");
+    const { code, stderr } = await interruptedSeed("terminated", db.env, ["SIGTERM"]);
     expect(code).toBe(130);
     expect(stderr).toContain("odyssey: Seeding was interrupted; the partly seeded demo journey was deleted");
     const again = await runCli(["seed", "--demo", "--org", "terminated", "--days", "1"], db.env);
+    expect(again.stderr).toMatch(/^Created journey "demo-small-business-grant"/m);
+  });
+
+  it("takes one Ctrl-C that reaches it more than once under pnpm as one: the partial journey is deleted", async () => {
+    // The terminal's SIGINT, then pnpm's own passed on: as SIGINT (`pnpm start`) or SIGTERM
+    // (`pnpm odyssey`), a few milliseconds later.
+    const { code, stderr } = await interruptedSeed("signalled-twice", db.env, [
+      "SIGINT",
+      "SIGINT",
+      "SIGTERM",
+    ]);
+    expect(code).toBe(130);
+    expect(stderr).toContain("odyssey: Seeding was interrupted; the partly seeded demo journey was deleted");
+    const again = await runCli(["seed", "--demo", "--org", "signalled-twice", "--days", "1"], db.env);
     expect(again.stderr).toMatch(/^Created journey "demo-small-business-grant"/m);
   });
 

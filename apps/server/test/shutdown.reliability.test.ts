@@ -6,6 +6,7 @@ import { queryRows } from "@odyssey/db";
 import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/testing";
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
+import { REPEAT_WINDOW_MS } from "../src/stop-signals";
 import { type ServerProcess, startServerProcess } from "./support/built-server";
 import { StatusTally, writeFigures } from "./support/figures";
 import { bodyOf, rawRequest, statusOf } from "./support/raw-http";
@@ -219,10 +220,40 @@ describe("graceful shutdown of the built server", () => {
     await new Promise((r) => setTimeout(r, 200));
     server.kill("SIGTERM");
     await server.waitForLog(/"msg":"shutting down"/);
+    await new Promise((r) => setTimeout(r, REPEAT_WINDOW_MS));
     server.kill("SIGTERM");
     expect(await server.exited).toEqual({ code: 1, signal: null });
     expect(server.logs()).toMatch(/second signal/);
     expect((await stuck).closedByServer).toBe(true);
+  });
+
+  it("takes signals within a second of the first as the same request (one Ctrl-C under pnpm): the request in flight is answered, exit 0", async () => {
+    const { server } = await startOnOwnDatabase({ SHUTDOWN_TIMEOUT_MS: "20000" });
+    const body = JSON.stringify({ slug: "through-a-repeated-signal", displayName: "R" });
+    let release: () => void = () => {};
+    const released = new Promise<string>((resolve) => {
+      release = () => resolve(body.slice(10));
+    });
+    const upload = rawRequest(
+      server.url,
+      [uploadHead(server.firstKey ?? "", Buffer.byteLength(body)), body.slice(0, 10), released],
+      { waitMs: 15_000 },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const signalledAt = performance.now();
+    // The terminal's SIGINT, pnpm's own passed on, and a SIGTERM (how `pnpm exec` passes it on).
+    server.kill("SIGINT");
+    server.kill("SIGINT");
+    await server.waitForLog(/"msg":"shutting down"/);
+    server.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(performance.now() - signalledAt).toBeLessThan(REPEAT_WINDOW_MS);
+    release();
+    const [answer, exit] = await Promise.all([upload, server.exited]);
+    expect(statusOf(answer.response)).toBe(201);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(server.logs()).not.toMatch(/second signal/);
+    expect(server.logs().match(/"msg":"shutting down"/g)).toHaveLength(1);
   });
 });
 
