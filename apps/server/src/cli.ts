@@ -39,7 +39,7 @@ const usage = `Usage: odyssey <command>
   keys list --org <org-slug>                list an organization's keys
   keys revoke <key id>                      revoke a key at once
   seed --demo [--org <org-slug>] [--days <n>] [--replace]
-                                            create a sample journey with <n> days (default 21)
+                                            create a sample journey with <n> days (1-60, default 21)
                                             of realistic events (organization default: default);
                                             --replace deletes an existing one first;
                                             prints the journey's slug alone on stdout
@@ -66,16 +66,24 @@ function parseCommand(argv: string[]): Command {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
+    // Every value option is read as a list, so that one given twice is refused rather than the
+    // last one silently taken (`keys list --org acme --org other`); only --scopes may repeat.
     options: {
-      org: { type: "string" },
+      org: { type: "string", multiple: true },
       scopes: { type: "string", multiple: true },
-      name: { type: "string" },
+      name: { type: "string", multiple: true },
       publishable: { type: "boolean", default: false },
       demo: { type: "boolean", default: false },
-      days: { type: "string" },
+      days: { type: "string", multiple: true },
       replace: { type: "boolean", default: false },
     },
   });
+  const once = (option: "org" | "name" | "days") => {
+    const given = values[option];
+    if (given && given.length > 1) throw new UsageError(`--${option} may be given only once`);
+    return given?.[0];
+  };
+  const given = { org: once("org"), name: once("name"), days: once("days") };
   const [group, action, arg] = positionals;
   /** A command takes `count` words; more are refused, not ignored (a misplaced value, say). */
   const words = (count: number) => {
@@ -90,9 +98,10 @@ function parseCommand(argv: string[]): Command {
     return org;
   };
   const org = () => {
-    if (!values.org) throw new UsageError("--org <org-slug> is required");
-    return slug(values.org);
+    if (!given.org) throw new UsageError("--org <org-slug> is required");
+    return slug(given.org);
   };
+  if (group === "help") words(1);
   if (group === "migrate") {
     words(1);
     return { name: "migrate" };
@@ -108,16 +117,16 @@ function parseCommand(argv: string[]): Command {
         throw new UsageError(`Unknown scope "${scope}"; scopes are: ${allScopes.join(", ")}`);
     if (values.publishable && scopes?.some((scope) => !publishableScopes.includes(scope as Scope)))
       throw new UsageError(`Publishable keys may only have the scopes: ${publishableScopes.join(", ")}`);
-    if (values.name !== undefined && values.name.length > 255)
+    if (given.name !== undefined && given.name.length > 255)
       throw new UsageError("--name must be at most 255 characters");
     // A tab or line break would split the name across the columns or lines of `keys list`.
-    const nameProblem = values.name === undefined ? undefined : controlCharacterProblem(values.name);
+    const nameProblem = given.name === undefined ? undefined : controlCharacterProblem(given.name);
     if (nameProblem) throw new UsageError(`--name ${nameProblem}`);
     return {
       name: "keys.create",
       org: org(),
       scopes: scopes as Scope[] | undefined,
-      keyName: values.name,
+      keyName: given.name,
       publishable: values.publishable,
     };
   }
@@ -134,12 +143,17 @@ function parseCommand(argv: string[]): Command {
     words(1);
     if (!values.demo) throw new UsageError("seed needs --demo (the only data it makes is demo data)");
     // Decimal digits only: Number() would also read "0x10", "1e1" or a blank.
-    const days =
-      values.days === undefined ? 21 : /^\d+$/.test(values.days) ? Number(values.days) : Number.NaN;
+    const days = given.days === undefined ? 21 : /^\d+$/.test(given.days) ? Number(given.days) : Number.NaN;
     if (!Number.isInteger(days) || days < 1 || days > 60)
       throw new UsageError("--days must be a whole number from 1 to 60");
-    return { name: "seed.demo", org: slug(values.org ?? "default"), days, replace: values.replace };
+    return { name: "seed.demo", org: slug(given.org ?? "default"), days, replace: values.replace };
   }
+  if (group === "keys")
+    throw new UsageError(
+      action
+        ? `Unknown command: keys ${action} (keys takes create, list or revoke)`
+        : "keys needs create, list or revoke",
+    );
   throw new UsageError(group ? `Unknown command: ${positionals.join(" ")}` : "No command given");
 }
 
@@ -285,7 +299,7 @@ async function runHere(config: Config, command: Command, progress: Progress): Pr
   const newFolder = !config.databaseUrl && !holdsEmbeddedDatabase(config.dataDir);
   if (newFolder && needsData(command))
     throw new Error(
-      `No embedded database at ${config.dataDir}: start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,
+      `No embedded database at ${config.dataDir}: run the command in the folder the server was started in, start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,
     );
   // Ctrl-C (or SIGTERM) stops a long command where it can stop cleanly (the seed, between
   // batches), so the database is closed, not cut off; a second Ctrl-C, a second or more later,
@@ -326,12 +340,18 @@ function configOrNothing(): Config | undefined {
   }
 }
 
+/** Node's words for an unknown option end in an unbalanced quote: said plainly instead. */
+function usageProblem(error: Error): string {
+  const unknown = /^Unknown option '([^']*)'/.exec(error.message);
+  return unknown ? `Unknown option: ${unknown[1]}` : error.message;
+}
+
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0) {
     console.error(usage);
     return 2;
   }
-  if (argv[0] === "help" || argv.includes("--help") || argv.includes("-h")) {
+  if ((argv[0] === "help" && argv.length === 1) || argv.includes("--help") || argv.includes("-h")) {
     console.log(usage);
     return 0;
   }
@@ -344,7 +364,7 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof TypeError &&
       String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS");
     if (error instanceof UsageError || badArguments) {
-      console.error(`odyssey: ${error.message}\n\n${usage}`);
+      console.error(`odyssey: ${usageProblem(error)}\n\n${usage}`);
       return 2;
     }
     if (error instanceof SeedInterruptedError || error instanceof InterruptedBeforeRunningError) {

@@ -270,7 +270,7 @@ onceForBothEngines("a first start on the embedded database cut short", () => {
 
     const cli = await runCli(["keys", "list", "--org", "default"], { ODYSSEY_DATA_DIR: dataDir });
     expect(ownLines(cli.stderr)).toEqual([
-      `odyssey: No embedded database at ${dataDir}: start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,
+      `odyssey: No embedded database at ${dataDir}: run the command in the folder the server was started in, start the server first (pnpm start), or set ODYSSEY_DATA_DIR or DATABASE_URL`,
     ]);
     const server = await startServer({ ODYSSEY_DATA_DIR: dataDir });
     try {

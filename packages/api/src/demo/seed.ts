@@ -118,7 +118,7 @@ const unlessNotFound = (error: unknown) => {
 const anotherSeed = (orgSlug: string) =>
   new ConflictError(
     `The demo journey of organization "${orgSlug}" was replaced or deleted while this seed was ` +
-      "making it (by another seed --demo --replace, or a DELETE): this seed stopped; the other one's journey stands",
+      "making it (by another seed --demo --replace, or a DELETE): this seed stopped and left the journey as that change made it",
   );
 
 export interface DemoSeedResult {
