@@ -673,11 +673,23 @@ describe("POST /api/events", () => {
         string,
         Record<string, { responses: Record<string, unknown>; requestBody: { content: object } }>
       >;
+      components: { schemas: Record<string, Schema> };
     };
     const post = doc.paths["/api/events"]?.post;
     expect(Object.keys(post?.responses ?? {}).sort()).toEqual(
       ["200", "400", "401", "403", "404", "413", "415", "429", "500", "503"].sort(),
     );
     expect(Object.keys(post?.requestBody.content ?? {})).toEqual(["application/json", "text/plain"]);
+    // The time rules a schema cannot say, in the event's words: the clamp and the past limit.
+    const batch = doc.components.schemas.EventBatch;
+    const event = batch?.properties?.events?.items?.description ?? "";
+    expect(event).toContain("more than 5 minutes after receipt counts as the receipt time");
+    expect(event).toContain("more than 365 days before it is rejected");
   });
 });
+
+interface Schema {
+  description?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+}

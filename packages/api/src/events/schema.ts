@@ -46,7 +46,7 @@ export const EventInput = EventFields.refine((event) => event.type !== "step_vie
   // The refinement, as JSON Schema says it, for the OpenAPI document.
   .meta({
     description:
-      "One event. A `step_view` names its step (`stepKey`). An invalid event is rejected on its own, listed by index in the answer's `rejected`; the rest of the batch is stored.",
+      "One event. A `step_view` names its step (`stepKey`). Its time is `timestamp`, corrected by the batch's `sentAt` when given (receipt + (timestamp − sentAt)): a time more than 5 minutes after receipt counts as the receipt time, and one more than 365 days before it is rejected. An invalid event is rejected on its own, listed by index in the answer's `rejected`; the rest of the batch is stored.",
     if: { properties: { type: { const: "step_view" } }, required: ["type"] },
     // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then; this object is never awaited.
     then: { properties: { stepKey: { type: "string" } }, required: ["stepKey"] },
