@@ -487,6 +487,38 @@ describe("POST /api/events", () => {
     expect(rows.get(offset.id)?.occurred_at).toBe("2026-11-26T09:57:00.000Z");
   });
 
+  it("reads a leap second (23:59:60 in UTC) as the last millisecond of its minute, and no other 60th second", async () => {
+    // sentAt is a leap second too: 2016-12-31T23:59:59.999Z, received at 2026-11-26T10:00:00Z.
+    const before = event({ timestamp: "2016-12-31T23:59:59.500Z" });
+    const leap = event({ timestamp: "2016-12-31T23:59:60.250Z" });
+    const leapWithOffset = event({ timestamp: "2017-01-01T00:59:60+01:00" });
+    const notLeap = event({ timestamp: "2026-11-26T09:58:60Z" });
+    const res = await postEvents(
+      server,
+      { journey: "grant", sentAt: "2016-12-31T23:59:60Z", events: [before, leap, leapWithOffset, notLeap] },
+      { key },
+    );
+    expect(await res.json()).toMatchObject({
+      accepted: 3,
+      rejected: [
+        { index: 3, error: "timestamp has a 60th second, which only a leap second has (23:59:60 in UTC)" },
+      ],
+    });
+    const rows = await stored([before.id, leap.id, leapWithOffset.id]);
+    expect(rows.get(before.id)?.occurred_at).toBe("2026-11-26T09:59:59.501Z");
+    expect(rows.get(leap.id)?.occurred_at).toBe(now.toISOString());
+    expect(rows.get(leapWithOffset.id)?.occurred_at).toBe(now.toISOString());
+    const badSentAt = await postEvents(
+      server,
+      { journey: "grant", sentAt: "2026-11-26T09:59:60Z", events: [event({})] },
+      { key },
+    );
+    expect(badSentAt.status).toBe(400);
+    expect(await badSentAt.json()).toEqual({
+      error: "Invalid event data: sentAt has a 60th second, which only a leap second has (23:59:60 in UTC)",
+    });
+  });
+
   it("takes the device from the event, else Sec-CH-UA-Mobile, else the User-Agent, else unknown", async () => {
     const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1";
     const windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36";

@@ -4,7 +4,7 @@ import { webOrigin } from "../origin";
 import { describeIssue, isStorableTime, primaryIssue, STORABLE_TIMES } from "../validation";
 import { deviceFromHeaders } from "./device";
 import { findJourneyForEvents, type JourneyLookup } from "./lookup";
-import { EventInput, type IngestInput, type IngestResult, MAX_EVENTS_PER_BATCH } from "./schema";
+import { EventInput, type IngestInput, type IngestResult, instantMs, MAX_EVENTS_PER_BATCH } from "./schema";
 import { EventColumns, storeEvents } from "./store";
 
 /** What ingestion needs beyond the organization: the request's time and browser headers. */
@@ -71,7 +71,7 @@ async function ingestWith(
   }
 
   const receivedAt = ctx.receivedAt ?? new Date();
-  const skewMs = input.sentAt == null ? 0 : receivedAt.getTime() - Date.parse(input.sentAt);
+  const skewMs = input.sentAt == null ? 0 : receivedAt.getTime() - instantMs(input.sentAt);
   const requestDevice = deviceFromHeaders(ctx);
 
   const rejected: IngestResult["rejected"] = [];
@@ -94,7 +94,7 @@ async function ingestWith(
     }
     const event = parsed.data;
     // The schema holds the client's time within the storable times; the correction may move it out.
-    const clientMs = Date.parse(event.timestamp);
+    const clientMs = instantMs(event.timestamp);
     let occurredMs = clientMs + skewMs;
     if (occurredMs > receivedMs + FUTURE_LIMIT_MS) occurredMs = receivedMs;
     if (occurredMs < receivedMs - PAST_LIMIT_MS) {

@@ -11,17 +11,42 @@ export const MAX_BATCH_BYTES = 512 * 1024;
 export const Device = z.enum(["mobile", "tablet", "desktop"]);
 export type Device = z.infer<typeof Device>;
 
+const seconds = ":[0-5]\\d(?:\\.\\d+)?";
+/** zod's `z.iso.datetime` pattern, with a 60th second: RFC 3339 allows one, for a leap second. */
+const datetimePattern = z.regexes
+  .datetime({ offset: true })
+  .source.replace(seconds, ":(?:[0-5]\\d|60)(?:\\.\\d+)?");
+if (!datetimePattern.includes("|60)"))
+  throw new Error("zod's datetime pattern changed: its seconds were not found");
+
+/**
+ * Milliseconds since the epoch of a time `Instant` took. A leap second (`23:59:60` in UTC), which
+ * JavaScript dates cannot hold, is read as the last millisecond of its minute, so it keeps its
+ * place among the times around it; a 60th second of any other minute is no time (NaN).
+ */
+export function instantMs(value: string): number {
+  // The pattern takes four-digit years only, so the seconds are at 17 and 18.
+  if (value[17] !== "6") return Date.parse(value);
+  const ms = Date.parse(`${value.slice(0, 17)}59.999${value.slice(19).replace(/^\.\d+/, "")}`);
+  const utc = new Date(ms);
+  return utc.getUTCHours() === 23 && utc.getUTCMinutes() === 59 ? ms : Number.NaN;
+}
+
 /**
  * An RFC 3339 time with its offset, within the times the service stores (`STORABLE_TIMES`).
- * zod's `z.iso.datetime` pattern, but ignoring case: RFC 3339, which the OpenAPI document's
- * `format: date-time` names, allows `t` and `z` in lower case.
+ * The pattern ignores case: RFC 3339, which the OpenAPI document's `format: date-time` names,
+ * allows `t` and `z` in lower case.
  */
 const Instant = z
-  .stringFormat("datetime", new RegExp(z.regexes.datetime({ offset: true }).source, "i"))
-  .refine((value) => isStorableTime(Date.parse(value)), { error: `must be ${STORABLE_TIMES.described}` })
+  .stringFormat("datetime", new RegExp(datetimePattern, "i"))
+  .refine((value) => !Number.isNaN(instantMs(value)), {
+    error: "has a 60th second, which only a leap second has (23:59:60 in UTC)",
+    abort: true,
+  })
+  .refine((value) => isStorableTime(instantMs(value)), { error: `must be ${STORABLE_TIMES.described}` })
   .meta({
     format: "date-time",
-    description: `An RFC 3339 time with seconds and its offset, \`Z\` or \`±hh:mm\` (2026-11-26T10:00:05.000Z, 2026-11-26T11:00:05+01:00); ${STORABLE_TIMES.described}.`,
+    description: `An RFC 3339 time with seconds and its offset, \`Z\` or \`±hh:mm\` (2026-11-26T10:00:05.000Z, 2026-11-26T11:00:05+01:00); ${STORABLE_TIMES.described}. A leap second (23:59:60 in UTC) is read as 23:59:59.999.`,
   });
 
 const StepKey = text().min(1).max(100);
