@@ -26,3 +26,30 @@ export function onStopSignals(
     process.off("SIGINT", handler).off("SIGTERM", handler);
   };
 }
+
+/**
+ * Stop signals taken from the moment this is made, for handlers attached later: `handle` hears
+ * at once of a signal that came before it. Until then a signal is only remembered, and a later
+ * one (past the window) exits with 1.
+ */
+export class StopSignals {
+  private first: NodeJS.Signals | undefined;
+  private stop: ((signal: NodeJS.Signals) => void) | undefined;
+  private force: (signal: NodeJS.Signals) => void = () => process.exit(1);
+
+  constructor() {
+    onStopSignals(
+      (signal) => {
+        this.first = signal;
+        this.stop?.(signal);
+      },
+      (signal) => this.force(signal),
+    );
+  }
+
+  handle(stop: (signal: NodeJS.Signals) => void, force: (signal: NodeJS.Signals) => void): void {
+    this.stop = stop;
+    this.force = force;
+    if (this.first) stop(this.first);
+  }
+}

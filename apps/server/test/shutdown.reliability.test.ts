@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { queryRows } from "@odyssey/db";
 import { createTestDatabase, type TestDatabase, testEngine } from "@odyssey/db/testing";
 import { sql } from "drizzle-orm";
@@ -175,6 +176,20 @@ describe("graceful shutdown of the built server", () => {
     );
     cleanups.push(() => again.kill("SIGKILL"));
     expect(await getOnce(again.url)).toBe(200);
+  });
+
+  it("on SIGTERM while the server is still loading its code: stops before it starts, exit 0", async () => {
+    // The hook holds back a module the server loads after its entry, and says so on stderr.
+    const hooks = pathToFileURL(join(import.meta.dirname, "support", "slow-load-hooks.mjs"));
+    const { server } = await startOnOwnDatabase(
+      { NODE_OPTIONS: `--import ${hooks}` },
+      { untilListening: false },
+    );
+    await server.waitForLog(/test hook: holding back pino/);
+    server.kill("SIGTERM");
+    expect(await exitsWithin(server, 10_000)).toEqual({ code: 0, signal: null });
+    expect(server.logs()).toMatch(/"msg":"stopped"/);
+    expect(server.logs()).not.toMatch(/"msg":"listening"/);
   });
 
   it("closes a connection whose request head stalled halfway, and exits 0 once the requests in flight are answered", async () => {
