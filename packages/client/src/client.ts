@@ -50,6 +50,9 @@ const defaultRetries = 2;
 /** The longest `Retry-After` a query waits out before a retry when `timeoutMs` is 0. */
 const maxRetryAfterWithoutTimeoutMs = 60_000;
 
+/** The longest URL a batch of queries is given, its calls' inputs included. */
+export const MAX_BATCH_URL_LENGTH = 4096;
+
 export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClient {
   const { apiKey, headers } = options;
   const url = trpcUrl(options.baseUrl);
@@ -106,6 +109,10 @@ export function createOdysseyClient(options: OdysseyClientOptions): OdysseyClien
           ...transport,
           // The server's MAX_TRPC_BATCH_CALLS: a larger batch would be refused whole.
           maxItems: 10,
+          // Queries travel in the URL: a batch that would pass this is split, so no request head
+          // nears the server's 16 KiB (431, which a browser cannot read without CORS headers)
+          // or the 8 KiB request line many proxies allow. A single call is sent whatever its size.
+          maxURLLength: MAX_BATCH_URL_LENGTH,
         }),
         false: httpLink(transport),
       }),

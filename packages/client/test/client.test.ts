@@ -1,6 +1,7 @@
 import { MAX_TRPC_BATCH_CALLS } from "@odyssey/api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createOdysseyClient, type OdysseyClientOptions, OdysseyError } from "../src";
+import { MAX_BATCH_URL_LENGTH } from "../src/client";
 import { failure } from "./support/failure";
 import { type FakeOdyssey, startFakeOdyssey } from "./support/fake-odyssey";
 
@@ -47,6 +48,16 @@ describe("requests", () => {
     await Promise.all([c.journeys.get.query({ slug: "a" }), c.journeys.get.query({ slug: "b" })]);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]?.path).toMatch(/^\/trpc\/journeys\.get,journeys\.get\?batch=1/);
+  });
+
+  it("splits a batch of queries whose URL would be longer than 4 KiB", async () => {
+    const c = client();
+    const slugs = Array.from({ length: 10 }, (_, i) => `${i}${"s".repeat(999)}`);
+    const answers = await Promise.all(slugs.map((slug) => c.journeys.get.query({ slug })));
+    expect(answers.map((a) => a.slug)).toEqual(slugs);
+    expect(fake.requests.length).toBeGreaterThan(1);
+    for (const request of fake.requests)
+      expect(fake.url.length + request.path.length).toBeLessThanOrEqual(MAX_BATCH_URL_LENGTH);
   });
 
   it("sends each mutation in a request of its own, even when made together", async () => {
