@@ -70,6 +70,21 @@ function getOnce(url: string): Promise<number | string> {
 const uploadHead = (key: string, length: number) =>
   `POST /api/journeys/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
 
+/** A journey creation held in flight: its head and the body's first bytes now, the rest on `release()`. */
+function heldCreate(server: ServerProcess, slug: string) {
+  const body = JSON.stringify({ slug, displayName: slug });
+  let release: () => void = () => {};
+  const released = new Promise<string>((resolve) => {
+    release = () => resolve(body.slice(10));
+  });
+  const upload = rawRequest(
+    server.url,
+    [uploadHead(server.firstKey ?? "", Buffer.byteLength(body)), body.slice(0, 10), released],
+    { waitMs: 15_000 },
+  );
+  return { upload, release };
+}
+
 describe("graceful shutdown of the built server", () => {
   it("on SIGTERM: readiness fails, new connections are refused, requests in flight finish, the pool closes, exit 0 within 10 s", async () => {
     const { server, database } = await startOnOwnDatabase();
@@ -194,20 +209,8 @@ describe("graceful shutdown of the built server", () => {
 
   it("closes a connection whose request head stalled halfway, and exits 0 once the requests in flight are answered", async () => {
     const { server } = await startOnOwnDatabase({ SHUTDOWN_TIMEOUT_MS: "20000" });
-    const key = server.firstKey ?? "";
-    const body = JSON.stringify({ slug: "beside-a-stalled-head", displayName: "B" });
-    let release: () => void = () => {};
-    const released = new Promise<string>((resolve) => {
-      release = () => resolve(body.slice(10));
-    });
     // A request in flight, and a head that never ends (no request the app is handling).
-    const upload = rawRequest(
-      server.url,
-      [uploadHead(key, Buffer.byteLength(body)), body.slice(0, 10), released],
-      {
-        waitMs: 15_000,
-      },
-    );
+    const { upload, release } = heldCreate(server, "beside-a-stalled-head");
     const stalled = rawRequest(server.url, ["GET /api/journeys HTTP/1.1\r\nHost: x\r\n"], { waitMs: 30_000 });
     await new Promise((r) => setTimeout(r, 300));
     const signalledAt = performance.now();
@@ -244,16 +247,7 @@ describe("graceful shutdown of the built server", () => {
 
   it("takes signals within a second of the first as the same request (one Ctrl-C under pnpm): the request in flight is answered, exit 0", async () => {
     const { server } = await startOnOwnDatabase({ SHUTDOWN_TIMEOUT_MS: "20000" });
-    const body = JSON.stringify({ slug: "through-a-repeated-signal", displayName: "R" });
-    let release: () => void = () => {};
-    const released = new Promise<string>((resolve) => {
-      release = () => resolve(body.slice(10));
-    });
-    const upload = rawRequest(
-      server.url,
-      [uploadHead(server.firstKey ?? "", Buffer.byteLength(body)), body.slice(0, 10), released],
-      { waitMs: 15_000 },
-    );
+    const { upload, release } = heldCreate(server, "through-a-repeated-signal");
     await new Promise((r) => setTimeout(r, 300));
     const signalledAt = performance.now();
     // The terminal's SIGINT, pnpm's own passed on, and a SIGTERM (how `pnpm exec` passes it on).
